@@ -28,8 +28,12 @@ type OpSchema struct {
 	// SinceVersion is the lowest opset version optc supports for this op.
 	SinceVersion int64
 	Attrs        map[string]*Attr
-	Infer        func(n *Node, opset int64) error
-	Cost         func(n *Node) Cost
+	// AttrKinds lists every attribute the op accepts over the supported
+	// opset versions, with its kind, including attributes that have no
+	// default (required or optional without default). Nil means unknown.
+	AttrKinds map[string]AttrKind
+	Infer     func(n *Node, opset int64) error
+	Cost      func(n *Node) Cost
 }
 
 var registry = map[string]*OpSchema{}
