@@ -190,6 +190,18 @@ func laHighest[T laNum]() T {
 	return z
 }
 
+// laNaN is NaN for floating-point T and 0 for integers.
+func laNaN[T laNum]() T {
+	var z T
+	switch p := any(&z).(type) {
+	case *float32:
+		*p = float32(math.NaN())
+	case *float64:
+		*p = math.NaN()
+	}
+	return z
+}
+
 // laIsNaN reports whether v is a floating-point NaN.
 func laIsNaN[T laNum](v T) bool { return v != v }
 
