@@ -333,7 +333,7 @@ func resizeNearestIndex(mode string, xo float64, downsample bool) int {
 // floor-1 .. floor+2 for the fraction r in [0, 1).
 func resizeCubicCoeffs(r, A float64) [4]float64 {
 	far := func(d float64) float64 { return ((A*d-5*A)*d+8*A)*d - 4*A } // 1 <= d < 2
-	near := func(d float64) float64 { return ((A+2)*d-(A+3))*d*d + 1 } // 0 <= d <= 1
+	near := func(d float64) float64 { return ((A+2)*d-(A+3))*d*d + 1 }  // 0 <= d <= 1
 	return [4]float64{far(r + 1), near(r), near(1 - r), far(2 - r)}
 }
 
@@ -467,71 +467,115 @@ func resizeSeparable[F rnnFloat](src []F, shape []int64, axes []*resizeAxis, ext
 // copies one input element, or takes the extrapolation value where a
 // tf_crop_and_resize coordinate falls outside the input.
 func resizeGather(x *ir.Tensor, outShape []int64, axes []*resizeAxis, extrap float64) *ir.Tensor {
-	n := int(ir.NumElements(outShape))
-	src := make([]int, n) // -1: extrapolate
+	out := ir.NewTensor(x.DType, outShape...)
+	if out.Len() == 0 {
+		return out
+	}
+	// offs[a][o]: offset of output index o of axis a in the input, or -1
+	// where it extrapolates.
 	inStrides := strides(x.Shape)
-	counter := make([]int, len(outShape))
-	for i := 0; i < n; i++ {
-		off := 0
-		for a, ax := range axes {
-			if ax.outside[counter[a]] || ax.in == 0 {
-				off = -1
+	offs := make([][]int, len(axes))
+	extrapolates := false
+	for a, ax := range axes {
+		offs[a] = make([]int, ax.out)
+		for o := range offs[a] {
+			if ax.outside[o] || ax.in == 0 {
+				offs[a][o] = -1
+				extrapolates = true
+				continue
+			}
+			offs[a][o] = ax.idx[o] * int(inStrides[a])
+		}
+	}
+	if x.Rank() == 0 {
+		return x.Clone()
+	}
+	switch d := out.Data.(type) {
+	case []float32:
+		resizeGatherT(d, x.Data.([]float32), offs)
+	case []float64:
+		resizeGatherT(d, x.Data.([]float64), offs)
+	case []int8:
+		resizeGatherT(d, x.Data.([]int8), offs)
+	case []uint8:
+		resizeGatherT(d, x.Data.([]uint8), offs)
+	case []int16:
+		resizeGatherT(d, x.Data.([]int16), offs)
+	case []uint16:
+		resizeGatherT(d, x.Data.([]uint16), offs)
+	case []int32:
+		resizeGatherT(d, x.Data.([]int32), offs)
+	case []uint32:
+		resizeGatherT(d, x.Data.([]uint32), offs)
+	case []int64:
+		resizeGatherT(d, x.Data.([]int64), offs)
+	case []uint64:
+		resizeGatherT(d, x.Data.([]uint64), offs)
+	case []bool:
+		resizeGatherT(d, x.Data.([]bool), offs)
+	case []string:
+		resizeGatherT(d, x.Data.([]string), offs)
+	}
+	if extrapolates && x.DType != ir.String {
+		resizeEachOutside(offs, func(i int) { out.SetFloat64(i, extrap) })
+	}
+	return out
+}
+
+// resizeGatherT copies dst[i] = src[sum of offs[a][index_a(i)]] row by row
+// (rows along the last axis); extrapolated elements are left alone.
+func resizeGatherT[T any](dst, src []T, offs [][]int) {
+	last := offs[len(offs)-1]
+	outer := offs[:len(offs)-1]
+	counter := make([]int, len(outer))
+	for row := 0; row*len(last) < len(dst); row++ {
+		base := 0
+		for a, o := range counter {
+			if offs[a][o] < 0 {
+				base = -1
 				break
 			}
-			off += ax.idx[counter[a]] * int(inStrides[a])
+			base += offs[a][o]
 		}
-		src[i] = off
+		if base >= 0 {
+			d := dst[row*len(last) : (row+1)*len(last)]
+			for j, off := range last {
+				if off >= 0 {
+					d[j] = src[base+off]
+				}
+			}
+		}
 		for a := len(counter) - 1; a >= 0; a-- {
 			counter[a]++
-			if counter[a] < int(outShape[a]) {
+			if counter[a] < len(offs[a]) {
 				break
 			}
 			counter[a] = 0
 		}
 	}
-	out := ir.NewTensor(x.DType, outShape...)
-	resizeGatherData(out.Data, x.Data, src)
-	for i, s := range src {
-		if s < 0 && x.DType != ir.String {
-			out.SetFloat64(i, extrap)
+}
+
+// resizeEachOutside calls fn with the flat index of every output element
+// that one of its coordinates puts outside the input.
+func resizeEachOutside(offs [][]int, fn func(i int)) {
+	n := 1
+	for _, o := range offs {
+		n *= len(o)
+	}
+	counter := make([]int, len(offs))
+	for i := 0; i < n; i++ {
+		for a, o := range counter {
+			if offs[a][o] < 0 {
+				fn(i)
+				break
+			}
 		}
-	}
-	return out
-}
-
-func resizeGatherData(dst, src any, idx []int) {
-	switch d := dst.(type) {
-	case []float32:
-		resizeGatherT(d, src.([]float32), idx)
-	case []float64:
-		resizeGatherT(d, src.([]float64), idx)
-	case []int8:
-		resizeGatherT(d, src.([]int8), idx)
-	case []uint8:
-		resizeGatherT(d, src.([]uint8), idx)
-	case []int16:
-		resizeGatherT(d, src.([]int16), idx)
-	case []uint16:
-		resizeGatherT(d, src.([]uint16), idx)
-	case []int32:
-		resizeGatherT(d, src.([]int32), idx)
-	case []uint32:
-		resizeGatherT(d, src.([]uint32), idx)
-	case []int64:
-		resizeGatherT(d, src.([]int64), idx)
-	case []uint64:
-		resizeGatherT(d, src.([]uint64), idx)
-	case []bool:
-		resizeGatherT(d, src.([]bool), idx)
-	case []string:
-		resizeGatherT(d, src.([]string), idx)
-	}
-}
-
-func resizeGatherT[T any](dst, src []T, idx []int) {
-	for i, s := range idx {
-		if s >= 0 {
-			dst[i] = src[s]
+		for a := len(counter) - 1; a >= 0; a-- {
+			counter[a]++
+			if counter[a] < len(offs[a]) {
+				break
+			}
+			counter[a] = 0
 		}
 	}
 }
