@@ -373,4 +373,3 @@ func signalMelKernel(c *Call, in []Value) ([]Value, error) {
 	}
 	return one(out)
 }
-
