@@ -348,29 +348,45 @@ func rnnStepLSTM[F rnnFloat](s *rnnState[F]) {
 }
 
 // rnnGemmABt computes c (+)= a·b^T for row-major a [m×k] and b [n×k]: each
-// output is a dot product of two contiguous rows.
+// output is a dot product of two contiguous rows. Four rows of b are
+// taken at a time, so each element of a is loaded once per four outputs
+// and the four sums are independent.
 func rnnGemmABt[F rnnFloat](a []F, m, k int, b []F, n int, c []F, accumulate bool) {
 	for i := 0; i < m; i++ {
 		ar := a[i*k : i*k+k]
 		cr := c[i*n : i*n+n]
-		for j := 0; j < n; j++ {
-			br := b[j*k : j*k+k]
+		j := 0
+		for ; j+4 <= n; j += 4 {
+			b0 := b[j*k:][:len(ar)]
+			b1 := b[(j+1)*k:][:len(ar)]
+			b2 := b[(j+2)*k:][:len(ar)]
+			b3 := b[(j+3)*k:][:len(ar)]
 			var s0, s1, s2, s3 F
-			p := 0
-			for ; p+4 <= k; p += 4 {
-				s0 += ar[p] * br[p]
-				s1 += ar[p+1] * br[p+1]
-				s2 += ar[p+2] * br[p+2]
-				s3 += ar[p+3] * br[p+3]
+			for p, av := range ar {
+				s0 += av * b0[p]
+				s1 += av * b1[p]
+				s2 += av * b2[p]
+				s3 += av * b3[p]
 			}
-			for ; p < k; p++ {
-				s0 += ar[p] * br[p]
-			}
-			sum := (s0 + s1) + (s2 + s3)
 			if accumulate {
-				cr[j] += sum
+				cr[j] += s0
+				cr[j+1] += s1
+				cr[j+2] += s2
+				cr[j+3] += s3
 			} else {
-				cr[j] = sum
+				cr[j], cr[j+1], cr[j+2], cr[j+3] = s0, s1, s2, s3
+			}
+		}
+		for ; j < n; j++ {
+			br := b[j*k:][:len(ar)]
+			var s F
+			for p, av := range ar {
+				s += av * br[p]
+			}
+			if accumulate {
+				cr[j] += s
+			} else {
+				cr[j] = s
 			}
 		}
 	}
