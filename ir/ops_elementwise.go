@@ -2,7 +2,9 @@ package ir
 
 // Elementwise ops: unary math and activations, broadcasting binary
 // arithmetic, comparisons and logic, variadic Max/Min/Mean/Sum, Clip,
-// Where and casts.
+// Where and casts. FLOPs: one per output element (a few more for the
+// transcendental activations would be closer, but one keeps counts
+// comparable with other tools).
 
 // opUnaryNames are the attribute-free unary ops whose output has the
 // input's type.
@@ -19,12 +21,13 @@ var opUnaryNames = []struct {
 }
 
 func init() {
+	perElem := opPerOutElem(1)
 	for _, g := range opUnaryNames {
 		for _, name := range splitFields(g.names) {
-			regOps("", nil, nil, opRow{name, g.since, "1:1", ""})
+			regOps("", inferSameType, perElem, opRow{name, g.since, "1:1", ""})
 		}
 	}
-	regOps("", nil, nil,
+	regOps("", inferSameType, perElem,
 		opRow{"Celu", 12, "1:1", "alpha=f:1"},
 		opRow{"Elu", 6, "1:1", "alpha=f:1"},
 		opRow{"HardSigmoid", 6, "1:1", "alpha=f:0.2 beta=f:0.5"},
@@ -33,21 +36,21 @@ func init() {
 		opRow{"ThresholdedRelu", 10, "1:1", "alpha=f:1"},
 		opRow{"Shrink", 9, "1:1", "bias=f:0 lambd=f:0.5"},
 		opRow{"Clip", 6, "1-3:1", "max=f:3.4028235e+38 min=f:-3.4028235e+38"},
+		opRow{"PRelu", 6, "2:1", ""}, // the slope broadcasts to X
 	)
 	// Broadcasting binary ops (opset 6 still had the legacy axis/broadcast
 	// attributes).
 	const legacyBroadcast = "axis=i broadcast=i:0"
-	regOps("", nil, nil,
+	regOps("", inferArith(true), perElem,
 		opRow{"Add", 6, "2:1", legacyBroadcast},
 		opRow{"Sub", 6, "2:1", legacyBroadcast},
 		opRow{"Mul", 6, "2:1", legacyBroadcast},
 		opRow{"Div", 6, "2:1", legacyBroadcast},
-		opRow{"Pow", 1, "2:1", legacyBroadcast},
 		opRow{"Mod", 10, "2:1", "fmod=i:0"},
-		opRow{"PRelu", 6, "2:1", ""},
 		opRow{"BitShift", 11, "2:1", "direction=s"},
 	)
-	regOps("", nil, nil,
+	regOps("", inferArith(false), perElem, opRow{"Pow", 1, "2:1", legacyBroadcast})
+	regOps("", inferBroadcastBool, perElem,
 		opRow{"Equal", 1, "2:1", legacyBroadcast},
 		opRow{"Greater", 1, "2:1", legacyBroadcast},
 		opRow{"Less", 1, "2:1", legacyBroadcast},
@@ -57,18 +60,189 @@ func init() {
 		opRow{"Or", 1, "2:1", legacyBroadcast},
 		opRow{"Xor", 1, "2:1", legacyBroadcast},
 	)
-	regOps("", nil, nil,
+	regOps("", inferSameShapeAs(Bool), perElem,
 		opRow{"Not", 1, "1:1", ""},
 		opRow{"IsNaN", 9, "1:1", ""},
 		opRow{"IsInf", 10, "1:1", "detect_negative=i:1 detect_positive=i:1"},
 	)
-	regOps("", nil, nil,
+	variadic := opFlops(func(n *Node) int64 { return int64(max(len(n.Inputs)-1, 1)) * opElems(n.Outputs[0]) })
+	regOps("", inferArith(true), variadic,
 		opRow{"Max", 6, "1-*:1", ""},
 		opRow{"Min", 6, "1-*:1", ""},
 		opRow{"Mean", 6, "1-*:1", ""},
 		opRow{"Sum", 6, "1-*:1", ""},
 	)
-	regOps("", nil, nil, opRow{"Where", 9, "3:1", ""})
-	regOps("", nil, nil, opRow{"Cast", 6, "1:1", "to=i"})
-	regOps("", nil, nil, opRow{"CastLike", 15, "2:1", ""})
+	regOps("", inferWhere, perElem, opRow{"Where", 9, "3:1", ""})
+	regOps("", inferCast, opZeroFlops, opRow{"Cast", 6, "1:1", "to=i"})
+	regOps("", inferCastLike, opZeroFlops, opRow{"CastLike", 15, "2:1", ""})
+}
+
+// inferSameType gives output 0 the type of input 0 (any kind).
+func inferSameType(c *inferCtx) error { return c.set(0, c.in(0)) }
+
+// inferSameShapeAs gives output 0 input 0's shape and dtype d.
+func inferSameShapeAs(d DType) opInferFn {
+	return func(c *inferCtx) error {
+		t := c.in(0)
+		return c.set(0, Type{Kind: KindTensor, DType: d, Shape: t.Shape, Ranked: t.Ranked && t.Kind == KindTensor})
+	}
+}
+
+// commonDType checks that the given inputs agree on their dtype and
+// returns it (Undefined when none is known).
+func (c *inferCtx) commonDType(idx ...int) (DType, error) {
+	d := Undefined
+	for _, i := range idx {
+		e := c.dtype(i)
+		if e == Undefined || !c.has(i) {
+			continue
+		}
+		if d != Undefined && e != d {
+			return d, c.errf("input %d is %s, input %d is %s", idx[0], d, i, e)
+		}
+		d = e
+	}
+	return d, nil
+}
+
+// broadcastInputs broadcasts the shapes of the given inputs; ok is false
+// when one is unranked.
+func (c *inferCtx) broadcastInputs(idx ...int) (Shape, bool, error) {
+	var shapes []Shape
+	for _, i := range idx {
+		if !c.has(i) {
+			continue
+		}
+		t, ok := c.ranked(i)
+		if !ok {
+			return nil, false, nil
+		}
+		shapes = append(shapes, t.Shape)
+	}
+	s, err := broadcastShapes(shapes...)
+	if err != nil {
+		return nil, false, c.errf("%v", err)
+	}
+	return s, true, nil
+}
+
+// inferBroadcast sets output 0 to the broadcast of all inputs with dtype d.
+func (c *inferCtx) inferBroadcast(d DType) error {
+	if c.opset < 7 && len(c.n.Inputs) == 2 && c.n.Op != "Max" && c.n.Op != "Min" && c.n.Op != "Mean" && c.n.Op != "Sum" {
+		// Legacy broadcasting aligns B with A at axis: the result has A's shape.
+		t := c.in(0)
+		return c.set(0, Type{Kind: KindTensor, DType: d, Shape: t.Shape, Ranked: t.Ranked})
+	}
+	idx := make([]int, len(c.n.Inputs))
+	for i := range idx {
+		idx[i] = i
+	}
+	s, ok, err := c.broadcastInputs(idx...)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return c.setDType(0, d)
+	}
+	return c.setTensor(0, d, s)
+}
+
+// inferArith handles numeric broadcasting ops; sameDType requires all
+// inputs to share the dtype (Pow's exponent may differ).
+func inferArith(sameDType bool) opInferFn {
+	return func(c *inferCtx) error {
+		d := c.dtype(0)
+		if sameDType {
+			idx := make([]int, len(c.n.Inputs))
+			for i := range idx {
+				idx[i] = i
+			}
+			var err error
+			if d, err = c.commonDType(idx...); err != nil {
+				return err
+			}
+		}
+		if err := c.inferBroadcast(d); err != nil {
+			return err
+		}
+		c.propArith()
+		return nil
+	}
+}
+
+// propArith propagates known integer contents through Add, Sub, Mul, Div.
+func (c *inferCtx) propArith() {
+	if len(c.n.Inputs) != 2 {
+		return
+	}
+	a, ok1 := c.ints(0)
+	b, ok2 := c.ints(1)
+	if !ok1 || !ok2 || (len(a) != len(b) && len(a) != 1 && len(b) != 1) {
+		return
+	}
+	switch c.n.Op {
+	case "Add", "Sub", "Mul", "Div":
+	default:
+		return
+	}
+	n := max(len(a), len(b))
+	out := make([]Dim, n)
+	for i := range out {
+		out[i] = valArith(c.n.Op, a[min(i, len(a)-1)], b[min(i, len(b)-1)])
+	}
+	c.setVal(0, out)
+}
+
+// inferBroadcastBool handles comparisons and logic: inputs agree, output
+// is bool.
+func inferBroadcastBool(c *inferCtx) error {
+	if _, err := c.commonDType(0, 1); err != nil {
+		return err
+	}
+	return c.inferBroadcast(Bool)
+}
+
+func inferWhere(c *inferCtx) error {
+	if d := c.dtype(0); d != Undefined && d != Bool {
+		return c.errf("condition is %s, want bool", d)
+	}
+	d, err := c.commonDType(1, 2)
+	if err != nil {
+		return err
+	}
+	s, ok, err := c.broadcastInputs(0, 1, 2)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return c.setDType(0, d)
+	}
+	return c.setTensor(0, d, s)
+}
+
+func inferCast(c *inferCtx) error {
+	a, ok := c.n.Attrs["to"]
+	if !ok || a.Kind != AttrInt {
+		return c.errf("missing int attribute to")
+	}
+	d, ok := DTypeFromONNX(a.Int)
+	if !ok {
+		return c.errf("unsupported target type %d", a.Int)
+	}
+	if ds, ok := c.ints(0); ok && (d.IsInt() || d == Bool) {
+		c.setVal(0, ds)
+	}
+	return c.set(0, opWithDType(c.in(0), d))
+}
+
+func inferCastLike(c *inferCtx) error {
+	return c.set(0, opWithDType(c.in(0), c.dtype(1)))
+}
+
+// opWithDType returns t's shape information with element type d.
+func opWithDType(t Type, d DType) Type {
+	if t.Kind != KindTensor {
+		return Type{Kind: KindTensor, DType: d}
+	}
+	return Type{Kind: KindTensor, DType: d, Shape: t.Shape, Ranked: t.Ranked}
 }

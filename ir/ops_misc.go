@@ -1,13 +1,12 @@
 package ir
 
-// Quantization, object detection, text and training ops.
+// Quantization, object detection, text and training ops. FLOPs of the
+// quantization ops: two per element (scale and round/shift).
 
 func init() {
-	regOps("", nil, nil,
-		opRow{"QuantizeLinear", 10, "2-3:1", "axis=i:1"},
-		opRow{"DequantizeLinear", 10, "2-3:1", "axis=i:1"},
-		opRow{"DynamicQuantizeLinear", 11, "1:3", ""},
-	)
+	regOps("", inferQuantize, opPerOutElem(2), opRow{"QuantizeLinear", 10, "2-3:1", "axis=i:1"})
+	regOps("", inferDequantize, opPerOutElem(2), opRow{"DequantizeLinear", 10, "2-3:1", "axis=i:1"})
+	regOps("", inferDynamicQuantize, opPerInElem(4), opRow{"DynamicQuantizeLinear", 11, "1:3", ""})
 	regOps("", nil, nil,
 		opRow{"NonMaxSuppression", 10, "2-5:1", "center_point_box=i:0"},
 		opRow{"RoiAlign", 10, "3:1", "coordinate_transformation_mode=s:half_pixel mode=s:avg output_height=i:1 output_width=i:1 sampling_ratio=i:0 spatial_scale=f:1"},
@@ -23,4 +22,21 @@ func init() {
 		opRow{"Momentum", 1, "3-*:1-*", "alpha=f beta=f mode=s norm_coefficient=f"},
 		opRow{"Gradient", 1, "1-*:1-*", "xs=ss y=s zs=ss"},
 	)
+}
+
+func inferQuantize(c *inferCtx) error {
+	d := Uint8
+	if c.has(2) {
+		d = c.dtype(2)
+	}
+	return c.set(0, opWithDType(c.in(0), d))
+}
+
+func inferDequantize(c *inferCtx) error {
+	return c.set(0, opWithDType(c.in(0), c.dtype(1)))
+}
+
+func inferDynamicQuantize(c *inferCtx) error {
+	return firstErr(c.set(0, opWithDType(c.in(0), Uint8)),
+		c.setTensor(1, Float32, Shape{}), c.setTensor(2, Uint8, Shape{}))
 }

@@ -23,9 +23,10 @@ type opRow struct {
 	attrs string // space separated "name=kind" or "name=kind:default"
 }
 
-// opInferFn and opCostFn are the per-op hooks of OpSchema.
+// opInferFn is an op's inference function; it sees the statically known
+// integer values of the walk (see InferShapes). opCostFn is OpSchema.Cost.
 type (
-	opInferFn = func(n *Node, opset int64) error
+	opInferFn = func(c *inferCtx) error
 	opCostFn  = func(n *Node) Cost
 )
 
@@ -47,7 +48,19 @@ func regOps(domain string, infer opInferFn, cost opCostFn, rows ...opRow) {
 		if err != nil {
 			panic(fmt.Sprintf("ir: op table row %s: %v", r.name, err))
 		}
-		s.Infer, s.Cost = infer, cost
+		if infer != nil {
+			opInferFns[s] = infer
+			s.Infer = func(n *Node, opset int64) error {
+				st := &inferState{opsets: map[string]int64{normDomain(n.Domain): opset}, vals: map[*Value][]Dim{}, tensors: map[*Value]*Tensor{}}
+				for _, v := range n.Inputs {
+					if v != nil && v.Const != nil {
+						st.noteConst(v)
+					}
+				}
+				return infer(&inferCtx{inferState: st, n: n, opset: opset})
+			}
+		}
+		s.Cost = cost
 		RegisterOp(s)
 	}
 }
