@@ -243,3 +243,31 @@ func TestElementwiseMissingInput(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// ewBenchBinary runs a broadcasting binary op on a feature map of 1M
+// elements and a per-channel operand.
+func ewBenchBinary(b *testing.B, op string, x, y *ir.Tensor) {
+	b.Helper()
+	bld := ir.NewBuilder("bench")
+	xv := bld.Input("x", ir.TensorType(x.DType, ir.ShapeOf(x.Shape...)))
+	yv := bld.Input("y", ir.TensorType(y.DType, ir.ShapeOf(y.Shape...)))
+	bld.Output(bld.Op1(op, nil, xv, yv))
+	feeds := map[string]interp.Value{"x": x, "y": y}
+	b.SetBytes(int64(x.Len()) * 4)
+	for b.Loop() {
+		if _, err := interp.Run(context.Background(), bld.Graph(), feeds); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkElementwiseAddChannel(b *testing.B) {
+	x := ir.NewTensor(ir.Float32, 1, 64, 128, 128)
+	y := ir.NewTensor(ir.Float32, 64, 1, 1)
+	ewBenchBinary(b, "Add", x, y)
+}
+
+func BenchmarkElementwiseMulSame(b *testing.B) {
+	x := ir.NewTensor(ir.Float32, 1, 64, 128, 128)
+	ewBenchBinary(b, "Mul", x, x)
+}
