@@ -194,7 +194,7 @@ func convDepthwise[T convNum](s *convSpec, x, w, y []T) {
 						xrow := plane[iy*wd : (iy+1)*wd]
 						orow := out[oy*ow+oxLo : oy*ow+oxHi]
 						if sw == 1 {
-							xs := xrow[oxLo+c0 : oxHi+c0]
+							xs := xrow[oxLo+c0 : oxHi+c0][:len(orow)]
 							for i := range orow {
 								orow[i] += wv * xs[i]
 							}

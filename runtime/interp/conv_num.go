@@ -180,17 +180,19 @@ func convGemm[T convNum](m, n, k int, a []T, lda int, b []T, ldb int, cm []T, ld
 		p := 0
 		for ; p+4 <= k; p += 4 {
 			a0, a1, a2, a3 := ar[p], ar[p+1], ar[p+2], ar[p+3]
-			b0 := b[p*ldb : p*ldb+n]
-			b1 := b[(p+1)*ldb : (p+1)*ldb+n]
-			b2 := b[(p+2)*ldb : (p+2)*ldb+n]
-			b3 := b[(p+3)*ldb : (p+3)*ldb+n]
+			// Re-slicing to len(c) lets the compiler drop bounds checks
+			// from the inner loop.
+			b0 := b[p*ldb : p*ldb+n][:len(c)]
+			b1 := b[(p+1)*ldb : (p+1)*ldb+n][:len(c)]
+			b2 := b[(p+2)*ldb : (p+2)*ldb+n][:len(c)]
+			b3 := b[(p+3)*ldb : (p+3)*ldb+n][:len(c)]
 			for j := range c {
 				c[j] += a0*b0[j] + a1*b1[j] + a2*b2[j] + a3*b3[j]
 			}
 		}
 		for ; p < k; p++ {
 			a0 := ar[p]
-			b0 := b[p*ldb : p*ldb+n]
+			b0 := b[p*ldb : p*ldb+n][:len(c)]
 			for j := range c {
 				c[j] += a0 * b0[j]
 			}
