@@ -83,7 +83,7 @@ func convNaive(x, w *ir.Tensor, bias []float64, group int, stride, dil, padB []i
 				for ci := 0; ci < cinG; ci++ {
 					for kp := 0; kp < kN; kp++ {
 						kc := convUnflat(kp, k)
-						xi, ok := (b*cin+gi*cinG+ci), true
+						xi, ok := (b*cin + gi*cinG + ci), true
 						for d := 0; d < r; d++ {
 							p := oc[d]*stride[d] + kc[d]*dil[d] - padB[d]
 							if p < 0 || p >= int(in[d]) {
