@@ -298,3 +298,24 @@ func TestTrilu(t *testing.T) {
 	// Empty matrices.
 	laCheck(t, "empty", laMust(t, 14, "Trilu", nil, 1, ir.NewTensor(ir.Float32, 2, 0, 3))[0], ir.Float32, laShape(2, 0, 3), nil, 0)
 }
+
+func BenchmarkMatMul(b *testing.B) {
+	rng := rand.New(rand.NewSource(1))
+	for _, tc := range []struct {
+		name string
+		a, w []int64
+	}{
+		{"256x256x256", laShape(256, 256), laShape(256, 256)},
+		{"attn_12x128x64x128", laShape(12, 128, 64), laShape(12, 64, 128)},
+	} {
+		a, w := laRandF32(rng, tc.a...), laRandF32(rng, tc.w...)
+		p, _ := laPlanMatMul(a.Shape, w.Shape)
+		ad, wd := a.Data.([]float32), w.Data.([]float32)
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(2 * p.batch * p.m * p.n * p.k)) // FLOPs, reported as MB/s = MFLOP/s
+			for i := 0; i < b.N; i++ {
+				laRunMatMul(p, ad, wd)
+			}
+		})
+	}
+}
