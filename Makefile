@@ -1,0 +1,55 @@
+# optc — common tasks. `make help` lists them.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+CACHE ?= $(CURDIR)/.cache
+export OPTC_CACHE := $(CACHE)
+EXAMPLE := $(CACHE)/npm/ocr-models/package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx
+
+.PHONY: help deps fetch build example test test-go fuzz conformance vet generate clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+deps: ## install system packages (root) and fetch real models + ONNX Runtime (npm)
+	tools/install-deps.sh
+	tools/fetch-models.sh
+
+fetch: ## fetch the real models and ONNX Runtime into .cache (idempotent)
+	tools/fetch-models.sh
+
+build: ## build bin/optc
+	$(GO) build -o bin/optc ./cmd/optc
+
+example: build fetch ## inspect and run the bundled example model (PP-OCR direction classifier)
+	bin/optc inspect $(EXAMPLE)
+	bin/optc run $(EXAMPLE) --random-inputs --seed 1 -o $(CACHE)/example-out
+	@ls -l $(CACHE)/example-out
+
+vet: ## go vet and gofmt check
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+test: vet fetch test-go fuzz ## everything CI runs
+
+test-go:
+	$(GO) test -count=1 ./...
+
+fuzz: ## run each fuzz target briefly
+	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=15s ./frontend/onnx
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=10s ./ir
+	$(GO) test -run='^$$' -fuzz='^FuzzRead$$' -fuzztime=10s ./npy
+
+conformance: ## run the ONNX backend conformance suite and print its summary line
+	@mkdir -p $(CACHE)
+	$(GO) test -count=1 ./tests/conformance -run TestConformance -v > $(CACHE)/conformance.log 2>&1 || true
+	@grep -E -- '^--- FAIL' $(CACHE)/conformance.log | sed 's/ (.*//' | head -50 || true
+	@grep -E '^conformance: ' $(CACHE)/conformance.log | tail -1
+	@! grep -qE '^(--- FAIL|FAIL)' $(CACHE)/conformance.log
+
+generate: ## regenerate checked-in generated code (needs protoc, protoc-gen-go)
+	$(GO) generate ./...
+
+clean:
+	rm -rf bin $(CACHE)/example-out

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/optc-dev/optc/frontend/onnx"
+	"github.com/optc-dev/optc/ir"
+	"github.com/optc-dev/optc/runtime/interp"
+)
+
+// inspectReport is what `optc inspect` prints; its JSON form is stable for
+// scripts.
+type inspectReport struct {
+	Model      string            `json:"model"`
+	Graph      string            `json:"graph"`
+	Opsets     map[string]int64  `json:"opsets"`
+	Meta       map[string]string `json:"meta,omitempty"`
+	Inputs     []ioReport        `json:"inputs"`
+	Outputs    []ioReport        `json:"outputs"`
+	Nodes      int               `json:"nodes"`
+	Subgraphs  int               `json:"subgraphs"`
+	Params     int64             `json:"params"`
+	ParamBytes int64             `json:"param_bytes"`
+	FLOPs      int64             `json:"flops"`
+	// FLOPsUnknownNodes counts nodes whose cost could not be computed
+	// (unknown shapes or no cost model); FLOPs is then a lower bound.
+	FLOPsUnknownNodes int        `json:"flops_unknown_nodes"`
+	Ops               []opReport `json:"ops"`
+	Coverage          coverage   `json:"coverage"`
+}
+
+type ioReport struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+type opReport struct {
+	Op      string `json:"op"`
+	Count   int    `json:"count"`
+	Interp  bool   `json:"interp"`
+	Codegen bool   `json:"codegen"`
+}
+
+type coverage struct {
+	Ops          int `json:"ops"`
+	InterpOps    int `json:"interp_ops"`
+	CodegenOps   int `json:"codegen_ops"`
+	InterpNodes  int `json:"interp_nodes"`
+	CodegenNodes int `json:"codegen_nodes"`
+	Nodes        int `json:"nodes"`
+}
+
+func newInspectCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "inspect model.onnx",
+		Short: "Print a model's graph summary, op counts, parameters, FLOPs and op coverage",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			g, err := onnx.LoadFile(args[0])
+			if err != nil {
+				return err
+			}
+			r, err := buildInspectReport(args[0], g)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(r)
+			}
+			return printInspect(cmd.OutOrStdout(), r)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts")
+	return cmd
+}
+
+func buildInspectReport(path string, g *ir.Graph) (*inspectReport, error) {
+	// Shape inference fills intermediate types so costs can be computed;
+	// a model it cannot fully infer is still inspectable.
+	inferErr := ir.InferShapes(g)
+	st := ir.ComputeStats(g)
+	cost, unknown := ir.GraphCost(g)
+	r := &inspectReport{
+		Model: filepath.Base(path), Graph: g.Name, Opsets: g.Opsets, Meta: g.Meta,
+		Nodes: st.Nodes, Subgraphs: st.Subgraphs, Params: st.Params, ParamBytes: st.ParamBytes,
+		FLOPs: cost.FLOPs, FLOPsUnknownNodes: unknown,
+	}
+	if inferErr != nil {
+		r.FLOPsUnknownNodes = st.Nodes
+	}
+	for _, v := range g.Inputs {
+		r.Inputs = append(r.Inputs, ioReport{v.Name, v.Type.String()})
+	}
+	for _, v := range g.Outputs {
+		r.Outputs = append(r.Outputs, ioReport{v.Name, v.Type.String()})
+	}
+	domains := opDomains(g)
+	for _, oc := range st.Ops {
+		d := domains[oc.Op]
+		op := opReport{Op: oc.Op, Count: oc.Count, Interp: interp.HasKernel(d[0], d[1])}
+		r.Ops = append(r.Ops, op)
+		r.Coverage.Ops++
+		r.Coverage.Nodes += oc.Count
+		if op.Interp {
+			r.Coverage.InterpOps++
+			r.Coverage.InterpNodes += oc.Count
+		}
+		if op.Codegen {
+			r.Coverage.CodegenOps++
+			r.Coverage.CodegenNodes += oc.Count
+		}
+	}
+	return r, nil
+}
+
+// opDomains maps a qualified op name back to its (domain, op) pair.
+func opDomains(g *ir.Graph) map[string][2]string {
+	m := map[string][2]string{}
+	_ = g.Walk(func(_ *ir.Graph, n *ir.Node) error {
+		m[ir.QualifiedOp(n.Domain, n.Op)] = [2]string{n.Domain, n.Op}
+		return nil
+	})
+	return m
+}
+
+func printInspect(w io.Writer, r *inspectReport) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s\n", r.Model)
+	fmt.Fprintf(tw, "opsets\t%s\n", formatOpsets(r.Opsets))
+	if p := r.Meta["producer_name"]; p != "" {
+		fmt.Fprintf(tw, "producer\t%s %s\n", p, r.Meta["producer_version"])
+	}
+	for _, in := range r.Inputs {
+		fmt.Fprintf(tw, "input\t%s\t%s\n", in.Name, in.Type)
+	}
+	for _, out := range r.Outputs {
+		fmt.Fprintf(tw, "output\t%s\t%s\n", out.Name, out.Type)
+	}
+	fmt.Fprintf(tw, "nodes\t%d (%d subgraphs)\n", r.Nodes, r.Subgraphs)
+	fmt.Fprintf(tw, "params\t%s (%s)\n", groupDigits(r.Params), humanBytes(r.ParamBytes))
+	flops := groupDigits(r.FLOPs)
+	if r.FLOPsUnknownNodes > 0 {
+		flops = fmt.Sprintf("≥ %s (%d nodes of unknown cost)", flops, r.FLOPsUnknownNodes)
+	}
+	fmt.Fprintf(tw, "FLOPs\t%s\n", flops)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "op\tcount\tinterp\tcodegen")
+	for _, op := range r.Ops {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", op.Op, op.Count, yesNo(op.Interp), yesNo(op.Codegen))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	c := r.Coverage
+	_, err := fmt.Fprintf(w, "\ncoverage: interpreter %d/%d ops (%d/%d nodes), codegen %d/%d ops (%d/%d nodes)\n",
+		c.InterpOps, c.Ops, c.InterpNodes, c.Nodes, c.CodegenOps, c.Ops, c.CodegenNodes, c.Nodes)
+	return err
+}
+
+func formatOpsets(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		name := k
+		if name == "" {
+			name = "ai.onnx"
+		}
+		parts[i] = fmt.Sprintf("%s %d", name, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func groupDigits(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

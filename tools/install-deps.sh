@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages optc's tests need. Run as root (CI does).
+set -euo pipefail
+pkgs=(
+  libonnx-testdata   # ONNX 1.12 backend conformance suite (node, pytorch-*, simple)
+  ca-certificates
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) != 0 ]]; then
+    echo "install-deps: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+command -v go >/dev/null || { echo "install-deps: Go 1.26 is required (https://go.dev/dl)" >&2; exit 1; }
+command -v npm >/dev/null || { echo "install-deps: npm is required (Debian: nodejs npm)" >&2; exit 1; }
+echo "install-deps: ok"
