@@ -180,6 +180,10 @@ func reduceTopKKernel(c *Call, in []Value) ([]Value, error) {
 	return []Value{laUncanon(v, x.DType), ir.FromSlice(ir.Int64, outShape, idx)}, nil
 }
 
+// reduceRangeMax bounds the length of a Range output (a guard against
+// absurd start/limit/delta combinations exhausting memory).
+const reduceRangeMax = 1 << 31
+
 // reduceRange produces start, start+delta, … accumulating in T as ONNX
 // Runtime does; the count is ceil((limit-start)/delta) in float64.
 func reduceRange[T laNum](start, limit, delta T) []T {
@@ -188,9 +192,7 @@ func reduceRange[T laNum](start, limit, delta T) []T {
 		// limit-start may wrap for unsigned T; recompute in float64.
 		n = int64(math.Ceil((float64(limit) - float64(start)) / float64(delta)))
 	}
-	if n < 0 {
-		n = 0
-	}
+	n = max(n, 0)
 	out := make([]T, n)
 	v := start
 	for i := range out {
@@ -221,6 +223,9 @@ func reduceRangeKernel(c *Call, in []Value) ([]Value, error) {
 	}
 	if ts[2].Float64At(0) == 0 {
 		return nil, c.Errorf("delta must not be zero")
+	}
+	if n := math.Ceil((ts[1].Float64At(0) - ts[0].Float64At(0)) / ts[2].Float64At(0)); n > reduceRangeMax || n != n {
+		return nil, c.Errorf("range of %g elements is too large", n)
 	}
 	var cs [3]*ir.Tensor
 	for i, t := range ts {

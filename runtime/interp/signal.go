@@ -227,6 +227,9 @@ func signalSTFTKernel(c *Call, in []Value) ([]Value, error) {
 	}
 	var w []float64
 	if win != nil {
+		if win.DType != x.DType {
+			return nil, c.Errorf("window dtype %s differs from signal dtype %s", win.DType, x.DType)
+		}
 		if win.Rank() != 1 || (length >= 0 && win.Shape[0] != length) {
 			return nil, c.Errorf("window of shape %v does not match frame_length %d", win.Shape, length)
 		}
@@ -339,7 +342,7 @@ func signalMelKernel(c *Call, in []Value) ([]Value, error) {
 		return nil, err
 	}
 	mels, dftLen, rate, lo, hi := int(args[0]), int(args[1]), args[2], args[3], args[4]
-	if mels < 1 || dftLen < 1 || rate <= 0 || lo < 0 || hi < lo || hi > rate/2 {
+	if mels < 1 || dftLen < 1 || rate <= 0 || lo < 0 || hi < lo {
 		return nil, c.Errorf("invalid arguments: num_mel_bins %d, dft_length %d, sample_rate %g, edges [%g, %g]", mels, dftLen, rate, lo, hi)
 	}
 	specBins := dftLen/2 + 1
