@@ -3,6 +3,7 @@
 package ort
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -224,10 +225,14 @@ func toORT(t *ir.Tensor) (ortgo.Value, error) {
 	case []int16:
 		return newORTTensor(t, d)
 	case []uint16:
-		if t.DType != ir.Uint16 {
-			break
+		switch t.DType {
+		case ir.Uint16:
+			return newORTTensor(t, d)
+		case ir.Float16:
+			return newORTHalf(t, d, ortgo.TensorElementDataTypeFloat16)
+		case ir.BFloat16:
+			return newORTHalf(t, d, ortgo.TensorElementDataTypeBFloat16)
 		}
-		return newORTTensor(t, d)
 	case []int32:
 		return newORTTensor(t, d)
 	case []uint32:
@@ -251,6 +256,19 @@ func newORTTensor[T ortgo.TensorData](t *ir.Tensor, data []T) (ortgo.Value, erro
 	}
 	// ONNX Runtime may keep using the buffer, so it gets its own copy.
 	return ortgo.NewTensor(ortgo.NewShape(t.Shape...), append([]T(nil), data...))
+}
+
+// newORTHalf passes f16/bf16 bits as a custom-data tensor (inputs only:
+// onnxruntime_go v1.27 copies too few bytes of 16-bit custom outputs).
+func newORTHalf(t *ir.Tensor, bits []uint16, dt ortgo.TensorElementDataType) (ortgo.Value, error) {
+	if len(bits) != t.Len() {
+		return nil, fmt.Errorf("%s holds %d elements", t, len(bits))
+	}
+	b := make([]byte, 2*len(bits))
+	for i, v := range bits {
+		binary.LittleEndian.PutUint16(b[2*i:], v)
+	}
+	return ortgo.NewCustomDataTensor(ortgo.NewShape(t.Shape...), b, dt)
 }
 
 func newScalar(dt ortgo.TensorElementDataType) (ortgo.Value, error) {

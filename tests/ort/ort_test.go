@@ -89,6 +89,10 @@ func TestRun(t *testing.T) {
 			"data": ir.FromSlice(ir.Float32, []int64{3, 2, 2}, iota32(12, 1)),
 			"axes": ir.FromSlice(ir.Int64, []int64{0}, []int64{}),
 		}, map[string]*ir.Tensor{"reduced": ir.FromSlice(ir.Float32, []int64{1, 1, 1}, []float32{66})}},
+		// bfloat16 bits: 0x3F80 = 1, 0xC000 = -2, 0x3FC0 = 1.5, 0x0000 = 0.
+		{"test_cast_BFLOAT16_to_FLOAT", map[string]*ir.Tensor{
+			"input": {DType: ir.BFloat16, Shape: []int64{3, 4}, Data: []uint16{0x3F80, 0xC000, 0x3FC0, 0, 0x3F80, 0xC000, 0x3FC0, 0, 0x3F80, 0xC000, 0x3FC0, 0}},
+		}, map[string]*ir.Tensor{"output": ir.FromSlice(ir.Float32, []int64{3, 4}, []float32{1, -2, 1.5, 0, 1, -2, 1.5, 0, 1, -2, 1.5, 0})}},
 		{"test_cast_FLOAT_to_DOUBLE", map[string]*ir.Tensor{
 			"input": ir.FromSlice(ir.Float32, []int64{3, 4}, iota32(12, 0.5)),
 		}, map[string]*ir.Tensor{"output": ir.FromSlice(ir.Float64, []int64{3, 4}, []float64{0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 5.5})}},
@@ -130,7 +134,8 @@ func TestRunErrors(t *testing.T) {
 	}{
 		{"missing", map[string]*ir.Tensor{"x": x}, `missing input "y"`},
 		{"unknown", map[string]*ir.Tensor{"x": x, "y": x, "z": x}, `no input "z"`},
-		{"bf16", map[string]*ir.Tensor{"x": x, "y": {DType: ir.BFloat16, Shape: []int64{1}, Data: []uint16{0}}}, "not supported"},
+		{"bf16 for f32", map[string]*ir.Tensor{"x": x, "y": {DType: ir.BFloat16, Shape: []int64{3, 4, 5}, Data: make([]uint16, 60)}}, "data type"},
+		{"i4", map[string]*ir.Tensor{"x": x, "y": {DType: ir.Int4, Shape: []int64{1}, Data: []int8{0}}}, "not supported"},
 	} {
 		_, err := Run(model, c.in)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
