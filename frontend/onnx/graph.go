@@ -208,14 +208,13 @@ func (im *onnxImporter) node(gc *onnxGraphCtx, np *onnxpb.NodeProto, index int) 
 		place = fmt.Sprintf("%s (%s)", onnxNodeRef(np, index), onnxOpName(domain, op))
 	}
 	err := im.nodeBody(gc, np, domain, op, opset, imported)
-	var named onnxNamedError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &named):
+	if named, ok := err.(onnxNamedError); ok {
 		return named.err // the message names the node already
 	}
-	return fmt.Errorf("%s: %w", place, err)
+	if err != nil {
+		return fmt.Errorf("%s: %w", place, err)
+	}
+	return nil
 }
 
 // onnxNamedError marks an error whose message already names the node.

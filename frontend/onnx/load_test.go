@@ -434,6 +434,14 @@ func TestLoadErrors(t *testing.T) {
 			*m = *ifModel()
 			m.Graph.Node[0].Attribute[0].G.Node[0].OpType = proto.String("Frobnicate")
 		}, `m.onnx: node "if" (If, opset 17): attribute "then_branch": graph "then": node "tadd" (Frobnicate, opset 17): unsupported op`},
+		{"subgraph arity", func(m *onnxpb.ModelProto) {
+			*m = *ifModel()
+			m.Graph.Node[0].Attribute[1].G.Node[0].Input = []string{"x", "x"}
+		}, `m.onnx: node "if" (If, opset 17): attribute "else_branch": graph "else": Neg node "eneg": 2 inputs, want 1`},
+		{"old model without opset_import", func(m *onnxpb.ModelProto) {
+			m.IrVersion, m.OpsetImport = proto.Int64(2), nil // means opset 1
+			m.Graph.Node = []*onnxpb.NodeProto{pbNode("LeakyRelu", "relu", []string{"x"}, []string{"y"})}
+		}, `node "relu" (LeakyRelu, opset 1): unsupported op version`},
 		{"subgraph reads a later value", func(m *onnxpb.ModelProto) {
 			*m = *ifModel()
 			m.Graph.Node[0].Attribute[1].G.Node[0].Input[0] = "y"
