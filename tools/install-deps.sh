@@ -3,6 +3,7 @@
 set -euo pipefail
 pkgs=(
   libonnx-testdata   # ONNX 1.12 backend conformance suite (node, pytorch-*, simple)
+  dataset-fashion-mnist  # Fashion-MNIST IDX files (fixtures: optc eval, regression tests)
   ca-certificates
 )
 missing=()
