@@ -46,12 +46,22 @@ func init() {
 // (0 for sums, 1 for products, -inf / +inf for max / min, NaN for a mean),
 // as ONNX specifies since opset 18.
 
+// reduceSum adds in four interleaved partial sums (as a vectorized
+// float32 sum does), which is faster and more accurate than one running
+// sum; still in T.
 func reduceSum[T laNum](v []T) T {
-	var s T
-	for _, x := range v {
-		s += x
+	var s0, s1, s2, s3 T
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		s0 += v[i]
+		s1 += v[i+1]
+		s2 += v[i+2]
+		s3 += v[i+3]
 	}
-	return s
+	for ; i < len(v); i++ {
+		s0 += v[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 func reduceMean[T laNum](v []T) T {
@@ -102,11 +112,16 @@ func reduceL1[T laNum](v []T) T {
 }
 
 func reduceSumSquare[T laNum](v []T) T {
-	var s T
-	for _, x := range v {
-		s += x * x
+	var s0, s1 T
+	i := 0
+	for ; i+2 <= len(v); i += 2 {
+		s0 += v[i] * v[i]
+		s1 += v[i+1] * v[i+1]
 	}
-	return s
+	if i < len(v) {
+		s0 += v[i] * v[i]
+	}
+	return s0 + s1
 }
 
 func reduceL2[T laNum](v []T) T { return T(math.Sqrt(float64(reduceSumSquare(v)))) }
