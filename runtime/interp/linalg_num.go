@@ -65,31 +65,35 @@ func laConvert(t *ir.Tensor, to ir.DType) *ir.Tensor {
 			dst[i] = uint64(t.Int64At(i))
 		}
 	default:
-		for i := 0; i < n; i++ {
-			v := t.Int64At(i)
-			switch d := out.Data.(type) {
-			case []int64:
-				d[i] = v
-			case []int32:
-				d[i] = int32(v)
-			case []int16:
-				d[i] = int16(v)
-			case []int8:
-				d[i] = int8(v)
-			case []uint32:
-				d[i] = uint32(v)
-			case []uint16:
-				d[i] = uint16(v)
-			case []uint8:
-				d[i] = uint8(v)
-			case []bool:
-				d[i] = v != 0
-			default:
-				out.SetFloat64(i, float64(v))
+		switch d := out.Data.(type) {
+		case []int64:
+			laIntsFrom(d, t)
+		case []int32:
+			laIntsFrom(d, t)
+		case []int16:
+			laIntsFrom(d, t)
+		case []int8:
+			laIntsFrom(d, t)
+		case []uint32:
+			laIntsFrom(d, t)
+		case []uint16:
+			laIntsFrom(d, t)
+		case []uint8:
+			laIntsFrom(d, t)
+		case []bool:
+			for i := range d {
+				d[i] = t.Int64At(i) != 0
 			}
 		}
 	}
 	return out
+}
+
+// laIntsFrom fills dst with the elements of an integer tensor, wrapping.
+func laIntsFrom[T ~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32](dst []T, t *ir.Tensor) {
+	for i := range dst {
+		dst[i] = T(t.Int64At(i))
+	}
 }
 
 // laConvertFromUint64 narrows a canonical uint64 tensor without going

@@ -41,6 +41,9 @@ func TestReduce(t *testing.T) {
 		{"ReduceSum", laI32(laShape(2, 2), 1, 2, 3, 4), noKeep(0), laShape(2), []float64{4, 6}},
 		{"ReduceMean", laI64(laShape(2), 1, 2), nil, laShape(1), []float64{1}},
 		{"ReduceMax", laU8(laShape(3), 7, 250, 3), nil, laShape(1), []float64{250}},
+		// Unsigned sums wrap in the narrow type; uint64 keeps values above 2^63.
+		{"ReduceSum", ir.FromSlice(ir.Uint32, laShape(2), []uint32{math.MaxUint32, 2}), nil, laShape(1), []float64{1}},
+		{"ReduceMax", ir.FromSlice(ir.Uint64, laShape(2), []uint64{math.MaxUint64, 1}), nil, laShape(1), []float64{math.MaxUint64}},
 		// Non-adjacent axes (gathered groups): x[a,b,c] = 6a+2b+c, the sum
 		// over a and c is 8b+14.
 		{"ReduceSum", ir.FromSlice(ir.Float32, laShape(2, 3, 2), []float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}), noKeep(0, 2), laShape(3), []float64{14, 22, 30}},
