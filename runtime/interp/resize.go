@@ -15,10 +15,17 @@ import (
 // Linear and cubic modes apply the axis tables one axis at a time, the
 // innermost first, which is the nesting of the ONNX reference
 // implementation: arithmetic is float32 for f32/f16/bf16 and float64 for
-// f64 and integer types (integers are rounded back, saturating).
+// f64 and integer types (integers are converted back truncating toward zero
+// and saturating; ONNX Runtime's integer bilinear uses 10-bit fixed-point
+// weights, so it can differ from this by one).
 //
-// Coordinates follow the reference: "length_resized" in the coordinate
-// transformations is input_length * scale (not rounded), and with sizes
+// Coordinates are computed in float32 in ONNX Runtime's order (so ties of
+// the nearest modes resolve alike), and an axis of scale 1 is copied
+// unchanged, as in ONNX Runtime. One deliberate difference: with a scales
+// input, "length_resized" of align_corners and tf_crop_and_resize is
+// input_length * scale unrounded, as in the ONNX reference implementation
+// and its conformance tests (ONNX Runtime uses the rounded output length;
+// the two agree whenever input_length * scale is an integer). With sizes,
 // the scale is output_length / input_length.
 
 func init() {
@@ -222,7 +229,8 @@ func resizeScalesOf(c *Call, t *ir.Tensor, rank int) ([]float64, error) {
 // it follows from the scales (floor(input * scale)).
 func resizeRun(c *Call, x *ir.Tensor, scales []float64, outShape []int64, p *resizeParams) ([]Value, error) {
 	rank := x.Rank()
-	if outShape == nil {
+	fromSizes := outShape != nil
+	if !fromSizes {
 		outShape = make([]int64, rank)
 		for i := range outShape {
 			outShape[i] = int64(math.Floor(float64(x.Shape[i]) * scales[i]))
@@ -233,11 +241,18 @@ func resizeRun(c *Call, x *ir.Tensor, scales []float64, outShape []int64, p *res
 	}
 	axes := make([]*resizeAxis, rank)
 	for a := 0; a < rank; a++ {
-		var rs, re float64
-		if p.roi != nil {
-			rs, re = p.roi[a], p.roi[rank+a]
+		g := resizeGeom{lenIn: int(x.Shape[a]), lenOut: int(outShape[a]), scale: float32(scales[a])}
+		// "length_resized" of the coordinate transformations: the output
+		// length, or with scales input_length * scale unrounded (as the
+		// ONNX reference implementation computes it).
+		g.lenResized = float32(outShape[a])
+		if !fromSizes {
+			g.lenResized = float32(float64(x.Shape[a]) * scales[a])
 		}
-		axes[a] = resizeAxisTable(int(x.Shape[a]), int(outShape[a]), scales[a], rs, re, p)
+		if p.roi != nil {
+			g.roiStart, g.roiEnd = float32(p.roi[a]), float32(p.roi[rank+a])
+		}
+		axes[a] = resizeAxisTable(&g, p)
 	}
 	if p.mode == resizeNearest {
 		return one(resizeGather(x, outShape, axes, p.extrapolate))
@@ -262,7 +277,7 @@ func resizeRun(c *Call, x *ir.Tensor, scales []float64, outShape []int64, p *res
 	out := ir.NewTensor(x.DType, outShape...)
 	lo, hi := resizeIntRange(x.DType)
 	for i, v := range y {
-		out.SetFloat64(i, math.Max(lo, math.Min(hi, math.Round(v))))
+		out.SetFloat64(i, math.Max(lo, math.Min(hi, math.Trunc(v))))
 	}
 	return one(out)
 }
@@ -276,31 +291,41 @@ func resizeIntRange(d ir.DType) (float64, float64) {
 	return 0, math.Ldexp(1, bits) - 1
 }
 
+// resizeGeom describes the resampling of one axis.
+type resizeGeom struct {
+	lenIn, lenOut    int
+	scale            float32
+	lenResized       float32
+	roiStart, roiEnd float32 // tf_crop_and_resize
+}
+
 // resizeOriginal maps an output coordinate to the input coordinate system.
-func resizeOriginal(mode string, x float64, scale float64, lenIn int, roiStart, roiEnd float64) float64 {
-	lenOut := float64(lenIn) * scale // the reference's unrounded output length
+// The arithmetic is float32, in the order ONNX Runtime uses, so that ties
+// of the nearest modes resolve the same way.
+func resizeOriginal(mode string, x float32, g *resizeGeom) float32 {
+	in := float32(g.lenIn)
 	switch mode {
 	case "asymmetric":
-		return x / scale
+		return x / g.scale
 	case "pytorch_half_pixel":
-		if lenOut > 1 {
-			return (x+0.5)/scale - 0.5
+		if g.lenResized > 1 {
+			return (x+0.5)/g.scale - 0.5
 		}
 		return 0
 	case "tf_half_pixel_for_nn":
-		return (x + 0.5) / scale
+		return (x + 0.5) / g.scale
 	case "align_corners":
-		if lenOut == 1 {
+		if g.lenResized == 1 {
 			return 0
 		}
-		return x * float64(lenIn-1) / (lenOut - 1)
+		return x * (in - 1) / (g.lenResized - 1)
 	case "tf_crop_and_resize":
-		if lenOut > 1 {
-			return roiStart*float64(lenIn-1) + x*(roiEnd-roiStart)*float64(lenIn-1)/(lenOut-1)
+		if g.lenResized > 1 {
+			return g.roiStart*(in-1) + (x*(g.roiEnd-g.roiStart)*(in-1))/(g.lenResized-1)
 		}
-		return 0.5 * (roiStart + roiEnd) * float64(lenIn-1)
+		return float32(0.5 * float64(g.roiStart+g.roiEnd) * float64(in-1))
 	}
-	return (x+0.5)/scale - 0.5 // half_pixel
+	return (x+0.5)/g.scale - 0.5 // half_pixel
 }
 
 // resizeNearestIndex rounds an input coordinate per nearest_mode.
@@ -337,8 +362,12 @@ func resizeCubicCoeffs(r, A float64) [4]float64 {
 	return [4]float64{far(r + 1), near(r), near(1 - r), far(2 - r)}
 }
 
-// resizeAxisTable computes the taps of one axis.
-func resizeAxisTable(lenIn, lenOut int, scale, roiStart, roiEnd float64, p *resizeParams) *resizeAxis {
+// resizeAxisTable computes the taps of one axis. An axis of scale 1 maps
+// each index to itself (as ONNX Runtime does; the transformations other
+// than tf_crop_and_resize are the identity there, or shift by half a pixel
+// for tf_half_pixel_for_nn).
+func resizeAxisTable(g *resizeGeom, p *resizeParams) *resizeAxis {
+	lenIn, lenOut := g.lenIn, g.lenOut
 	ax := &resizeAxis{in: lenIn, out: lenOut}
 	switch p.mode {
 	case resizeNearest:
@@ -352,12 +381,20 @@ func resizeAxisTable(lenIn, lenOut int, scale, roiStart, roiEnd float64, p *resi
 	ax.wts = make([]float64, lenOut*ax.taps)
 	ax.outside = make([]bool, lenOut)
 	clamp := func(i int) int { return max(0, min(lenIn-1, i)) }
+	identity := g.scale == 1 && lenIn == lenOut && p.coordMode != "tf_crop_and_resize"
 	for o := 0; o < lenOut; o++ {
-		xo := resizeOriginal(p.coordMode, float64(o), scale, lenIn, roiStart, roiEnd)
+		idx, wts := ax.idx[o*ax.taps:(o+1)*ax.taps], ax.wts[o*ax.taps:(o+1)*ax.taps]
+		if identity {
+			idx[0], wts[0] = o, 1
+			for k := 1; k < ax.taps; k++ {
+				idx[k] = o
+			}
+			continue
+		}
+		xo := float64(resizeOriginal(p.coordMode, float32(o), g))
 		if p.coordMode == "tf_crop_and_resize" && (xo < 0 || xo > float64(lenIn-1)) {
 			ax.outside[o] = true
 		}
-		idx, wts := ax.idx[o*ax.taps:(o+1)*ax.taps], ax.wts[o*ax.taps:(o+1)*ax.taps]
 		if lenIn == 0 {
 			continue
 		}
@@ -366,7 +403,7 @@ func resizeAxisTable(lenIn, lenOut int, scale, roiStart, roiEnd float64, p *resi
 		base := int(fl)
 		switch p.mode {
 		case resizeNearest:
-			idx[0], wts[0] = clamp(resizeNearestIndex(p.nearestMode, xo, scale < 1)), 1
+			idx[0], wts[0] = clamp(resizeNearestIndex(p.nearestMode, xo, g.scale < 1)), 1
 			continue
 		case resizeLinear:
 			idx[0], idx[1] = base, base+1

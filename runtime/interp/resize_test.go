@@ -55,11 +55,12 @@ func TestResizeHand(t *testing.T) {
 		},
 		{
 			// uint8 linear, half_pixel: x' = -.25, .25, .75, 1.25 over
-			// [0, 255] -> 0, 63.75, 191.25, 255, rounded.
+			// [0, 255] -> 0, 63.75, 191.25, 255, truncated toward zero
+			// (as ONNX Runtime converts).
 			name: "linear_uint8", op: "Resize", opset: 13,
 			attrs:  map[string]*ir.Attr{"mode": s("linear")},
 			inputs: []*ir.Tensor{ir.FromSlice(ir.Uint8, []int64{2}, []uint8{0, 255}), nil, resampleF32([]int64{1}, 2)},
-			shape:  []int64{4}, want: []float64{0, 64, 191, 255},
+			shape:  []int64{4}, want: []float64{0, 63, 191, 255},
 		},
 		{
 			// tf_crop_and_resize, nearest: roi [0.5, 1.5] on 4 elements,
