@@ -2,6 +2,7 @@ package interp
 
 import (
 	"math"
+	"runtime"
 
 	"github.com/optc-dev/optc/ir"
 )
@@ -118,22 +119,32 @@ func convForward[T convNum](s *convSpec, x, w, bias []T) []T {
 	}
 	tile := convTile(k, outSp)
 	tiles := (outSp + tile - 1) / tile
+	// Small spatial outputs (deep layers) give few tiles: split the
+	// output channels too, in blocks of at least 16, so every worker has
+	// work. Each block builds its own im2col tile.
+	items := s.n * s.group * tiles
+	splits := 1
+	if want := 4 * runtime.GOMAXPROCS(0); items < want {
+		splits = max(1, min((want+items-1)/items, mG/16))
+	}
 	offs := convKernelOffsets(g)
-	convParallel(s.n*s.group*tiles, work, func(lo, hi int) {
+	convParallel(items*splits, work, func(lo, hi int) {
 		var col []T
 		if !pointwise {
 			col = make([]T, k*tile)
 		}
 		for it := lo; it < hi; it++ {
-			ti, ng := it%tiles, it/tiles
+			mi, rest := it%splits, it/splits
+			ti, ng := rest%tiles, rest/tiles
 			b, gi := ng/s.group, ng%s.group
 			p0 := ti * tile
 			tl := min(tile, outSp-p0)
+			m0, m1 := mi*mG/splits, (mi+1)*mG/splits
 			xg := x[(b*s.cin+gi*cinG)*inSp : (b*s.cin+(gi+1)*cinG)*inSp]
-			wg := w[gi*mG*k : (gi+1)*mG*k]
-			yg := y[(b*s.cout+gi*mG)*outSp : (b*s.cout+(gi+1)*mG)*outSp]
+			wg := w[(gi*mG+m0)*k : (gi*mG+m1)*k]
+			yg := y[(b*s.cout+gi*mG+m0)*outSp : (b*s.cout+gi*mG+m1)*outSp]
 			if pointwise {
-				convGemm(mG, tl, k, wg, k, xg[p0:], inSp, yg[p0:], outSp)
+				convGemm(m1-m0, tl, k, wg, k, xg[p0:], inSp, yg[p0:], outSp)
 				continue
 			}
 			for ci := 0; ci < cinG; ci++ {
@@ -143,7 +154,7 @@ func convForward[T convNum](s *convSpec, x, w, bias []T) []T {
 					convWalk(col[r*tl:(r+1)*tl], plane, g.out, g.in, g.stride, off, p0, false)
 				}
 			}
-			convGemm(mG, tl, k, wg, k, col, tl, yg[p0:], outSp)
+			convGemm(m1-m0, tl, k, wg, k, col, tl, yg[p0:], outSp)
 		}
 	})
 	return y

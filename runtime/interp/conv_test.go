@@ -140,6 +140,10 @@ func TestConvMatchesNaive(t *testing.T) {
 		{in: []int{11}, k: []int{5}, stride: []int{3}, dil: []int{2}, padB: []int{3}, padE: []int{2}, cin: 2, cout: 4, group: 2},
 		{in: []int{5, 6, 4}, k: []int{2, 3, 2}, stride: []int{1, 2, 1}, dil: []int{2, 1, 1}, padB: []int{1, 1, 0}, padE: []int{0, 1, 1}, cin: 4, cout: 2, group: 2},
 		{in: []int{40, 40}, k: []int{3, 3}, stride: []int{1, 1}, dil: []int{1, 1}, padB: []int{1, 1}, padE: []int{1, 1}, cin: 16, cout: 24, group: 1},
+		// Few output positions, many channels: the output channels are
+		// split across workers.
+		{in: []int{4, 5}, k: []int{3, 3}, stride: []int{1, 1}, dil: []int{1, 1}, padB: []int{1, 1}, padE: []int{1, 1}, cin: 8, cout: 64, group: 2},
+		{in: []int{4, 5}, k: []int{1, 1}, stride: []int{1, 1}, dil: []int{1, 1}, padB: []int{0, 0}, padE: []int{0, 0}, cin: 8, cout: 70, group: 1},
 	}
 	for i, c := range cases {
 		x := convRand(r, append([]int64{2, int64(c.cin)}, convI64(c.in)...)...)
