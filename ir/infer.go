@@ -238,7 +238,7 @@ func (c *inferCtx) constTensor(i int) (*Tensor, bool) {
 	if !ok && v != nil {
 		t, ok = c.tensors[v]
 	}
-	if !ok || t.Enc != nil || t.Data == nil {
+	if !ok || t.Enc != nil || textCheckData(t) != nil {
 		return nil, false
 	}
 	return t, true

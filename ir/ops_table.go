@@ -66,7 +66,7 @@ func regOps(domain string, infer opInferFn, cost opCostFn, rows ...opRow) {
 }
 
 func (r opRow) schema(domain string) (*OpSchema, error) {
-	s := &OpSchema{Domain: domain, Name: r.name, SinceVersion: r.since}
+	s := &OpSchema{Domain: domain, Name: r.name, SinceVersion: r.since, AttrKinds: map[string]AttrKind{}}
 	ins, outs, ok := strings.Cut(r.sig, ":")
 	if !ok {
 		return nil, fmt.Errorf("signature %q lacks ':'", r.sig)
@@ -87,9 +87,6 @@ func (r opRow) schema(domain string) (*OpSchema, error) {
 		kind, ok := opAttrKinds[code]
 		if !ok {
 			return nil, fmt.Errorf("attribute %s: unknown kind %q", name, code)
-		}
-		if s.AttrKinds == nil {
-			s.AttrKinds = map[string]AttrKind{}
 		}
 		s.AttrKinds[name] = kind
 		if !hasDef {

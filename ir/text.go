@@ -245,7 +245,6 @@ func (p *textPrinter) node(n *Node, indent, where string) {
 			p.w("_")
 			continue
 		}
-		p.define(v, desc)
 		p.w(textValueName(v.Name))
 		if typeKnown(v.Type) {
 			p.w(": ", p.typ(v.Type))
@@ -267,6 +266,12 @@ func (p *textPrinter) node(n *Node, indent, where string) {
 		p.w(" name=", strconv.Quote(n.Name))
 	}
 	p.w("\n")
+	// Outputs come into scope after the node: its subgraphs cannot see them.
+	for _, v := range n.Outputs {
+		if v != nil {
+			p.define(v, desc)
+		}
+	}
 }
 
 func (p *textPrinter) opName(n *Node) string {
