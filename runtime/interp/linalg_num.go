@@ -230,39 +230,3 @@ func laScalarFloat(c *Call, t *ir.Tensor, what string) (float64, error) {
 	}
 	return t.Float64At(0), nil
 }
-
-// laONNXDType maps an ONNX TensorProto.DataType code (as used by
-// output_datatype attributes) to an ir dtype.
-func laONNXDType(code int64) ir.DType {
-	switch code {
-	case 1:
-		return ir.Float32
-	case 2:
-		return ir.Uint8
-	case 3:
-		return ir.Int8
-	case 4:
-		return ir.Uint16
-	case 5:
-		return ir.Int16
-	case 6:
-		return ir.Int32
-	case 7:
-		return ir.Int64
-	case 8:
-		return ir.String
-	case 9:
-		return ir.Bool
-	case 10:
-		return ir.Float16
-	case 11:
-		return ir.Float64
-	case 12:
-		return ir.Uint32
-	case 13:
-		return ir.Uint64
-	case 16:
-		return ir.BFloat16
-	}
-	return ir.Undefined
-}

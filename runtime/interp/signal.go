@@ -278,8 +278,8 @@ func signalSTFTKernel(c *Call, in []Value) ([]Value, error) {
 // signalOutType reads the output_datatype attribute (default float32).
 func signalOutType(c *Call) (ir.DType, error) {
 	code := c.Node.AttrInt("output_datatype", 1)
-	dt := laONNXDType(code)
-	if err := laRequire(c, "output_datatype", dt, laNumTypes...); err != nil {
+	dt, _ := ir.DTypeFromONNX(code)
+	if laRequire(c, "output_datatype", dt, laNumTypes...) != nil {
 		return 0, c.Errorf("output_datatype %d is not a numeric type", code)
 	}
 	return dt, nil
