@@ -160,22 +160,48 @@ func convWalk[T convNum](row []T, plane []T, walk, tgt, stride, koff []int, p0 i
 		seg := row[j : j+run]
 		if valid {
 			base *= tLast
-			t := wc[last]*sLast + koff[last]
-			if scatter {
-				for q := range seg {
-					if t >= 0 && t < tLast {
-						plane[base+t] += seg[q]
+			t0 := wc[last]*sLast + koff[last]
+			// Positions q in [qLo, qHi) of the run land inside the plane.
+			qLo, qHi := 0, 0
+			if t0 < 0 {
+				qLo = (-t0 + sLast - 1) / sLast
+			}
+			if tLast > t0 {
+				qHi = min(run, (tLast-t0+sLast-1)/sLast)
+			}
+			qLo = min(qLo, run)
+			if qHi < qLo {
+				qHi = qLo
+			}
+			mid := seg[qLo:qHi]
+			if len(mid) == 0 {
+				if !scatter {
+					clear(seg)
+				}
+			} else if scatter {
+				if sLast == 1 {
+					src := plane[base+t0+qLo : base+t0+qHi][:len(mid)]
+					for q, v := range mid {
+						src[q] += v
 					}
-					t += sLast
+				} else {
+					t := base + t0 + qLo*sLast
+					for _, v := range mid {
+						plane[t] += v
+						t += sLast
+					}
 				}
 			} else {
-				for q := range seg {
-					if t >= 0 && t < tLast {
-						seg[q] = plane[base+t]
-					} else {
-						seg[q] = 0
+				clear(seg[:qLo])
+				clear(seg[qHi:])
+				if sLast == 1 {
+					copy(mid, plane[base+t0+qLo:base+t0+qHi])
+				} else {
+					t := base + t0 + qLo*sLast
+					for q := range mid {
+						mid[q] = plane[t]
+						t += sLast
 					}
-					t += sLast
 				}
 			}
 		} else if !scatter {
