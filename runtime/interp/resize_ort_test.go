@@ -223,7 +223,7 @@ func TestRecurrentVersusORT(t *testing.T) {
 				switch variant {
 				case "lens":
 					tc.inputs[4] = "lens"
-					tc.consts["lens"] = ir.FromSlice(ir.Int32, []int64{B}, []int32{4, 2, 1})
+					tc.consts["lens"] = ir.FromSlice(ir.Int32, []int64{B}, []int32{4, 0, 2})
 				case "clip":
 					tc.attrs = append(tc.attrs, resampleAttrF("clip", 0.7))
 				case "lbr":

@@ -620,6 +620,16 @@ func rnnRun[F rnnFloat](c *Call, cell *rnnCell, args []*ir.Tensor) ([]Value, err
 				copy(y[((t*D+d)*B+b)*H:], st.h)
 			}
 		}
+		// An empty sequence has zero final states (as in ONNX Runtime),
+		// not its initial ones.
+		for b, l := range lens {
+			if l == 0 {
+				clear(hD[b*H : (b+1)*H])
+				if cD != nil {
+					clear(cD[b*H : (b+1)*H])
+				}
+			}
+		}
 	}
 
 	outs := make([]Value, cell.maxOutputs)

@@ -78,13 +78,13 @@ func TestRNNReference(t *testing.T) {
 		{name: "rnn_opset7", op: "RNN", dir: "bidirectional", T: 2, B: 2, I: 3, H: 2, bias: true, opset: 7,
 			acts: []string{"softsign"}},
 		{name: "gru_lbr", op: "GRU", dir: "forward", T: 3, B: 2, I: 3, H: 4, bias: true, initH: true, lbr: true},
-		{name: "gru_bidi_lens_clip", op: "GRU", dir: "bidirectional", T: 3, B: 2, I: 2, H: 3, bias: true, lens: []int32{2, 3}, clip: 0.5},
+		{name: "gru_bidi_lens_clip", op: "GRU", dir: "bidirectional", T: 3, B: 3, I: 2, H: 3, bias: true, initH: true, lens: []int32{2, 3, 0}, clip: 0.5},
 		{name: "gru_reverse_layout1_acts", op: "GRU", dir: "reverse", T: 3, B: 2, I: 2, H: 3, bias: true, initH: true, layout: 1,
 			acts: []string{"Softsign", "Elu"}},
 		{name: "gru_bidi_lbr_layout1", op: "GRU", dir: "bidirectional", T: 2, B: 3, I: 2, H: 2, bias: true, initH: true, lbr: true, layout: 1,
 			lens: []int32{1, 2, 2}},
 		{name: "lstm_bidi_peep_lens", op: "LSTM", dir: "bidirectional", T: 3, B: 3, I: 2, H: 3, bias: true, initH: true, initC: true,
-			peep: true, lens: []int32{3, 2, 1}},
+			peep: true, lens: []int32{3, 0, 1}},
 		{name: "lstm_forget_clip_acts", op: "LSTM", dir: "forward", T: 3, B: 2, I: 2, H: 2, bias: true, inputForget: true, clip: 0.3,
 			acts:   []string{"HardSigmoid", "ScaledTanh", "Affine"},
 			alphas: []float32{0.25, 1.5, 0.5}, betas: []float32{0.5, 0.5, 0.1}},
@@ -428,6 +428,9 @@ func rnnReference(tc rnnRefCase, D int, in rnnRefInputs) (y, yh, yc []float64) {
 				}
 				h, c = nh, nc
 				copy(y[((t*D+d)*B+b)*H:], h)
+			}
+			if L == 0 { // an empty sequence has zero final states
+				h, c = make([]float64, H), make([]float64, H)
 			}
 			copy(yh[(d*B+b)*H:], h)
 			copy(yc[(d*B+b)*H:], c)
