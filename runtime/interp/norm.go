@@ -247,9 +247,17 @@ func normLayerKernel(c *Call, in []Value) ([]Value, error) {
 	for i := axis; i < len(statShape); i++ {
 		statShape[i] = 1
 	}
+	// Mean and InvStdDev have the stash type (float32 by default) unless
+	// the model declares another float type for them.
 	statType := ir.Float32
-	if x.DType == ir.Float64 {
+	if x.DType == ir.Float64 && c.Node.AttrInt("stash_type", 1) != 1 {
 		statType = ir.Float64
+	}
+	for _, o := range c.Node.Outputs[min(1, len(c.Node.Outputs)):] {
+		if o != nil && o.Type.Kind == ir.KindTensor && o.Type.DType.IsFloat() {
+			statType = o.Type.DType
+			break
+		}
 	}
 	run := func() ([]Value, error) {
 		xv := convElems[float64](x)
