@@ -2,7 +2,9 @@ package ir
 
 // Control flow, sequence and optional ops. Inference descends into If
 // branches and Loop/Scan bodies (filling body input types from the node's
-// inputs); their cost is unknown statically.
+// inputs); an If whose condition is known statically (say, computed from
+// shapes) takes the types of that branch, otherwise it joins both. Their
+// cost is unknown statically.
 
 func init() {
 	regOps("", inferIf, nil, opRow{"If", 1, "1:1-*", "else_branch=g then_branch=g"})
@@ -96,6 +98,21 @@ func inferIf(c *inferCtx) error {
 	}
 	if len(th.Outputs) != len(el.Outputs) || len(th.Outputs) != len(c.n.Outputs) {
 		return c.errf("branches have %d and %d outputs for %d node outputs", len(th.Outputs), len(el.Outputs), len(c.n.Outputs))
+	}
+	// A condition known statically (computed from shapes) selects a branch.
+	if cond, ok := c.concreteInts(0); ok && len(cond) == 1 {
+		taken := el
+		if cond[0] != 0 {
+			taken = th
+		}
+		for i, o := range taken.Outputs {
+			if o != nil {
+				if err := c.set(i, o.Type); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	}
 	for i := range c.n.Outputs {
 		if th.Outputs[i] == nil || el.Outputs[i] == nil {

@@ -60,8 +60,8 @@ func init() {
 		opRow{"Or", 1, "2:1", legacyBroadcast},
 		opRow{"Xor", 1, "2:1", legacyBroadcast},
 	)
+	regOps("", inferNot, perElem, opRow{"Not", 1, "1:1", ""})
 	regOps("", inferSameShapeAs(Bool), perElem,
-		opRow{"Not", 1, "1:1", ""},
 		opRow{"IsNaN", 9, "1:1", ""},
 		opRow{"IsInf", 10, "1:1", "detect_negative=i:1 detect_positive=i:1"},
 	)
@@ -86,6 +86,23 @@ func inferSameShapeAs(d DType) opInferFn {
 		t := c.in(0)
 		return c.set(0, Type{Kind: KindTensor, DType: d, Shape: t.Shape, Ranked: t.Ranked && t.Kind == KindTensor})
 	}
+}
+
+func inferNot(c *inferCtx) error {
+	if ds, ok := c.ints(0); ok {
+		out := make([]Dim, len(ds))
+		for i, d := range ds {
+			out[i] = valUnknown
+			if valKnown(d) {
+				out[i] = D(1)
+				if d.Size != 0 {
+					out[i] = D(0)
+				}
+			}
+		}
+		c.setVal(0, out)
+	}
+	return inferSameShapeAs(Bool)(c)
 }
 
 // commonDType checks that the given inputs agree on their dtype and
@@ -199,7 +216,57 @@ func inferBroadcastBool(c *inferCtx) error {
 	if _, err := c.commonDType(0, 1); err != nil {
 		return err
 	}
-	return c.inferBroadcast(Bool)
+	if err := c.inferBroadcast(Bool); err != nil {
+		return err
+	}
+	c.propCompare()
+	return nil
+}
+
+// propCompare evaluates comparisons and logic on known integer contents,
+// so that If conditions computed from shapes are known statically.
+func (c *inferCtx) propCompare() {
+	a, ok1 := c.ints(0)
+	b, ok2 := c.ints(1)
+	if !ok1 || !ok2 || (len(a) != len(b) && len(a) != 1 && len(b) != 1) {
+		return
+	}
+	out := make([]Dim, max(len(a), len(b)))
+	for i := range out {
+		x, y := a[min(i, len(a)-1)], b[min(i, len(b)-1)]
+		out[i] = valUnknown
+		if !valKnown(x) || !valKnown(y) {
+			if c.n.Op == "Equal" && x.Param != "" && x.Param == y.Param {
+				out[i] = D(1)
+			}
+			continue
+		}
+		var r bool
+		switch c.n.Op {
+		case "Equal":
+			r = x.Size == y.Size
+		case "Greater":
+			r = x.Size > y.Size
+		case "Less":
+			r = x.Size < y.Size
+		case "GreaterOrEqual":
+			r = x.Size >= y.Size
+		case "LessOrEqual":
+			r = x.Size <= y.Size
+		case "And":
+			r = x.Size != 0 && y.Size != 0
+		case "Or":
+			r = x.Size != 0 || y.Size != 0
+		case "Xor":
+			r = (x.Size != 0) != (y.Size != 0)
+		}
+		if r {
+			out[i] = D(1)
+		} else {
+			out[i] = D(0)
+		}
+	}
+	c.setVal(0, out)
 }
 
 func inferWhere(c *inferCtx) error {
@@ -213,6 +280,28 @@ func inferWhere(c *inferCtx) error {
 	s, ok, err := c.broadcastInputs(0, 1, 2)
 	if err != nil {
 		return err
+	}
+	// Select between known integer contents (shape arithmetic in exported
+	// transformers: Where(Equal(shape, -1), ones, shape)).
+	cond, ok0 := c.ints(0)
+	x, ok1 := c.ints(1)
+	y, ok2 := c.ints(2)
+	if n := max(len(cond), len(x), len(y)); ok0 && ok1 && ok2 && n > 0 {
+		out := make([]Dim, n)
+		for i := range out {
+			k, a, b := cond[min(i, len(cond)-1)], x[min(i, len(x)-1)], y[min(i, len(y)-1)]
+			switch {
+			case !valKnown(k):
+				out[i] = valUnknown
+			case k.Size != 0:
+				out[i] = a
+			default:
+				out[i] = b
+			}
+		}
+		if (len(cond) == n || len(cond) == 1) && (len(x) == n || len(x) == 1) && (len(y) == n || len(y) == 1) {
+			c.setVal(0, out)
+		}
 	}
 	if !ok {
 		return c.setDType(0, d)
