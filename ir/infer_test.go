@@ -261,8 +261,8 @@ func TestInferSubgraphs(t *testing.T) {
 	if got := typeText(g.Nodes[0].Outputs[0].Type); got != "f32[N,4]" {
 		t.Errorf("If output %s", got)
 	}
-	body := g.Nodes[1].Attrs["body"].Graph
-	if got := typeText(body.Inputs[2].Type); got != "f32[N,4]" {
+	lbody := g.Nodes[1].Attrs["body"].Graph
+	if got := typeText(lbody.Inputs[2].Type); got != "f32[N,4]" {
 		t.Errorf("Loop body carried input %s", got)
 	}
 	if got := typeText(g.Nodes[1].Outputs[1].Type); got != "f32[3,N,4]" {
@@ -299,6 +299,30 @@ func TestInferSubgraphs(t *testing.T) {
 	// gains the 2 iterations at axis 1.
 	if got := typeText(g.Nodes[1].Outputs[0].Type) + " " + typeText(g.Nodes[1].Outputs[1].Type); got != "f32[2,3] f32[3,2]" {
 		t.Errorf("Scan outputs %s", got)
+	}
+
+	// A loop state that grows: [0] on entry, [1] after one iteration. The
+	// body must not be typed as if the state stayed [0].
+	src = `graph g(%n: i64[]) -> () opset{""=17} {
+  const %init: f32[0] = dense<[]>
+  const %one: f32[1] = dense<[1.0]>
+  %acc_out = Loop(%n, _, %init) {body=graph body(%i: ?[*], %c: ?[*], %acc: ?[*]) -> (%c2: ?[*], %acc2: ?[*]) {
+    %c2 = Identity(%c)
+    %acc2 = Concat(%acc, %one) {axis=0}
+    return %c2, %acc2
+  }}
+  return
+}`
+	if g, err = Parse(src); err != nil {
+		t.Fatal(err)
+	}
+	if err := InferShapes(g); err != nil {
+		t.Fatal(err)
+	}
+	body := g.Nodes[0].Attrs["body"].Graph
+	got := typeText(body.Inputs[2].Type) + " " + typeText(body.Outputs[1].Type) + " " + typeText(g.Nodes[0].Outputs[0].Type)
+	if got != "f32[?] f32[?] f32[?]" {
+		t.Errorf("growing loop state: body input, body output, loop output = %s", got)
 	}
 }
 

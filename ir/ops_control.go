@@ -35,18 +35,91 @@ func (c *inferCtx) subgraph(name string) (*Graph, error) {
 	return a.Graph, nil
 }
 
-// bindInput merges t into a subgraph input's type.
+// bindInput merges t into a subgraph input's type. A declared type that
+// disagrees is kept (a loop state may legitimately change shape).
 func (c *inferCtx) bindInput(g *Graph, i int, t Type) error {
 	if i >= len(g.Inputs) || g.Inputs[i] == nil {
 		return nil
 	}
 	v := g.Inputs[i]
-	m, err := mergeType(v.Type, t)
-	if err != nil {
-		return c.errf("body input %d (%s): %v", i, v.Name, err)
+	if m, err := mergeType(v.Type, t); err == nil {
+		v.Type = m
 	}
-	v.Type = m
 	return nil
+}
+
+// inferLoopBody infers a Loop or Scan body whose inputs inFirst... carry
+// state from one iteration to the next (body outputs outFirst...). State
+// shapes may change between iterations, so the body is inferred with the
+// initial state types and, while a state output differs from its input,
+// again (types reset) with the join of both. After three rounds the state
+// inputs get their element types only. fixed binds the other inputs.
+func (c *inferCtx) inferLoopBody(body *Graph, fixed func() error, inFirst, outFirst int, init []Type) error {
+	snap := map[*Value]Type{}
+	snapshotTypes(body, snap)
+	state := append([]Type(nil), init...)
+	const rounds = 3
+	for round := 0; ; round++ {
+		if round > 0 {
+			for v, t := range snap {
+				v.Type = t
+				delete(c.vals, v)
+				delete(c.tensors, v)
+			}
+		}
+		if err := fixed(); err != nil {
+			return err
+		}
+		for i, t := range state {
+			if round == rounds {
+				t = Type{Kind: t.Kind, DType: t.DType}
+			}
+			if err := c.bindInput(body, inFirst+i, t); err != nil {
+				return err
+			}
+		}
+		if err := c.graph(body); err != nil {
+			return err
+		}
+		if round == rounds {
+			return nil
+		}
+		stable := true
+		for i := range state {
+			in, out := body.Inputs[inFirst+i], body.Outputs[outFirst+i]
+			if in == nil || out == nil {
+				continue
+			}
+			if j := joinType(in.Type, out.Type); typeText(j) != typeText(in.Type) {
+				stable, state[i] = false, j
+			}
+		}
+		if stable {
+			return nil
+		}
+	}
+}
+
+// snapshotTypes records the types of every value of g and its subgraphs.
+func snapshotTypes(g *Graph, m map[*Value]Type) {
+	for _, v := range g.Inputs {
+		if v != nil {
+			m[v] = cloneType(v.Type)
+		}
+	}
+	for _, n := range g.Nodes {
+		if n == nil {
+			continue
+		}
+		for _, v := range n.Outputs {
+			if v != nil {
+				m[v] = cloneType(v.Type)
+			}
+		}
+		for _, sg := range n.Subgraphs() {
+			snapshotTypes(sg, m)
+		}
+	}
 }
 
 // joinType is the most precise type that covers both a and b: dims that
@@ -138,15 +211,17 @@ func inferLoop(c *inferCtx) error {
 	if len(body.Inputs) != carried+2 {
 		return c.errf("body has %d inputs for %d loop-carried values", len(body.Inputs), carried)
 	}
-	if err := firstErr(c.bindInput(body, 0, TensorType(Int64, Shape{})), c.bindInput(body, 1, TensorType(Bool, Shape{}))); err != nil {
-		return err
+	if len(body.Outputs) < 1+carried {
+		return c.errf("body has %d outputs for %d loop-carried values", len(body.Outputs), carried)
 	}
-	for i := 0; i < carried; i++ {
-		if err := c.bindInput(body, 2+i, c.in(2+i)); err != nil {
-			return err
-		}
+	fixed := func() error {
+		return firstErr(c.bindInput(body, 0, TensorType(Int64, Shape{})), c.bindInput(body, 1, TensorType(Bool, Shape{})))
 	}
-	if err := c.graph(body); err != nil {
+	init := make([]Type, carried)
+	for i := range init {
+		init[i] = c.in(2 + i)
+	}
+	if err := c.inferLoopBody(body, fixed, 2, 1, init); err != nil {
 		return err
 	}
 	if len(body.Outputs) < 1+carried || len(c.n.Outputs) != len(body.Outputs)-1 {
@@ -194,27 +269,32 @@ func inferScan(c *inferCtx) error {
 		return c.errf("scan_input_axes %v for %d scan inputs", inAxes, m)
 	}
 	seq := UnknownDim()
-	for i := 0; i < n; i++ {
-		if err := c.bindInput(body, i, c.in(i)); err != nil {
-			return err
+	fixed := func() error {
+		for j := 0; j < m; j++ {
+			t, ok := c.ranked(n + j)
+			if !ok {
+				continue
+			}
+			ax, err := normAxisRank(inAxes[j], len(t.Shape))
+			if err != nil {
+				return c.errf("scan input %d: %v", j, err)
+			}
+			seq = t.Shape[ax]
+			s := append(append(Shape{}, t.Shape[:ax]...), t.Shape[ax+1:]...)
+			if err := c.bindInput(body, n+j, TensorType(t.DType, s)); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	for j := 0; j < m; j++ {
-		t, ok := c.ranked(n + j)
-		if !ok {
-			continue
-		}
-		ax, err := normAxisRank(inAxes[j], len(t.Shape))
-		if err != nil {
-			return c.errf("scan input %d: %v", j, err)
-		}
-		seq = t.Shape[ax]
-		s := append(append(Shape{}, t.Shape[:ax]...), t.Shape[ax+1:]...)
-		if err := c.bindInput(body, n+j, TensorType(t.DType, s)); err != nil {
-			return err
-		}
+	if len(body.Outputs) < n {
+		return c.errf("body has %d outputs for %d state values", len(body.Outputs), n)
 	}
-	if err := c.graph(body); err != nil {
+	init := make([]Type, n)
+	for i := range init {
+		init[i] = c.in(i)
+	}
+	if err := c.inferLoopBody(body, fixed, 0, 0, init); err != nil {
 		return err
 	}
 	k := len(body.Outputs) - n
