@@ -44,9 +44,10 @@ fuzz: ## run each fuzz target briefly
 conformance: ## run the ONNX backend conformance suite and print its summary line
 	@mkdir -p $(CACHE)
 	$(GO) test -count=1 ./tests/conformance -run TestConformance -v > $(CACHE)/conformance.log 2>&1 || true
-	@grep -E -- '^--- FAIL' $(CACHE)/conformance.log | sed 's/ (.*//' | head -50 || true
+	@grep -E -- '^\s*--- FAIL: TestConformance/[^/]+/' $(CACHE)/conformance.log | sed 's/ (.*//' || true
+	@grep -E '^conformance [a-z-]+: [0-9]' $(CACHE)/conformance.log || true
 	@grep -E '^conformance: ' $(CACHE)/conformance.log | tail -1
-	@! grep -qE '^(--- FAIL|FAIL)' $(CACHE)/conformance.log
+	@! grep -qE '^\s*--- FAIL' $(CACHE)/conformance.log
 
 generate: ## regenerate checked-in generated code (needs protoc, protoc-gen-go)
 	$(GO) generate ./...

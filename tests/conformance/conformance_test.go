@@ -129,18 +129,33 @@ func confFinish(t *testing.T, rec *confRecorder) {
 	results := append([]confResult(nil), rec.results...)
 	rec.mu.Unlock()
 	sort.Slice(results, func(i, j int) bool { return results[i].id < results[j].id })
-	var passed, failed, skipped int
+	// One line per suite that ran, then the overall line (last, so that
+	// `make conformance` ends with it).
+	type tally struct{ passed, failed, skipped int }
+	perSuite := map[string]*tally{}
+	var all tally
 	for _, r := range results {
-		switch r.outcome {
-		case confPassed:
-			passed++
-		case confFailed:
-			failed++
-		default:
-			skipped++
+		suite, _, _ := strings.Cut(r.id, "/")
+		if perSuite[suite] == nil {
+			perSuite[suite] = &tally{}
+		}
+		for _, c := range []*tally{perSuite[suite], &all} {
+			switch r.outcome {
+			case confPassed:
+				c.passed++
+			case confFailed:
+				c.failed++
+			default:
+				c.skipped++
+			}
 		}
 	}
-	summary := fmt.Sprintf("conformance: %d passed, %d failed, %d skipped", passed, failed, skipped)
+	for _, suite := range confSuites {
+		if c := perSuite[suite]; c != nil {
+			fmt.Printf("conformance %s: %d passed, %d failed, %d skipped\n", suite, c.passed, c.failed, c.skipped)
+		}
+	}
+	summary := fmt.Sprintf("conformance: %d passed, %d failed, %d skipped", all.passed, all.failed, all.skipped)
 	path := os.Getenv("OPTC_CONFORMANCE_REPORT")
 	if testing.Verbose() || path != "" {
 		report := confReport(results)
