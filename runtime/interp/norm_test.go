@@ -51,6 +51,26 @@ func TestNormHand(t *testing.T) {
 	poolCheck(t, "layernorm InvStdDev", got[2], []int64{1, 1}, 1)
 }
 
+// TestMVNAndLRNHand: MeanVarianceNormalization over axes [1] of
+// [[1,3],[2,6]]: rows have mean 2 and 4, standard deviation 1 and 2, so
+// [-1, 1, -1, 1]. LRN with an even size 2 over channels [1, 2, 3] (1×3×1)
+// sums the channel and the next one (window [c, c+1]): with alpha 2,
+// beta 1, bias 1: y = x / (1 + (2/2)·sq) = 1/6, 2/14, 3/10.
+func TestMVNAndLRNHand(t *testing.T) {
+	got, err := convRun("MeanVarianceNormalization", 0, map[string]*ir.Attr{"axes": ir.IntsAttr(1)}, 1,
+		poolF32([]int64{2, 2}, 1, 3, 2, 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	poolCheck(t, "mvn", got[0], []int64{2, 2}, -1, 1, -1, 1)
+	got, err = convRun("LRN", 0, map[string]*ir.Attr{"size": ir.IntAttr(2), "alpha": ir.FloatAttr(2), "beta": ir.FloatAttr(1), "bias": ir.FloatAttr(1)}, 1,
+		poolF32([]int64{1, 3, 1}, 1, 2, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	poolCheck(t, "lrn", got[0], []int64{1, 3, 1}, 1.0/6, 2.0/14, 3.0/10)
+}
+
 // TestDropoutTraining checks training-mode Dropout against NumPy:
 // np.random.seed(0); np.random.uniform(0, 1, 4) is
 // [0.5488135, 0.71518937, 0.60276338, 0.54488318], so with ratio 0.6 the
