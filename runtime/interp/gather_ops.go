@@ -80,7 +80,7 @@ func gatherGather(c *Call, in []Value) ([]Value, error) {
 		m[2][o] = o
 	}
 	shape := append(append(append([]int64{}, x.Shape[:axis]...), it.Shape...), x.Shape[axis+1:]...)
-	return one(tmTake(x, shape, tmIndexMap(flat, m), nil))
+	return one(tmTakeView(x, flat, m, nil).Reshaped(shape))
 }
 
 // gatherCoords calls fn for every element of shape in row-major order with

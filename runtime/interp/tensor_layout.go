@@ -48,7 +48,7 @@ func tensorTranspose(c *Call, in []Value) ([]Value, error) {
 		pst[d] = st[a]
 		step[d] = 1
 	}
-	return one(tmTake(x, shape, tmIndexMap(shape, tmStridedMap(shape, start, step, pst)), nil))
+	return one(tmTakeView(x, shape, tmStridedMap(shape, start, step, pst), nil))
 }
 
 func tensorConcat(c *Call, in []Value) ([]Value, error) {
@@ -224,7 +224,7 @@ func tensorSlice(c *Call, in []Value) ([]Value, error) {
 		start[a], shape[a] = tensorSliceRange(s, e, st, dim)
 		step[a] = st
 	}
-	return one(tmTake(x, shape, tmIndexMap(shape, tmStridedMap(shape, start, step, strides(x.Shape))), nil))
+	return one(tmTakeView(x, shape, tmStridedMap(shape, start, step, strides(x.Shape)), nil))
 }
 
 // tensorSliceRange clamps a slice start/end against dim the way ONNX (and
@@ -287,7 +287,7 @@ func tensorTile(c *Call, in []Value) ([]Value, error) {
 			m[d][o] = int(int64(o) % x.Shape[d] * st[d])
 		}
 	}
-	return one(tmTake(x, shape, tmIndexMap(shape, m), nil))
+	return one(tmTakeView(x, shape, m, nil))
 }
 
 func tensorPad(c *Call, in []Value) ([]Value, error) {
@@ -384,7 +384,7 @@ func tensorPad(c *Call, in []Value) ([]Value, error) {
 			}
 		}
 	}
-	return one(tmTake(x, shape, tmIndexMap(shape, m), fill))
+	return one(tmTakeView(x, shape, m, fill))
 }
 
 // tensorReflect mirrors coordinate i into [0, n) without repeating the
@@ -491,5 +491,5 @@ func tensorCompress(c *Call, in []Value) ([]Value, error) {
 			m[d][o] = i * int(st[d])
 		}
 	}
-	return one(tmTake(x, shape, tmIndexMap(shape, m), nil))
+	return one(tmTakeView(x, shape, m, nil))
 }

@@ -166,6 +166,35 @@ func tmIndexMap(out []int64, dimMap [][]int) []int {
 	return idx
 }
 
+// tmTakeView is tmTake(t, shape, tmIndexMap(shape, dimMap), fill), with
+// a fast path that copies whole rows when the innermost dim reads a
+// contiguous run of the source (slices, concats, most pads and tiles).
+func tmTakeView(t *ir.Tensor, shape []int64, dimMap [][]int, fill *ir.Tensor) *ir.Tensor {
+	r := len(shape)
+	if r == 0 || shape[r-1] < 8 {
+		return tmTake(t, shape, tmIndexMap(shape, dimMap), fill)
+	}
+	inner := dimMap[r-1]
+	for o, v := range inner {
+		if v < 0 || v != inner[0]+o {
+			return tmTake(t, shape, tmIndexMap(shape, dimMap), fill)
+		}
+	}
+	rows := tmIndexMap(shape[:r-1], dimMap[:r-1])
+	for _, b := range rows {
+		if b < 0 {
+			return tmTake(t, shape, tmIndexMap(shape, dimMap), fill)
+		}
+	}
+	out := ir.NewTensor(t.DType, shape...)
+	src := tmView(t)
+	n := len(inner)
+	for i, b := range rows {
+		src.copyTo(out.Data, i*n, b+inner[0], n)
+	}
+	return out
+}
+
 // tmStridedMap is the dim map of a strided walk: dim d of the output
 // visits source coordinates start[d] + o*step[d], weighted by the source
 // stride st[d].
@@ -283,7 +312,7 @@ func tmSliceAxis(t *ir.Tensor, axis int, lo, hi int64) *ir.Tensor {
 		step[i] = 1
 	}
 	start[axis] = lo
-	return tmTake(t, shape, tmIndexMap(shape, tmStridedMap(shape, start, step, strides(t.Shape))), nil)
+	return tmTakeView(t, shape, tmStridedMap(shape, start, step, strides(t.Shape)), nil)
 }
 
 // tmStack joins same-shaped tensors along a new axis.
