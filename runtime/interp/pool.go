@@ -257,10 +257,11 @@ func poolLpKernel(c *Call, in []Value) ([]Value, error) {
 	return poolFloatKernel(c, in, "LpPool", func(v []float64, _ int) float64 { return poolLpNorm(v, p) })
 }
 
-// poolLpNorm is (Σ|x|^p)^(1/p).
-func poolLpNorm(v []float64, p float64) float64 {
+// poolLpNorm is (Σ|x|^p)^(1/p), accumulated in float64.
+func poolLpNorm[T convFloat](v []T, p float64) float64 {
 	var sum float64
-	for _, x := range v {
+	for _, e := range v {
+		x := float64(e)
 		if p == 2 {
 			sum += x * x
 		} else {
@@ -333,30 +334,40 @@ func poolGlobalKernel(kind string) Kernel {
 		if planes > 0 {
 			sp = x.Len() / planes
 		}
-		xv := convElems[float64](x)
-		y := make([]float64, planes)
-		p := poolLpP(c)
-		for i := range y {
-			v := xv[i*sp : (i+1)*sp]
-			switch kind {
-			case "max":
-				m := math.Inf(-1)
-				for _, e := range v {
-					m = math.Max(m, e)
-				}
-				y[i] = m
-			case "avg":
-				var sum float64
-				for _, e := range v {
-					sum += e
-				}
-				y[i] = sum / float64(sp)
-			default:
-				y[i] = poolLpNorm(v, p)
-			}
+		var y []float64
+		if xv, ok := x.Data.([]float32); ok {
+			y = poolGlobalRun(xv, planes, sp, kind, poolLpP(c))
+		} else {
+			y = poolGlobalRun(convElems[float64](x), planes, sp, kind, poolLpP(c))
 		}
 		return one(convTensor(x.DType, shape, y))
 	}
+}
+
+// poolGlobalRun reduces each of the planes (sp elements each) of xv,
+// accumulating in float64.
+func poolGlobalRun[T convFloat](xv []T, planes, sp int, kind string, p float64) []float64 {
+	y := make([]float64, planes)
+	for i := range y {
+		v := xv[i*sp : (i+1)*sp]
+		switch kind {
+		case "max":
+			m := math.Inf(-1)
+			for _, e := range v {
+				m = math.Max(m, float64(e))
+			}
+			y[i] = m
+		case "avg":
+			var sum float64
+			for _, e := range v {
+				sum += float64(e)
+			}
+			y[i] = sum / float64(sp)
+		default:
+			y[i] = poolLpNorm(v, p)
+		}
+	}
+	return y
 }
 
 // poolMaxUnpoolKernel is MaxUnpool: scatter X into a zero tensor at the
