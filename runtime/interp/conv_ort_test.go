@@ -106,6 +106,21 @@ func TestConvFamilyVersusORT(t *testing.T) {
 			})
 		}
 	}
+	// QLinearConv: u8 activations, weights and zero points (random 0..99),
+	// per-channel weight scales, int32 bias.
+	for _, group := range []int64{1, 2} {
+		cases = append(cases, resampleORTCase{
+			name: "qlinearconv_group" + string(rune('0'+group)), op: "QLinearConv", opset: 13, dtype: ir.Uint8,
+			inputs: []string{"X", "xs", "xz", "W", "ws", "wz", "ys", "yz", "B"},
+			feeds:  map[string][]int64{"X": {1, 4, 7, 6}, "xz": {}, "W": {4, 4 / group, 3, 3}, "wz": {}, "yz": {}},
+			consts: map[string]*ir.Tensor{
+				"xs": resampleF32(nil, 0.02), "ws": resampleF32([]int64{4}, 0.01, 0.03, 0.002, 0.05), "ys": resampleF32(nil, 0.7),
+				"B": ir.FromSlice(ir.Int32, []int64{4}, []int32{-300, 25, 0, 1000}),
+			},
+			attrs: []*onnxpb.AttributeProto{resampleAttrI("group", group), convAttrIs("pads", 1, 0, 1, 2), convAttrIs("strides", 1, 2)},
+			nOut:  1,
+		})
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { resampleCheckORT(t, tc, 1e-4) })
 	}
