@@ -152,7 +152,14 @@ func (st *inferState) noteTensor(v *Value, t *Tensor) {
 	st.vals[v] = ds
 }
 
-func (st *inferState) node(n *Node) error {
+func (st *inferState) node(n *Node) (err error) {
+	defer func() {
+		// Inference is written not to panic on any graph; should a bug
+		// slip through, report it against the node instead of crashing.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: internal error in shape inference: %v", n.Describe(), r)
+		}
+	}()
 	s := LookupOp(n.Domain, n.Op)
 	if s == nil {
 		return nil

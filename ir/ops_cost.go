@@ -24,7 +24,14 @@ func GraphCost(g *Graph) (Cost, int) {
 
 // NodeCost returns the static cost of one node, or false when it is not
 // known (see GraphCost).
-func NodeCost(n *Node) (Cost, bool) {
+func NodeCost(n *Node) (c Cost, ok bool) {
+	defer func() {
+		// Cost functions are written for well-formed nodes; a malformed
+		// one (say, a rank-1 Gemm operand) has an unknown cost.
+		if r := recover(); r != nil {
+			c, ok = Cost{}, false
+		}
+	}()
 	if n == nil || len(n.Subgraphs()) > 0 || !opShapesKnown(n) {
 		return Cost{}, false
 	}
@@ -116,6 +123,14 @@ func opOutDims(n *Node, i int) []int64 {
 	return s
 }
 
+// opOut returns output i or nil.
+func opOut(n *Node, i int) *Value {
+	if i < len(n.Outputs) {
+		return n.Outputs[i]
+	}
+	return nil
+}
+
 func opOutElems(n *Node) int64 {
 	var e int64
 	for _, v := range n.Outputs {
@@ -126,7 +141,7 @@ func opOutElems(n *Node) int64 {
 
 // opPerOutElem counts k FLOPs per output element.
 func opPerOutElem(k int64) opCostFn {
-	return opFlops(func(n *Node) int64 { return k * opElems(n.Outputs[0]) })
+	return opFlops(func(n *Node) int64 { return k * opElems(opOut(n, 0)) })
 }
 
 // opPerInElem counts k FLOPs per element of input 0.

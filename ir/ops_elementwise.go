@@ -65,7 +65,7 @@ func init() {
 		opRow{"IsNaN", 9, "1:1", ""},
 		opRow{"IsInf", 10, "1:1", "detect_negative=i:1 detect_positive=i:1"},
 	)
-	variadic := opFlops(func(n *Node) int64 { return int64(max(len(n.Inputs)-1, 1)) * opElems(n.Outputs[0]) })
+	variadic := opFlops(func(n *Node) int64 { return int64(max(len(n.Inputs)-1, 1)) * opElems(opOut(n, 0)) })
 	regOps("", inferArith(true), variadic,
 		opRow{"Max", 6, "1-*:1", ""},
 		opRow{"Min", 6, "1-*:1", ""},

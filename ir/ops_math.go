@@ -10,7 +10,7 @@ func init() {
 	regOps("", inferMatMul(0, 1, Undefined), opFlops(matmulFlops), opRow{"MatMul", 1, "2:1", ""})
 	regOps("", inferMatMul(0, 1, Int32), opFlops(matmulFlops), opRow{"MatMulInteger", 10, "2-4:1", ""})
 	regOps("", inferMatMul(0, 3, Undefined), opFlops(func(n *Node) int64 {
-		return 2 * opElems(n.Outputs[0]) * matmulK(opDims(n, 0))
+		return 2 * opElems(opOut(n, 0)) * matmulK(opDims(n, 0))
 	}), opRow{"QLinearMatMul", 10, "8:1", ""})
 	regOps("", inferGemm, opFlops(gemmFlops), opRow{"Gemm", 6, "2-3:1", "alpha=f:1 beta=f:1 broadcast=i:0 transA=i:0 transB=i:0"})
 	regOps("", nil, nil, opRow{"Einsum", 12, "1-*:1", "equation=s"})
@@ -97,7 +97,7 @@ func matmulK(a []int64) int64 {
 	return a[len(a)-1]
 }
 
-func matmulFlops(n *Node) int64 { return 2 * opElems(n.Outputs[0]) * matmulK(opDims(n, 0)) }
+func matmulFlops(n *Node) int64 { return 2 * opElems(opOut(n, 0)) * matmulK(opDims(n, 0)) }
 
 func inferGemm(c *inferCtx) error {
 	d, err := c.commonDType(0, 1)
@@ -128,11 +128,14 @@ func inferGemm(c *inferCtx) error {
 
 func gemmFlops(n *Node) int64 {
 	a := opDims(n, 0)
+	if len(a) != 2 {
+		return 0
+	}
 	k := a[1]
 	if n.AttrInt("transA", 0) != 0 {
 		k = a[0]
 	}
-	out := opElems(n.Outputs[0])
+	out := opElems(opOut(n, 0))
 	f := 2 * out * k
 	if n.Input(2) != nil {
 		f += out

@@ -168,7 +168,7 @@ func convFlops(w, bias int) func(n *Node) int64 {
 		if len(ws) < 1 {
 			return 0
 		}
-		out := opElems(n.Outputs[0])
+		out := opElems(opOut(n, 0))
 		f := 2 * out * NumElements(ws[1:])
 		if bias >= 0 && n.Input(bias) != nil {
 			f += out
@@ -234,7 +234,7 @@ func convTransposeFlops(n *Node) int64 {
 	}
 	f := 2 * opElems(n.Input(0)) * NumElements(ws[1:])
 	if n.Input(2) != nil {
-		f += opElems(n.Outputs[0])
+		f += opElems(opOut(n, 0))
 	}
 	return f
 }
@@ -259,7 +259,7 @@ func inferPool(c *inferCtx) error {
 }
 
 func poolFlops(n *Node) int64 {
-	return opElems(n.Outputs[0]) * NumElements(n.AttrInts("kernel_shape", nil))
+	return opElems(opOut(n, 0)) * NumElements(n.AttrInts("kernel_shape", nil))
 }
 
 func inferGlobalPool(c *inferCtx) error {

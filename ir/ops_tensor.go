@@ -352,6 +352,9 @@ func inferConcat(c *inferCtx) error {
 func inferSplit(c *inferCtx) error {
 	t, ok := c.ranked(0)
 	nout := len(c.n.Outputs)
+	if nout == 0 {
+		return nil
+	}
 	if !ok {
 		for i := 0; i < nout; i++ {
 			if err := c.setDType(i, c.dtype(0)); err != nil {
@@ -481,9 +484,13 @@ func inferSlice(c *inferCtx) error {
 		lo, n := sliceRange(d.Size, starts[k], ends[k], step)
 		out[ax] = D(n)
 		if hasVals && r == 1 {
-			sel := make([]Dim, 0, n)
-			for i := int64(0); i < n; i++ {
-				sel = append(sel, vals[lo+i*step])
+			sel := make([]Dim, 0, min(n, inferMaxVals))
+			for i := int64(0); i < n && hasVals; i++ {
+				if k := lo + i*step; k >= 0 && k < int64(len(vals)) {
+					sel = append(sel, vals[k])
+				} else {
+					hasVals = false
+				}
 			}
 			vals = sel
 		}

@@ -322,5 +322,11 @@ func FuzzParse(f *testing.F) {
 		if buf.String() != s1 {
 			t.Fatalf("print∘parse is not the identity:\n%s", lineDiff(s1, buf.String()))
 		}
+		// Whatever the graph, the checkers return errors, never panic.
+		_ = Verify(g)
+		if err := InferShapes(g); err != nil && strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("InferShapes: %v\ninput:\n%s", err, s1)
+		}
+		GraphCost(g)
 	})
 }

@@ -377,6 +377,9 @@ func gatherOneHot(c *Call, in []Value) ([]Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if it.DType == ir.String {
+		return nil, c.Errorf("indices must be numeric, got %s", it.DType)
+	}
 	if dt.Len() != 1 || dt.DType == ir.String {
 		return nil, c.Errorf("depth must be one number, got %s", dt)
 	}

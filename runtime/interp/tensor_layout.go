@@ -136,6 +136,9 @@ func tensorSplit(c *Call, in []Value) ([]Value, error) {
 		}
 	}
 	n := len(c.Node.Outputs)
+	if n == 0 {
+		return nil, c.Errorf("no outputs")
+	}
 	if split != nil && len(split) != n {
 		return nil, c.Errorf("split %v has %d entries for %d outputs", split, len(split), n)
 	}
@@ -221,21 +224,23 @@ func tensorSlice(c *Call, in []Value) ([]Value, error) {
 		if st == 0 {
 			return nil, c.Errorf("step 0 on axis %d", a)
 		}
-		start[a], shape[a] = tensorSliceRange(s, e, st, dim)
-		step[a] = st
+		start[a], step[a], shape[a] = tensorSliceRange(s, e, st, dim)
 	}
 	return one(tmTakeView(x, shape, tmStridedMap(shape, start, step, strides(x.Shape)), nil))
 }
 
 // tensorSliceRange clamps a slice start/end against dim the way ONNX (and
-// numpy) do and returns the effective start and the element count.
-func tensorSliceRange(s, e, step, dim int64) (int64, int64) {
+// numpy) do and returns the effective start, step and element count.
+func tensorSliceRange(s, e, step, dim int64) (int64, int64, int64) {
 	if s < 0 {
 		s += dim
 	}
 	if e < 0 {
 		e += dim
 	}
+	// A step longer than the axis takes at most one element; bounding it
+	// keeps the arithmetic below from overflowing.
+	step = min(max(step, -dim-1), dim+1)
 	var n int64
 	if step > 0 {
 		s = min(max(s, 0), dim)
@@ -250,7 +255,7 @@ func tensorSliceRange(s, e, step, dim int64) (int64, int64) {
 			n = (s - e - step - 1) / -step
 		}
 	}
-	return s, n
+	return s, step, n
 }
 
 func tensorTile(c *Call, in []Value) ([]Value, error) {
@@ -457,8 +462,8 @@ func tensorCompress(c *Call, in []Value) ([]Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ct.Rank() != 1 {
-		return nil, c.Errorf("condition must be 1-D, got shape %v", ct.Shape)
+	if ct.Rank() != 1 || ct.DType == ir.String {
+		return nil, c.Errorf("condition must be a 1-D bool tensor, got %s", ct)
 	}
 	if !c.Node.HasAttr("axis") {
 		x = x.Reshaped([]int64{int64(x.Len())})

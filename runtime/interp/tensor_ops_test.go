@@ -138,6 +138,9 @@ func TestSliceEdges(t *testing.T) {
 		{"empty", tmNode{op: "Slice", in: []interp.Value{x, i64(sh(1), 7), i64(sh(1), 9)}}, []interp.Value{f32(sh(0))}, ""},
 		// opset 1 attributes: [1, 3) on axis 0
 		{"opset1", tmNode{op: "Slice", opset: 1, attrs: map[string]*ir.Attr{"starts": ints(1), "ends": ints(3)}, in: []interp.Value{x}}, []interp.Value{f32(sh(2), 1, 2)}, ""},
+		// steps longer than the axis take one element: x[0], x[4]
+		{"huge step", tmNode{op: "Slice", in: []interp.Value{x, i64(sh(1), 0), i64(sh(1), big), nil, i64(sh(1), big)}}, []interp.Value{f32(sh(1), 0)}, ""},
+		{"huge negative step", tmNode{op: "Slice", in: []interp.Value{x, i64(sh(1), -1), i64(sh(1), small), nil, i64(sh(1), small)}}, []interp.Value{f32(sh(1), 4)}, ""},
 		{"step 0", tmNode{op: "Slice", in: []interp.Value{x, i64(sh(1), 0), i64(sh(1), 3), nil, i64(sh(1), 0)}}, nil, "step 0"},
 		{"axis out of range", tmNode{op: "Slice", in: []interp.Value{x, i64(sh(1), 0), i64(sh(1), 3), i64(sh(1), 2)}}, nil, "out of range"},
 	})
@@ -317,4 +320,52 @@ func TestStringKernels(t *testing.T) {
 			in: []interp.Value{i64(sh(3), 7, 7, 9)}},
 			[]interp.Value{f32(sh(2), 1, 2)}, ""},
 	})
+}
+
+// TestTensorOpsNoPanic feeds every kernel of this family odd inputs
+// (scalars, empty tensors, strings, out-of-range indices, missing inputs)
+// and requires an error or a result, never a kernel panic.
+func TestTensorOpsNoPanic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow in -short mode")
+	}
+	ops := []string{
+		"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Shape", "Size", "Identity", "Expand",
+		"Transpose", "Concat", "Split", "Slice", "Tile", "Pad", "ReverseSequence", "Compress",
+		"Gather", "GatherElements", "GatherND", "Scatter", "ScatterElements", "ScatterND", "OneHot", "NonZero",
+		"Constant", "ConstantOfShape", "EyeLike", "Unique",
+		"RandomUniform", "RandomNormal", "RandomUniformLike", "RandomNormalLike", "Multinomial", "Bernoulli",
+		"If", "Loop", "Scan", "SequenceEmpty", "SequenceConstruct", "SequenceInsert", "SequenceAt",
+		"SequenceErase", "SequenceLength", "SplitToSequence", "ConcatFromSequence", "SequenceMap",
+		"Optional", "OptionalHasElement", "OptionalGetElement", "StringNormalizer", "TfIdfVectorizer",
+	}
+	pool := []interp.Value{
+		nil,
+		f32(nil, 1),
+		f32(sh(0)),
+		iota32(2, 3),
+		i64(sh(1), -7),
+		i64(sh(2), 0, -1),
+		i64(nil, 1<<40),
+		ir.FromSlice(ir.String, sh(2), []string{"a", ""}),
+		ir.FromSlice(ir.Bool, sh(3), []bool{true, false, true}),
+		interp.Sequence{ElemType: ir.Float32, Tensors: []*ir.Tensor{}},
+	}
+	for _, op := range ops {
+		for _, opset := range []int64{7, 17} {
+			for i := range pool {
+				for j := range pool {
+					for k := range pool {
+						in := []interp.Value{pool[i], pool[j], pool[k]}
+						for n := 0; n <= 3; n++ {
+							_, err := tmNode{op: op, opset: opset, in: in[:n], nOut: 2}.run()
+							if err != nil && strings.Contains(err.Error(), "internal error") {
+								t.Errorf("%s opset %d inputs %v: %v", op, opset, in[:n], err)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
 }
