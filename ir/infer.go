@@ -20,9 +20,13 @@ import (
 // symbolic dims, so that Reshape, Expand, ConstantOfShape, Tile, Slice,
 // Pad, Resize and friends get their output shapes.
 //
-// Ops whose schema has no Infer (the rarer ops: random generators, string
-// ops, detection, sequences, training ops, …) keep their output types as
-// declared, possibly unknown; that is allowed.
+// Every registered op has inference except Compress, DFT, Einsum,
+// GatherND, MaxRoiPool, MaxUnpool, MelWeightMatrix, Multinomial,
+// NegativeLogLikelihoodLoss, NonMaxSuppression, OneHot, RoiAlign, STFT,
+// SequenceMap, SoftmaxCrossEntropyLoss, StringNormalizer, TfIdfVectorizer,
+// Unique and the ai.onnx.preview.training ops: their outputs keep the types
+// they were declared with, possibly unknown; that is allowed. Unregistered
+// ops are skipped the same way. Opset-8 Scan is not inferred.
 func InferShapes(g *Graph) error {
 	st := &inferState{opsets: g.Opsets, vals: map[*Value][]Dim{}, tensors: map[*Value]*Tensor{}}
 	return st.graph(g)
