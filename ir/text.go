@@ -22,6 +22,14 @@ import (
 //	  return %y
 //	}
 //
+// The signature lists inputs and outputs with their types; the body holds
+// the constants in order, the nodes in program order and a return of the
+// outputs (which must match the signature). Subgraph attributes are
+// graphs written inline; their nodes may use values of enclosing graphs
+// defined before the node that holds them, and a node's outputs come into
+// scope after it. opset{} and meta{} (sorted by key) appear only when the
+// graph has them.
+//
 // Values are written %name (quoted, %"onnx::Conv_3", when the name has
 // characters other than letters, digits and _ . / -); "_" is an omitted
 // optional input or output; a node with no outputs starts with "()".
