@@ -20,8 +20,10 @@ func init() {
 		opRow{"Adagrad", 1, "3-*:1-*", "decay_factor=f:0 epsilon=f:1e-06 norm_coefficient=f:0"},
 		opRow{"Adam", 1, "3-*:1-*", "alpha=f:0.9 beta=f:0.999 epsilon=f:1e-06 norm_coefficient=f:0 norm_coefficient_post=f:0"},
 		opRow{"Momentum", 1, "3-*:1-*", "alpha=f beta=f mode=s norm_coefficient=f"},
-		opRow{"Gradient", 1, "1-*:1-*", "xs=ss y=s zs=ss"},
 	)
+	// Gradient (automatic differentiation inside the model) is deliberately
+	// not registered: optc cannot run it, so the frontend rejects it by name
+	// instead of importing a model that fails later.
 }
 
 func inferQuantize(c *inferCtx) error {

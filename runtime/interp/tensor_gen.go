@@ -103,14 +103,10 @@ func tensorEyeLike(c *Call, in []Value) ([]Value, error) {
 	return one(out)
 }
 
-// tensorONNXDType maps an ONNX TensorProto.DataType number to an ir.DType.
+// tensorONNXDType maps an ONNX TensorProto.DataType number (a dtype
+// attribute) to an ir.DType, with an error naming the node.
 func tensorONNXDType(c *Call, code int64) (ir.DType, error) {
-	m := map[int64]ir.DType{
-		1: ir.Float32, 2: ir.Uint8, 3: ir.Int8, 4: ir.Uint16, 5: ir.Int16, 6: ir.Int32,
-		7: ir.Int64, 8: ir.String, 9: ir.Bool, 10: ir.Float16, 11: ir.Float64,
-		12: ir.Uint32, 13: ir.Uint64, 16: ir.BFloat16,
-	}
-	if d, ok := m[code]; ok {
+	if d, ok := ir.DTypeFromONNX(code); ok {
 		return d, nil
 	}
 	return ir.Undefined, c.Errorf("unsupported dtype code %d", code)
