@@ -28,6 +28,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspectCmd(), newRunCmd())
+	root.AddCommand(newInspectCmd(), newRunCmd(), newEvalCmd())
 	return root
 }
