@@ -19,6 +19,7 @@ import (
 	"github.com/optc-dev/optc/frontend/onnx"
 	"github.com/optc-dev/optc/frontend/onnx/onnxpb"
 	"github.com/optc-dev/optc/ir"
+	"github.com/optc-dev/optc/passes"
 	"github.com/optc-dev/optc/runtime/interp"
 )
 
@@ -74,7 +75,14 @@ func (r *confRecorder) add(res confResult) {
 	r.results = append(r.results, res)
 }
 
-func TestConformance(t *testing.T) {
+func TestConformance(t *testing.T) { confRun(t, "", true) }
+
+// TestPassesOnConformance runs every conformance test again after the
+// generic passes (constant folding, dead-code elimination, with the
+// verifier after each): the passes must not change any result.
+func TestPassesOnConformance(t *testing.T) { confRun(t, "fold,dce", false) }
+
+func confRun(t *testing.T, pipeline string, summary bool) {
 	root := confDataRoot()
 	if _, err := os.Stat(filepath.Join(root, "node")); err != nil {
 		t.Skipf("ONNX conformance data not found at %s: install Debian's libonnx-testdata (apt-get install libonnx-testdata) or set OPTC_ONNX_TESTDATA", root)
@@ -101,7 +109,7 @@ func TestConformance(t *testing.T) {
 						t.Skip("skiplist.txt: " + entry.reason)
 					}
 					t.Parallel()
-					err := confRunCase(dir, timeout)
+					err := confRunCase(dir, pipeline, timeout)
 					switch {
 					case listed && err != nil:
 						rec.add(confResult{id: id, dir: dir, outcome: confXFailed, msg: err.Error()})
@@ -119,7 +127,9 @@ func TestConformance(t *testing.T) {
 			}
 		})
 	}
-	confFinish(t, rec)
+	if summary {
+		confFinish(t, rec)
+	}
 }
 
 // confFinish prints the report (with -v or $OPTC_CONFORMANCE_REPORT) and
@@ -355,7 +365,7 @@ func confLoadSkiplist(path string, cases map[string][]string) (map[string]confSk
 
 // confRunCase runs every test data set of one test directory. It returns
 // nil when every output of every set matches.
-func confRunCase(dir string, timeout time.Duration) (err error) {
+func confRunCase(dir, pipeline string, timeout time.Duration) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in the conformance runner: %v", r)
@@ -364,6 +374,15 @@ func confRunCase(dir string, timeout time.Duration) (err error) {
 	g, err := onnx.LoadFile(filepath.Join(dir, "model.onnx"))
 	if err != nil {
 		return fmt.Errorf("loading the model: %w", err)
+	}
+	if pipeline != "" {
+		ps, err := passes.ParsePipeline(pipeline)
+		if err != nil {
+			return err
+		}
+		if err := passes.Run(passes.NewContext(1), g, ps); err != nil {
+			return err
+		}
 	}
 	sets, err := confNumbered(dir, "test_data_set_", "")
 	if err != nil {
