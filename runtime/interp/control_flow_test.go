@@ -67,7 +67,7 @@ func TestLoopKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Trips i=0 (0<2), i=1 (1<2), i=2 (2<2 false, but the trip ran): acc = 3.
-	if err := tmCompare(res[out[0].Name], i64(nil, 3)); err != nil {
+	if err := valueDiff(res[out[0].Name], i64(nil, 3)); err != nil {
 		t.Error(err)
 	}
 }

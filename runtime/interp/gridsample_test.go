@@ -17,14 +17,14 @@ func TestGridSampleHand(t *testing.T) {
 	s := ir.StringAttr
 	// A 1x1x1xW image: a row. H = 1 makes y irrelevant: with
 	// align_corners=0, iy = ((gy+1)*1 - 1)/2 = 0 for gy = 0.
-	row := func(vals ...float32) *ir.Tensor { return resampleF32([]int64{1, 1, 1, int64(len(vals))}, vals...) }
+	row := func(vals ...float32) *ir.Tensor { return f32([]int64{1, 1, 1, int64(len(vals))}, vals...) }
 	// grid of points (gx, 0) in a 1x1xKx2 grid.
 	xs := func(gx ...float32) *ir.Tensor {
 		var d []float32
 		for _, g := range gx {
 			d = append(d, g, 0)
 		}
-		return resampleF32([]int64{1, 1, int64(len(gx)), 2}, d...)
+		return f32([]int64{1, 1, int64(len(gx)), 2}, d...)
 	}
 	tests := []struct {
 		name  string
@@ -95,8 +95,8 @@ func TestGridSampleHand(t *testing.T) {
 }
 
 func TestGridSampleErrors(t *testing.T) {
-	x := resampleF32([]int64{1, 1, 2, 2}, 1, 2, 3, 4)
-	g := resampleF32([]int64{1, 1, 1, 2}, 0, 0)
+	x := f32([]int64{1, 1, 2, 2}, 1, 2, 3, 4)
+	g := f32([]int64{1, 1, 1, 2}, 0, 0)
 	tests := []struct {
 		name  string
 		attrs map[string]*ir.Attr
@@ -104,8 +104,8 @@ func TestGridSampleErrors(t *testing.T) {
 	}{
 		{"bad_mode", map[string]*ir.Attr{"mode": ir.StringAttr("area")}, x, g},
 		{"bad_padding", map[string]*ir.Attr{"padding_mode": ir.StringAttr("wrap")}, x, g},
-		{"grid_last_dim", nil, x, resampleF32([]int64{1, 1, 1, 3}, 0, 0, 0)},
-		{"batch_mismatch", nil, x, resampleF32([]int64{2, 1, 1, 2}, 0, 0, 0, 0)},
+		{"grid_last_dim", nil, x, f32([]int64{1, 1, 1, 3}, 0, 0, 0)},
+		{"batch_mismatch", nil, x, f32([]int64{2, 1, 1, 2}, 0, 0, 0, 0)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

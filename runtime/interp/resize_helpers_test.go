@@ -2,7 +2,6 @@ package interp_test
 
 import (
 	"context"
-	"math/rand"
 	"testing"
 
 	"github.com/optc-dev/optc/ir"
@@ -52,20 +51,6 @@ func resampleNode(t testing.TB, op string, opset int64, attrs map[string]*ir.Att
 	return got, nil
 }
 
-// resampleF32 builds a float32 tensor.
-func resampleF32(shape []int64, data ...float32) *ir.Tensor {
-	return ir.FromSlice(ir.Float32, shape, data)
-}
-
-// resampleRandF32 is a seeded random float32 tensor with values in [-1, 1).
-func resampleRandF32(r *rand.Rand, shape ...int64) *ir.Tensor {
-	d := make([]float32, ir.NumElements(shape))
-	for i := range d {
-		d[i] = r.Float32()*2 - 1
-	}
-	return ir.FromSlice(ir.Float32, shape, d)
-}
-
 // resampleExpect compares got with the expected values within tol
 // (absolute and relative).
 func resampleExpect(t *testing.T, what string, got *ir.Tensor, shape []int64, want []float64, tol float64) {
@@ -82,7 +67,7 @@ func resampleExpect(t *testing.T, what string, got *ir.Tensor, shape []int64, wa
 			g.Data.([]float64)[i] = got.Float64At(i)
 		}
 	}
-	if msg := resampleCompare(g, exp, tol, tol); msg != "" {
+	if msg := tensorDiff(g, exp, tol, tol); msg != "" {
 		t.Errorf("%s: %s", what, msg)
 	}
 }

@@ -27,7 +27,7 @@ func TestResizeHand(t *testing.T) {
 			// coordinates x/0.6 = 0, 1.67, 3.33, rounded up -> 0, 2, 4.
 			name: "resize10_nearest_down", op: "Resize", opset: 10,
 			attrs:  map[string]*ir.Attr{"mode": s("nearest")},
-			inputs: []*ir.Tensor{resampleF32([]int64{5}, 10, 20, 30, 40, 50), resampleF32([]int64{1}, 0.6)},
+			inputs: []*ir.Tensor{f32([]int64{5}, 10, 20, 30, 40, 50), f32([]int64{1}, 0.6)},
 			shape:  []int64{3}, want: []float64{10, 30, 50},
 		},
 		{
@@ -35,14 +35,14 @@ func TestResizeHand(t *testing.T) {
 			// 0, 1.67, 3.33 -> 0, 2, 3.
 			name: "resize11_nearest_down", op: "Resize", opset: 11,
 			attrs:  map[string]*ir.Attr{"mode": s("nearest"), "coordinate_transformation_mode": s("asymmetric")},
-			inputs: []*ir.Tensor{resampleF32([]int64{5}, 10, 20, 30, 40, 50), resampleF32([]int64{0}), resampleF32([]int64{1}, 0.6)},
+			inputs: []*ir.Tensor{f32([]int64{5}, 10, 20, 30, 40, 50), f32([]int64{0}), f32([]int64{1}, 0.6)},
 			shape:  []int64{3}, want: []float64{10, 30, 40},
 		},
 		{
 			// Upsample-7, scales attribute: x/2 truncated -> 0,0,1,1.
 			name: "upsample7_nearest", op: "Upsample", opset: 7,
 			attrs:  map[string]*ir.Attr{"mode": s("nearest"), "scales": ir.FloatsAttr(1, 2)},
-			inputs: []*ir.Tensor{resampleF32([]int64{1, 2}, 1, 2)},
+			inputs: []*ir.Tensor{f32([]int64{1, 2}, 1, 2)},
 			shape:  []int64{1, 4}, want: []float64{1, 1, 2, 2},
 		},
 		{
@@ -50,7 +50,7 @@ func TestResizeHand(t *testing.T) {
 			// [1, 3] with the edge repeated -> 1, 2, 3, 3.
 			name: "upsample9_linear", op: "Upsample", opset: 9,
 			attrs:  map[string]*ir.Attr{"mode": s("linear")},
-			inputs: []*ir.Tensor{resampleF32([]int64{1, 2}, 1, 3), resampleF32([]int64{2}, 1, 2)},
+			inputs: []*ir.Tensor{f32([]int64{1, 2}, 1, 3), f32([]int64{2}, 1, 2)},
 			shape:  []int64{1, 4}, want: []float64{1, 2, 3, 3},
 		},
 		{
@@ -59,7 +59,7 @@ func TestResizeHand(t *testing.T) {
 			// (as ONNX Runtime converts).
 			name: "linear_uint8", op: "Resize", opset: 13,
 			attrs:  map[string]*ir.Attr{"mode": s("linear")},
-			inputs: []*ir.Tensor{ir.FromSlice(ir.Uint8, []int64{2}, []uint8{0, 255}), nil, resampleF32([]int64{1}, 2)},
+			inputs: []*ir.Tensor{ir.FromSlice(ir.Uint8, []int64{2}, []uint8{0, 255}), nil, f32([]int64{1}, 2)},
 			shape:  []int64{4}, want: []float64{0, 63, 191, 255},
 		},
 		{
@@ -69,7 +69,7 @@ func TestResizeHand(t *testing.T) {
 			name: "crop_nearest_extrapolate", op: "Resize", opset: 13,
 			attrs: map[string]*ir.Attr{"mode": s("nearest"), "coordinate_transformation_mode": s("tf_crop_and_resize"),
 				"extrapolation_value": ir.FloatAttr(9)},
-			inputs: []*ir.Tensor{resampleF32([]int64{4}, 1, 2, 3, 4), resampleF32([]int64{2}, 0.5, 1.5), nil,
+			inputs: []*ir.Tensor{f32([]int64{4}, 1, 2, 3, 4), f32([]int64{2}, 0.5, 1.5), nil,
 				ir.FromSlice(ir.Int64, []int64{1}, []int64{3})},
 			shape: []int64{3}, want: []float64{2, 4, 9},
 		},
@@ -79,7 +79,7 @@ func TestResizeHand(t *testing.T) {
 			// out(i,j,k) = 4(i/2) + 2(j/2) + k/2.
 			name: "trilinear_align_corners", op: "Resize", opset: 13,
 			attrs:  map[string]*ir.Attr{"mode": s("linear"), "coordinate_transformation_mode": s("align_corners")},
-			inputs: []*ir.Tensor{resampleF32([]int64{2, 2, 2}, 0, 1, 2, 3, 4, 5, 6, 7), nil, nil, ir.FromSlice(ir.Int64, []int64{3}, []int64{3, 3, 3})},
+			inputs: []*ir.Tensor{f32([]int64{2, 2, 2}, 0, 1, 2, 3, 4, 5, 6, 7), nil, nil, ir.FromSlice(ir.Int64, []int64{3}, []int64{3, 3, 3})},
 			shape:  []int64{3, 3, 3},
 			want: func() []float64 {
 				var w []float64
@@ -98,13 +98,13 @@ func TestResizeHand(t *testing.T) {
 			// x' = -.25, .25, .75, 1.25 -> 0, 0, 1, 1.
 			name: "nearest_int32", op: "Resize", opset: 13,
 			attrs:  map[string]*ir.Attr{"mode": s("nearest")},
-			inputs: []*ir.Tensor{ir.FromSlice(ir.Int32, []int64{2}, []int32{-7, 1 << 30}), nil, resampleF32([]int64{1}, 2)},
+			inputs: []*ir.Tensor{ir.FromSlice(ir.Int32, []int64{2}, []int32{-7, 1 << 30}), nil, f32([]int64{1}, 2)},
 			shape:  []int64{4}, want: []float64{-7, -7, 1 << 30, 1 << 30},
 		},
 		{
 			name: "nearest_string", op: "Resize", opset: 13,
 			attrs:  map[string]*ir.Attr{"mode": s("nearest")},
-			inputs: []*ir.Tensor{ir.FromSlice(ir.String, []int64{2}, []string{"a", "b"}), nil, resampleF32([]int64{1}, 2)},
+			inputs: []*ir.Tensor{ir.FromSlice(ir.String, []int64{2}, []string{"a", "b"}), nil, f32([]int64{1}, 2)},
 			shape:  []int64{4}, wantStr: []string{"a", "a", "b", "b"},
 		},
 		{
@@ -112,7 +112,7 @@ func TestResizeHand(t *testing.T) {
 			// (all exact in f16).
 			name: "linear_f16", op: "Resize", opset: 13,
 			attrs:  map[string]*ir.Attr{"mode": s("linear")},
-			inputs: []*ir.Tensor{ir.FromSlice(ir.Float16, []int64{2}, []uint16{ir.F32ToF16(0), ir.F32ToF16(1)}), nil, resampleF32([]int64{1}, 2)},
+			inputs: []*ir.Tensor{ir.FromSlice(ir.Float16, []int64{2}, []uint16{ir.F32ToF16(0), ir.F32ToF16(1)}), nil, f32([]int64{1}, 2)},
 			shape:  []int64{4}, want: []float64{0, 0.25, 0.75, 1},
 		},
 	}
@@ -143,7 +143,7 @@ func TestResizeHand(t *testing.T) {
 }
 
 func TestResizeErrors(t *testing.T) {
-	x := resampleF32([]int64{2}, 1, 2)
+	x := f32([]int64{2}, 1, 2)
 	sizes := ir.FromSlice(ir.Int64, []int64{1}, []int64{4})
 	tests := []struct {
 		name   string
@@ -151,13 +151,13 @@ func TestResizeErrors(t *testing.T) {
 		attrs  map[string]*ir.Attr
 		inputs []*ir.Tensor
 	}{
-		{"both_scales_and_sizes", "Resize", nil, []*ir.Tensor{x, nil, resampleF32([]int64{1}, 2), sizes}},
+		{"both_scales_and_sizes", "Resize", nil, []*ir.Tensor{x, nil, f32([]int64{1}, 2), sizes}},
 		{"neither", "Resize", nil, []*ir.Tensor{x, nil, nil, nil}},
-		{"scales_rank", "Resize", nil, []*ir.Tensor{x, nil, resampleF32([]int64{2}, 2, 2)}},
-		{"negative_scale", "Resize", nil, []*ir.Tensor{x, nil, resampleF32([]int64{1}, -2)}},
+		{"scales_rank", "Resize", nil, []*ir.Tensor{x, nil, f32([]int64{2}, 2, 2)}},
+		{"negative_scale", "Resize", nil, []*ir.Tensor{x, nil, f32([]int64{1}, -2)}},
 		{"bad_mode", "Resize", map[string]*ir.Attr{"mode": ir.StringAttr("area")}, []*ir.Tensor{x, nil, nil, sizes}},
 		{"crop_without_roi", "Resize", map[string]*ir.Attr{"coordinate_transformation_mode": ir.StringAttr("tf_crop_and_resize")}, []*ir.Tensor{x, nil, nil, sizes}},
-		{"upsample_below_one", "Upsample", nil, []*ir.Tensor{x, resampleF32([]int64{1}, 0.5)}},
+		{"upsample_below_one", "Upsample", nil, []*ir.Tensor{x, f32([]int64{1}, 0.5)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

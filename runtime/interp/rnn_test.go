@@ -25,10 +25,10 @@ func TestRNNHand(t *testing.T) {
 	//          h3 = relu(6 + 0.25 + 1) = 7.25.
 	// reverse: h(t=2) = relu(6 + 1) = 7; h(t=1) = relu(-2 + 3.5 + 1) = 2.5;
 	//          h(t=0) = relu(2 + 1.25 + 1) = 4.25.
-	x := resampleF32([]int64{3, 1, 1}, 1, -1, 3)
-	w := resampleF32([]int64{1, 1, 1}, 2)
-	r := resampleF32([]int64{1, 1, 1}, 0.5)
-	b := resampleF32([]int64{1, 2}, 1, 0)
+	x := f32([]int64{3, 1, 1}, 1, -1, 3)
+	w := f32([]int64{1, 1, 1}, 2)
+	r := f32([]int64{1, 1, 1}, 0.5)
+	b := f32([]int64{1, 2}, 1, 0)
 	for _, tc := range []struct {
 		dir   string
 		y, yh []float64
@@ -468,7 +468,7 @@ func rnnSwapTB(v []float64, T, D, B, H int) []float64 {
 
 func TestRNNErrors(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
-	x, w, rr := resampleRandF32(r, 2, 1, 3), resampleRandF32(r, 1, 4, 3), resampleRandF32(r, 1, 4, 4)
+	x, w, rr := randF32(r, 2, 1, 3), randF32(r, 1, 4, 3), randF32(r, 1, 4, 4)
 	tests := []struct {
 		name   string
 		attrs  map[string]*ir.Attr
@@ -478,8 +478,8 @@ func TestRNNErrors(t *testing.T) {
 		{"bad_activation", map[string]*ir.Attr{"activations": {Kind: ir.AttrStrings, Strings: []string{"Gelu"}}}, []*ir.Tensor{x, w, rr}},
 		{"activation_count", map[string]*ir.Attr{"activations": {Kind: ir.AttrStrings, Strings: []string{"Tanh", "Tanh"}}}, []*ir.Tensor{x, w, rr}},
 		{"hidden_size_mismatch", map[string]*ir.Attr{"hidden_size": ir.IntAttr(3)}, []*ir.Tensor{x, w, rr}},
-		{"w_shape", nil, []*ir.Tensor{x, resampleRandF32(r, 1, 4, 2), rr}},
-		{"bias_shape", nil, []*ir.Tensor{x, w, rr, resampleRandF32(r, 1, 4)}},
+		{"w_shape", nil, []*ir.Tensor{x, randF32(r, 1, 4, 2), rr}},
+		{"bias_shape", nil, []*ir.Tensor{x, w, rr, randF32(r, 1, 4)}},
 		{"seq_len_too_long", nil, []*ir.Tensor{x, w, rr, nil, ir.FromSlice(ir.Int32, []int64{1}, []int32{3})}},
 		{"dtype_mismatch", nil, []*ir.Tensor{x, ir.NewTensor(ir.Float64, 1, 4, 3), rr}},
 	}
@@ -498,7 +498,7 @@ func BenchmarkLSTM(b *testing.B) {
 	r := rand.New(rand.NewSource(1))
 	const T, B, I, H = 64, 1, 64, 64
 	inputs := []*ir.Tensor{
-		resampleRandF32(r, T, B, I), resampleRandF32(r, 1, 4*H, I), resampleRandF32(r, 1, 4*H, H), resampleRandF32(r, 1, 8*H),
+		randF32(r, T, B, I), randF32(r, 1, 4*H, I), randF32(r, 1, 4*H, H), randF32(r, 1, 8*H),
 	}
 	attrs := map[string]*ir.Attr{"hidden_size": ir.IntAttr(H)}
 	b.ResetTimer()

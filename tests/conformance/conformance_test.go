@@ -426,7 +426,7 @@ func confRunSet(ctx context.Context, timeout time.Duration, g *ir.Graph, set str
 		if err != nil {
 			return fmt.Errorf("reading input %d %q: %w", i, in.Name, err)
 		}
-		inputs[in.Name] = confValue(confBF16(tv, in.Type))
+		inputs[in.Name] = confValue(tv)
 	}
 	wants := make([]onnx.TestValue, len(outFiles))
 	for i, f := range outFiles {
@@ -434,7 +434,7 @@ func confRunSet(ctx context.Context, timeout time.Duration, g *ir.Graph, set str
 		if err != nil {
 			return fmt.Errorf("reading expected output %d %q: %w", i, g.Outputs[i].Name, err)
 		}
-		wants[i] = confBF16(tv, g.Outputs[i].Type)
+		wants[i] = tv
 	}
 	got, err := confRunGraph(ctx, timeout, g, inputs)
 	if err != nil {
@@ -451,19 +451,6 @@ func confRunSet(ctx context.Context, timeout time.Duration, g *ir.Graph, set str
 		return errors.New(strings.Join(diffs, "\n"))
 	}
 	return nil
-}
-
-// confBF16 relabels a uint16 tensor as bfloat16 where the graph declares
-// bfloat16: ONNX 1.12 stores bfloat16 test data as uint16 bit patterns
-// (NumPy has no bfloat16).
-func confBF16(tv onnx.TestValue, declared ir.Type) onnx.TestValue {
-	if declared.Kind == ir.KindTensor && declared.DType == ir.BFloat16 && tv.Tensor != nil && tv.Tensor.DType == ir.Uint16 {
-		x := *tv.Tensor
-		x.DType = ir.BFloat16
-		tv.Tensor = &x
-		tv.Type.DType = ir.BFloat16
-	}
-	return tv
 }
 
 // confRunGraph runs the interpreter, giving up when ctx expires even if a
