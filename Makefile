@@ -54,3 +54,17 @@ generate: ## regenerate checked-in generated code (needs protoc, protoc-gen-go)
 
 clean:
 	rm -rf bin $(CACHE)/example-out
+
+.PHONY: data fixtures eval
+
+data: ## write Fashion-MNIST calib/test .npz and the Go corpus train/valid streams into .cache
+	$(GO) run ./tools/fixtures/mkdata -o $(CACHE)
+
+fixtures: ## retrain and export every fixture model under testdata/models (about 1.5 h on 2 cores; Debian python3-torch)
+	tools/fixtures/install-deps.sh
+	$(MAKE) data
+	tools/fixtures/run_vision.sh
+	tools/fixtures/run_lm.sh 10 45
+
+eval: data ## re-measure every committed fixture on the full test sets (slow)
+	OPTC_EVAL_FULL=1 $(GO) test -count=1 -timeout 60m ./tests/fixtures -run TestFixtures -v
