@@ -922,6 +922,9 @@ func (p *textParser) dims(symbolic bool) (Shape, error) {
 // used when the literal leaves out its own.
 func (p *textParser) tensor(implied *Type) (*Tensor, error) {
 	start := p.peek()
+	if p.isIdent("quant") {
+		return p.quantTensor(implied)
+	}
 	if err := p.expect("dense"); err != nil {
 		return nil, err
 	}

@@ -49,7 +49,8 @@ import (
 // packed two per byte, low nibble first; bool one byte each). Floats
 // print the shortest text that reads back to the same bits (f16 and bf16
 // through float32); NaNs other than the canonical quiet NaN print their
-// bits, nan:0x7fc00001. Other encodings are not printable yet. Lines
+// bits, nan:0x7fc00001. Quantized tensors print as quant<...> (see
+// encoding_text.go); other encodings are not printable yet. Lines
 // starting with # are comments.
 
 // textInlineMax is the largest element count printed inline.
@@ -415,6 +416,10 @@ func (p *textPrinter) tensor(t *Tensor, implied bool, where string) {
 	if t == nil {
 		p.fail("%s: nil tensor", where)
 		p.w("dense<[]>")
+		return
+	}
+	if q, ok := t.Enc.(*Quantized); ok {
+		p.quantTensor(t, q, implied, where)
 		return
 	}
 	if t.Enc != nil {
