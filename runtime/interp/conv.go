@@ -223,27 +223,32 @@ func convDepthwise[T convNum](s *convSpec, x, w, y []T) {
 	})
 }
 
-// convKernel is Conv for float tensors.
-func convKernel(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
+// convArgs reads X, W and the optional bias B of Conv and ConvTranspose
+// and resolves the geometry with setup (convSetup, convTransposeSetup); B
+// needs one value per output channel.
+func convArgs(c *Call, in []Value, setup func(*Call, []int64, []int64) (*convSpec, error)) (*convSpec, []*ir.Tensor, error) {
+	args, err := tensorArgs(c, in, 2, 3)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	w, err := tensorArg(c, in, 1)
+	x, w, bias := args[0], args[1], args[2]
+	s, err := setup(c, x.Shape, w.Shape)
 	if err != nil {
-		return nil, err
-	}
-	bias, err := optTensorArg(c, in, 2)
-	if err != nil {
-		return nil, err
-	}
-	s, err := convSetup(c, x.Shape, w.Shape)
-	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if bias != nil && bias.Len() != s.cout {
-		return nil, c.Errorf("bias B has shape %v, want [%d]", bias.Shape, s.cout)
+		return nil, nil, c.Errorf("bias B has shape %v, want [%d]", bias.Shape, s.cout)
 	}
+	return s, args, nil
+}
+
+// convKernel is Conv for float tensors.
+func convKernel(c *Call, in []Value) ([]Value, error) {
+	s, args, err := convArgs(c, in, convSetup)
+	if err != nil {
+		return nil, err
+	}
+	x, w, bias := args[0], args[1], args[2]
 	return convByFloat(c, "Conv", x.DType,
 		func() ([]Value, error) { return convFloatRun[float32](s, x, w, bias) },
 		func() ([]Value, error) { return convFloatRun[float64](s, x, w, bias) })
@@ -312,17 +317,9 @@ func convQuantInputs(c *Call, s *convSpec, x, xzp, w, wzp *ir.Tensor) (xi, wi []
 // convIntegerKernel is ConvInteger: int32 accumulation of zero-point
 // adjusted 8-bit inputs.
 func convIntegerKernel(c *Call, in []Value) ([]Value, error) {
-	var args [4]*ir.Tensor
-	for i := range args {
-		var err error
-		if i < 2 {
-			args[i], err = tensorArg(c, in, i)
-		} else {
-			args[i], err = optTensorArg(c, in, i)
-		}
-		if err != nil {
-			return nil, err
-		}
+	args, err := tensorArgs(c, in, 2, 4)
+	if err != nil {
+		return nil, err
 	}
 	x, w, xzp, wzp := args[0], args[1], args[2], args[3]
 	s, err := convSetup(c, x.Shape, w.Shape)
@@ -339,17 +336,9 @@ func convIntegerKernel(c *Call, in []Value) ([]Value, error) {
 // convQLinearKernel is QLinearConv: ConvInteger followed by requantization
 // y = saturate(round_half_even(acc · x_scale·w_scale/y_scale) + y_zero_point).
 func convQLinearKernel(c *Call, in []Value) ([]Value, error) {
-	var args [9]*ir.Tensor
-	for i := range args {
-		var err error
-		if i < 8 {
-			args[i], err = tensorArg(c, in, i)
-		} else {
-			args[i], err = optTensorArg(c, in, i)
-		}
-		if err != nil {
-			return nil, err
-		}
+	args, err := tensorArgs(c, in, 8, 9)
+	if err != nil {
+		return nil, err
 	}
 	x, xScale, xzp, w, wScale, wzp, yScale, yzp, bias := args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8]
 	s, err := convSetup(c, x.Shape, w.Shape)

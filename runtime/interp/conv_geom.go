@@ -43,6 +43,28 @@ func convIntsAttr(c *Call, name string, r int, def int) ([]int, error) {
 	return out, nil
 }
 
+// convPadsAttr reads the pads attribute (every spatial dim's begin, then
+// every end) into g.padB and g.padE, which stay zero when it is absent.
+// Negative pads are an error unless allowNeg (ConvTranspose crops with
+// them).
+func convPadsAttr(c *Call, g *convGeom, allowNeg bool) error {
+	p := c.Node.AttrInts("pads", nil)
+	if p == nil {
+		return nil
+	}
+	r := len(g.padB)
+	if len(p) != 2*r {
+		return c.Errorf("attribute pads has %d values, want %d", len(p), 2*r)
+	}
+	for i := 0; i < r; i++ {
+		g.padB[i], g.padE[i] = int(p[i]), int(p[i+r])
+		if !allowNeg && (g.padB[i] < 0 || g.padE[i] < 0) {
+			return c.Errorf("negative pads %v", p)
+		}
+	}
+	return nil
+}
+
 // convGeometry resolves the strides, dilations, pads and auto_pad
 // attributes of c's node for the spatial input dims in and kernel dims
 // kernel, and computes the output dims. ceil selects ceil_mode rounding of
@@ -68,16 +90,8 @@ func convGeometry(c *Call, in, kernel []int, ceil bool) (*convGeom, error) {
 	autoPad := c.Node.AttrString("auto_pad", "NOTSET")
 	switch autoPad {
 	case "NOTSET", "":
-		if p := c.Node.AttrInts("pads", nil); p != nil {
-			if len(p) != 2*r {
-				return nil, c.Errorf("attribute pads has %d values, want %d", len(p), 2*r)
-			}
-			for i := 0; i < r; i++ {
-				g.padB[i], g.padE[i] = int(p[i]), int(p[i+r])
-				if g.padB[i] < 0 || g.padE[i] < 0 {
-					return nil, c.Errorf("negative pads %v", p)
-				}
-			}
+		if err := convPadsAttr(c, g, false); err != nil {
+			return nil, err
 		}
 		for i := 0; i < r; i++ {
 			span := in[i] + g.padB[i] + g.padE[i] - ((kernel[i]-1)*g.dil[i] + 1)

@@ -23,6 +23,16 @@ func convIsFloat(d ir.DType) bool {
 	return d == ir.Float32 || d == ir.Float64 || d == ir.Float16 || d == ir.BFloat16
 }
 
+// convPlanes splits an N×C×… tensor into its batch n, channels ch and the
+// number sp of elements per channel plane (0 when the tensor is empty).
+func convPlanes(x *ir.Tensor) (n, ch, sp int) {
+	n, ch = int(x.Shape[0]), int(x.Shape[1])
+	if n*ch > 0 {
+		sp = x.Len() / (n * ch)
+	}
+	return n, ch, sp
+}
+
 // convByFloat runs f32 for float32, float16 and bfloat16 tensors (all
 // computed in float32) and f64 for float64 ones; other dtypes are an error
 // naming the node and what it got.

@@ -93,13 +93,8 @@ func convTransposeSetup(c *Call, xs, ws []int64) (*convSpec, error) {
 	} else {
 		switch autoPad {
 		case "NOTSET", "":
-			if p := c.Node.AttrInts("pads", nil); p != nil {
-				if len(p) != 2*r {
-					return nil, c.Errorf("attribute pads has %d values, want %d", len(p), 2*r)
-				}
-				for i := 0; i < r; i++ {
-					g.padB[i], g.padE[i] = int(p[i]), int(p[i+r])
-				}
+			if err := convPadsAttr(c, g, true); err != nil {
+				return nil, err
 			}
 		case "VALID":
 		case "SAME_UPPER", "SAME_LOWER":
@@ -123,25 +118,11 @@ func convTransposeSetup(c *Call, xs, ws []int64) (*convSpec, error) {
 }
 
 func convTransposeKernel(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
+	s, args, err := convArgs(c, in, convTransposeSetup)
 	if err != nil {
 		return nil, err
 	}
-	w, err := tensorArg(c, in, 1)
-	if err != nil {
-		return nil, err
-	}
-	bias, err := optTensorArg(c, in, 2)
-	if err != nil {
-		return nil, err
-	}
-	s, err := convTransposeSetup(c, x.Shape, w.Shape)
-	if err != nil {
-		return nil, err
-	}
-	if bias != nil && bias.Len() != s.cout {
-		return nil, c.Errorf("bias B has shape %v, want [%d]", bias.Shape, s.cout)
-	}
+	x, w, bias := args[0], args[1], args[2]
 	return convByFloat(c, "ConvTranspose", x.DType,
 		func() ([]Value, error) { return convTransposeRun[float32](s, x, w, bias) },
 		func() ([]Value, error) { return convTransposeRun[float64](s, x, w, bias) })

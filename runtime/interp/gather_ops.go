@@ -47,14 +47,11 @@ func gatherIndices(c *Call, t *ir.Tensor, dim int64) ([]int64, error) {
 }
 
 func gatherGather(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
+	args, err := tensorArgs(c, in, 2, 2)
 	if err != nil {
 		return nil, err
 	}
-	it, err := tensorArg(c, in, 1)
-	if err != nil {
-		return nil, err
-	}
+	x, it := args[0], args[1]
 	if x.Rank() == 0 {
 		return nil, c.Errorf("data must have rank >= 1")
 	}
@@ -138,14 +135,11 @@ func gatherElementsMap(c *Call, data []int64, it *ir.Tensor, axis int) ([]int, e
 }
 
 func gatherElements(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
+	args, err := tensorArgs(c, in, 2, 2)
 	if err != nil {
 		return nil, err
 	}
-	it, err := tensorArg(c, in, 1)
-	if err != nil {
-		return nil, err
-	}
+	x, it := args[0], args[1]
 	axis, err := normAxis(c, c.Node.AttrInt("axis", 0), x.Rank())
 	if err != nil {
 		return nil, err
@@ -202,14 +196,11 @@ func gatherNDMap(c *Call, d []int64, it *ir.Tensor, b int) ([]int, int, error) {
 }
 
 func gatherND(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
+	args, err := tensorArgs(c, in, 2, 2)
 	if err != nil {
 		return nil, err
 	}
-	it, err := tensorArg(c, in, 1)
-	if err != nil {
-		return nil, err
-	}
+	x, it := args[0], args[1]
 	b := int(c.Node.AttrInt("batch_dims", 0))
 	offs, slice, err := gatherNDMap(c, x.Shape, it, b)
 	if err != nil {
@@ -227,18 +218,11 @@ func gatherND(c *Call, in []Value) ([]Value, error) {
 }
 
 func gatherScatterElements(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
+	args, err := tensorArgs(c, in, 3, 3)
 	if err != nil {
 		return nil, err
 	}
-	it, err := tensorArg(c, in, 1)
-	if err != nil {
-		return nil, err
-	}
-	u, err := tensorArg(c, in, 2)
-	if err != nil {
-		return nil, err
-	}
+	x, it, u := args[0], args[1], args[2]
 	if u.DType != x.DType || !sameShape(u.Shape, it.Shape) {
 		return nil, c.Errorf("updates %s must match data dtype %s and indices shape %v", u, x.DType, it.Shape)
 	}
@@ -262,18 +246,11 @@ func gatherScatterElements(c *Call, in []Value) ([]Value, error) {
 }
 
 func gatherScatterND(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
+	args, err := tensorArgs(c, in, 3, 3)
 	if err != nil {
 		return nil, err
 	}
-	it, err := tensorArg(c, in, 1)
-	if err != nil {
-		return nil, err
-	}
-	u, err := tensorArg(c, in, 2)
-	if err != nil {
-		return nil, err
-	}
+	x, it, u := args[0], args[1], args[2]
 	offs, slice, err := gatherNDMap(c, x.Shape, it, 0)
 	if err != nil {
 		return nil, err

@@ -29,6 +29,25 @@ func optTensorArg(c *Call, in []Value, i int) (*ir.Tensor, error) {
 	return tensorArg(c, in, i)
 }
 
+// tensorArgs returns inputs 0..n-1 as dense tensors, in order: the first
+// req are required (tensorArg), the rest optional (optTensorArg: nil when
+// absent).
+func tensorArgs(c *Call, in []Value, req, n int) ([]*ir.Tensor, error) {
+	ts := make([]*ir.Tensor, n)
+	for i := range ts {
+		var err error
+		if i < req {
+			ts[i], err = tensorArg(c, in, i)
+		} else {
+			ts[i], err = optTensorArg(c, in, i)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ts, nil
+}
+
 // one wraps a single output.
 func one(t *ir.Tensor) ([]Value, error) { return []Value{t}, nil }
 

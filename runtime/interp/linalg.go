@@ -324,40 +324,36 @@ func laZeroPointed(c *Call, x, zp *ir.Tensor, perRow bool, what string) (*ir.Ten
 }
 
 func laMatMulIntegerKernel(c *Call, in []Value) ([]Value, error) {
-	a, err := tensorArg(c, in, 0)
+	args, err := tensorArgs(c, in, 2, 4)
 	if err != nil {
 		return nil, err
 	}
-	b, err := tensorArg(c, in, 1)
-	if err != nil {
-		return nil, err
-	}
-	azp, err := optTensorArg(c, in, 2)
-	if err != nil {
-		return nil, err
-	}
-	bzp, err := optTensorArg(c, in, 3)
-	if err != nil {
-		return nil, err
-	}
+	a, b, azp, bzp := args[0], args[1], args[2], args[3]
 	for _, t := range []*ir.Tensor{a, b} {
 		if err := laRequire(c, "input", t.DType, ir.Int8, ir.Uint8); err != nil {
 			return nil, err
 		}
 	}
-	ai, err := laZeroPointed(c, a, azp, true, "A")
-	if err != nil {
-		return nil, err
-	}
-	bi, err := laZeroPointed(c, b, bzp, false, "B")
-	if err != nil {
-		return nil, err
-	}
-	y, err := laMatMulTensors(c, ai, bi)
+	y, err := laIntegerProduct(c, a, azp, "A", b, bzp, "B")
 	if err != nil {
 		return nil, err
 	}
 	return one(laConvert(y, ir.Int32))
+}
+
+// laIntegerProduct is the int64 matrix product of a and b with their zero
+// points (nil: none) subtracted, a's per row and b's per column; aName and
+// bName name them in errors.
+func laIntegerProduct(c *Call, a, azp *ir.Tensor, aName string, b, bzp *ir.Tensor, bName string) (*ir.Tensor, error) {
+	ai, err := laZeroPointed(c, a, azp, true, aName)
+	if err != nil {
+		return nil, err
+	}
+	bi, err := laZeroPointed(c, b, bzp, false, bName)
+	if err != nil {
+		return nil, err
+	}
+	return laMatMulTensors(c, ai, bi)
 }
 
 // laScaleFor returns, for every element of an output of shape out, the
@@ -375,13 +371,9 @@ func laScaleIndex(c *Call, s *ir.Tensor, perRow bool, out []int64, what string) 
 }
 
 func laQLinearMatMulKernel(c *Call, in []Value) ([]Value, error) {
-	var ts [8]*ir.Tensor
-	for i := range ts {
-		t, err := tensorArg(c, in, i)
-		if err != nil {
-			return nil, err
-		}
-		ts[i] = t
+	ts, err := tensorArgs(c, in, 8, 8)
+	if err != nil {
+		return nil, err
 	}
 	a, as, azp, b, bs, bzp, ys, yzp := ts[0], ts[1], ts[2], ts[3], ts[4], ts[5], ts[6], ts[7]
 	for _, t := range []*ir.Tensor{a, b, yzp} {
@@ -397,15 +389,7 @@ func laQLinearMatMulKernel(c *Call, in []Value) ([]Value, error) {
 	if ys.Len() != 1 || yzp.Len() != 1 {
 		return nil, c.Errorf("y_scale and y_zero_point must be scalars")
 	}
-	ai, err := laZeroPointed(c, a, azp, true, "a")
-	if err != nil {
-		return nil, err
-	}
-	bi, err := laZeroPointed(c, b, bzp, false, "b")
-	if err != nil {
-		return nil, err
-	}
-	acc, err := laMatMulTensors(c, ai, bi)
+	acc, err := laIntegerProduct(c, a, azp, "a", b, bzp, "b")
 	if err != nil {
 		return nil, err
 	}
@@ -484,11 +468,8 @@ func laAbs[T laNum](v T) T {
 }
 
 func laDetKernel(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
+	x, err := laTypedArg(c, in, 0, "X", laFloatTypes...)
 	if err != nil {
-		return nil, err
-	}
-	if err := laRequire(c, "X", x.DType, laFloatTypes...); err != nil {
 		return nil, err
 	}
 	r := x.Rank()

@@ -156,6 +156,19 @@ func laRequire(c *Call, what string, d ir.DType, allowed ...ir.DType) error {
 	return c.Errorf("%s: unsupported dtype %s (want one of %v)", what, d, allowed)
 }
 
+// laTypedArg returns input i (tensorArg) after checking that its dtype is
+// one of allowed (laRequire, what names it in the error).
+func laTypedArg(c *Call, in []Value, i int, what string, allowed ...ir.DType) (*ir.Tensor, error) {
+	x, err := tensorArg(c, in, i)
+	if err != nil {
+		return nil, err
+	}
+	if err := laRequire(c, what, x.DType, allowed...); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
 // laFloatTypes and laNumTypes are the usual ONNX type constraints.
 var (
 	laFloatTypes = []ir.DType{ir.Float32, ir.Float16, ir.BFloat16, ir.Float64}

@@ -26,23 +26,29 @@ type lossSpec struct {
 	outShape          []int64 // for reduction "none"
 }
 
-func lossParse(c *Call, in []Value, x *ir.Tensor) (*lossSpec, error) {
+// lossParse reads the scores X (input 0, returned), the target (input 1)
+// and the optional class weights (input 2) and checks them.
+func lossParse(c *Call, in []Value) (*ir.Tensor, *lossSpec, error) {
+	x, err := tensorArg(c, in, 0)
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := laRequire(c, "input", x.DType, laFloatTypes...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if x.Rank() < 2 {
-		return nil, c.Errorf("input must have shape [N, C, d1, ...], got %v", x.Shape)
+		return nil, nil, c.Errorf("input must have shape [N, C, d1, ...], got %v", x.Shape)
 	}
 	t, err := tensorArg(c, in, 1)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := laRequire(c, "target", t.DType, ir.Int32, ir.Int64); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	want := append([]int64{x.Shape[0]}, x.Shape[2:]...)
 	if !sameShape(t.Shape, want) {
-		return nil, c.Errorf("target shape %v, want %v for input shape %v", t.Shape, want, x.Shape)
+		return nil, nil, c.Errorf("target shape %v, want %v for input shape %v", t.Shape, want, x.Shape)
 	}
 	s := &lossSpec{
 		n: int(x.Shape[0]), classes: int(x.Shape[1]), inner: int(ir.NumElements(x.Shape[2:])),
@@ -56,19 +62,19 @@ func lossParse(c *Call, in []Value, x *ir.Tensor) (*lossSpec, error) {
 	switch s.reduction {
 	case "none", "sum", "mean":
 	default:
-		return nil, c.Errorf("unknown reduction %q", s.reduction)
+		return nil, nil, c.Errorf("unknown reduction %q", s.reduction)
 	}
 	w, err := optTensorArg(c, in, 2)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if w != nil {
 		if w.DType != x.DType || w.Rank() != 1 || int(w.Shape[0]) != s.classes {
-			return nil, c.Errorf("weight must be a 1-D %s tensor of %d classes, got %s", x.DType, s.classes, w)
+			return nil, nil, c.Errorf("weight must be a 1-D %s tensor of %d classes, got %s", x.DType, s.classes, w)
 		}
 		s.weight, _ = laCanon(c, w)
 	}
-	return s, nil
+	return x, s, nil
 }
 
 // lossNLL computes the negative log-likelihood of log-probabilities lp
@@ -122,11 +128,7 @@ func lossOut[T laFloat](c *Call, s *lossSpec, dt ir.DType, lp []T) (*ir.Tensor, 
 }
 
 func lossNLLKernel(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
-	if err != nil {
-		return nil, err
-	}
-	s, err := lossParse(c, in, x)
+	x, s, err := lossParse(c, in)
 	if err != nil {
 		return nil, err
 	}
@@ -168,11 +170,7 @@ func lossLogSoftmax[T laFloat](d []T, n, classes, inner int) []T {
 }
 
 func lossSCEKernel(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
-	if err != nil {
-		return nil, err
-	}
-	s, err := lossParse(c, in, x)
+	x, s, err := lossParse(c, in)
 	if err != nil {
 		return nil, err
 	}

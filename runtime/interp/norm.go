@@ -49,22 +49,15 @@ func normParam(c *Call, name string, t *ir.Tensor, ch, sp int) ([]float64, error
 }
 
 func normBatchKernel(c *Call, in []Value) ([]Value, error) {
-	var args [5]*ir.Tensor
-	for i := range args {
-		var err error
-		if args[i], err = tensorArg(c, in, i); err != nil {
-			return nil, err
-		}
+	args, err := tensorArgs(c, in, 5, 5)
+	if err != nil {
+		return nil, err
 	}
 	x := args[0]
 	if len(x.Shape) < 2 {
 		return nil, c.Errorf("input X must have shape N×C×…, got %v", x.Shape)
 	}
-	n, ch := int(x.Shape[0]), int(x.Shape[1])
-	sp := 0
-	if n*ch > 0 {
-		sp = x.Len() / (n * ch)
-	}
+	n, ch, sp := convPlanes(x)
 	var ps [4][]float64
 	for i, name := range []string{"scale", "B", "input_mean", "input_var"} {
 		var err error
@@ -161,26 +154,15 @@ func normBatchApply[T convFloat](x *ir.Tensor, a, b []float64, ch, sp int, perEl
 }
 
 func normInstanceKernel(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
+	args, err := tensorArgs(c, in, 3, 3)
 	if err != nil {
 		return nil, err
 	}
-	scale, err := tensorArg(c, in, 1)
-	if err != nil {
-		return nil, err
-	}
-	bias, err := tensorArg(c, in, 2)
-	if err != nil {
-		return nil, err
-	}
+	x, scale, bias := args[0], args[1], args[2]
 	if len(x.Shape) < 3 {
 		return nil, c.Errorf("input must have shape N×C×D1×…, got %v", x.Shape)
 	}
-	n, ch := int(x.Shape[0]), int(x.Shape[1])
-	sp := 0
-	if n*ch > 0 {
-		sp = x.Len() / (n * ch)
-	}
+	n, ch, sp := convPlanes(x)
 	if scale.Len() != ch || bias.Len() != ch {
 		return nil, c.Errorf("scale %v and B %v must have shape [%d]", scale.Shape, bias.Shape, ch)
 	}

@@ -329,11 +329,8 @@ func poolGlobalKernel(kind string) Kernel {
 		for range x.Shape[2:] {
 			shape = append(shape, 1)
 		}
-		planes := int(x.Shape[0] * x.Shape[1])
-		sp := 0
-		if planes > 0 {
-			sp = x.Len() / planes
-		}
+		n, ch, sp := convPlanes(x)
+		planes := n * ch
 		var y []float64
 		if xv, ok := x.Data.([]float32); ok {
 			y = poolGlobalRun(xv, planes, sp, kind, poolLpP(c))

@@ -78,18 +78,11 @@ func quantParamLayout(c *Call, x, p *ir.Tensor, what string) (func(i int) int, e
 }
 
 func quantQuantizeKernel(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
+	args, err := tensorArgs(c, in, 2, 3)
 	if err != nil {
 		return nil, err
 	}
-	scale, err := tensorArg(c, in, 1)
-	if err != nil {
-		return nil, err
-	}
-	zp, err := optTensorArg(c, in, 2)
-	if err != nil {
-		return nil, err
-	}
+	x, scale, zp := args[0], args[1], args[2]
 	if err := laRequire(c, "x", x.DType, ir.Float32, ir.Float16, ir.BFloat16, ir.Int32); err != nil {
 		return nil, err
 	}
@@ -128,18 +121,11 @@ func quantQuantizeKernel(c *Call, in []Value) ([]Value, error) {
 }
 
 func quantDequantizeKernel(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
+	args, err := tensorArgs(c, in, 2, 3)
 	if err != nil {
 		return nil, err
 	}
-	scale, err := tensorArg(c, in, 1)
-	if err != nil {
-		return nil, err
-	}
-	zp, err := optTensorArg(c, in, 2)
-	if err != nil {
-		return nil, err
-	}
+	x, scale, zp := args[0], args[1], args[2]
 	if err := laRequire(c, "x", x.DType, ir.Int8, ir.Uint8, ir.Int16, ir.Uint16, ir.Int32); err != nil {
 		return nil, err
 	}
@@ -172,11 +158,8 @@ func quantDequantizeKernel(c *Call, in []Value) ([]Value, error) {
 }
 
 func quantDynamicKernel(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
+	x, err := laTypedArg(c, in, 0, "x", ir.Float32)
 	if err != nil {
-		return nil, err
-	}
-	if err := laRequire(c, "x", x.DType, ir.Float32); err != nil {
 		return nil, err
 	}
 	xs := x.Data.([]float32)

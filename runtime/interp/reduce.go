@@ -293,11 +293,8 @@ func reduceTensor(c *Call, p *reducePlan, x *ir.Tensor, fns reduceFns) (*ir.Tens
 // reduceKernel is the shared kernel of every Reduce* op.
 func reduceKernel(fns reduceFns) Kernel {
 	return func(c *Call, in []Value) ([]Value, error) {
-		x, err := tensorArg(c, in, 0)
+		x, err := laTypedArg(c, in, 0, "data", laNumTypes...)
 		if err != nil {
-			return nil, err
-		}
-		if err := laRequire(c, "data", x.DType, laNumTypes...); err != nil {
 			return nil, err
 		}
 		p, noop, err := reduceAxes(c, in, x)
@@ -342,11 +339,8 @@ func reduceArgBest[T laNum](v []T, smallest, last bool) int64 {
 
 func reduceArgKernel(smallest bool) Kernel {
 	return func(c *Call, in []Value) ([]Value, error) {
-		x, err := tensorArg(c, in, 0)
+		x, err := laTypedArg(c, in, 0, "data", laNumTypes...)
 		if err != nil {
-			return nil, err
-		}
-		if err := laRequire(c, "data", x.DType, laNumTypes...); err != nil {
 			return nil, err
 		}
 		if x.Rank() == 0 {

@@ -81,8 +81,9 @@ func reduceCumSumKernel(c *Call, in []Value) ([]Value, error) {
 
 // reduceTopK selects the k largest (or smallest) values of every lane,
 // sorted, ties broken by the lower index. NaN counts as larger than any
-// number, as in ONNX Runtime.
-func reduceTopK[T laNum](d []T, outer, dim, inner, k int, largest bool) ([]T, []int64) {
+// number, as in ONNX Runtime. It returns the values as a tensor of dtype
+// dt and shape outShape, and their indices.
+func reduceTopK[T laNum](d []T, dt ir.DType, outShape []int64, outer, dim, inner, k int, largest bool) (*ir.Tensor, []int64) {
 	vals := make([]T, outer*k*inner)
 	idx := make([]int64, outer*k*inner)
 	order := make([]int, dim)
@@ -116,15 +117,12 @@ func reduceTopK[T laNum](d []T, outer, dim, inner, k int, largest bool) ([]T, []
 			}
 		}
 	}
-	return vals, idx
+	return ir.FromSlice(dt, outShape, vals), idx
 }
 
 func reduceTopKKernel(c *Call, in []Value) ([]Value, error) {
-	x, err := tensorArg(c, in, 0)
+	x, err := laTypedArg(c, in, 0, "X", laNumTypes...)
 	if err != nil {
-		return nil, err
-	}
-	if err := laRequire(c, "X", x.DType, laNumTypes...); err != nil {
 		return nil, err
 	}
 	var k int64
@@ -161,21 +159,13 @@ func reduceTopKKernel(c *Call, in []Value) ([]Value, error) {
 	var idx []int64
 	switch d := cx.Data.(type) {
 	case []float32:
-		var vs []float32
-		vs, idx = reduceTopK(d, outer, dim, inner, int(k), largest)
-		v = ir.FromSlice(cx.DType, outShape, vs)
+		v, idx = reduceTopK(d, cx.DType, outShape, outer, dim, inner, int(k), largest)
 	case []float64:
-		var vs []float64
-		vs, idx = reduceTopK(d, outer, dim, inner, int(k), largest)
-		v = ir.FromSlice(cx.DType, outShape, vs)
+		v, idx = reduceTopK(d, cx.DType, outShape, outer, dim, inner, int(k), largest)
 	case []int64:
-		var vs []int64
-		vs, idx = reduceTopK(d, outer, dim, inner, int(k), largest)
-		v = ir.FromSlice(cx.DType, outShape, vs)
+		v, idx = reduceTopK(d, cx.DType, outShape, outer, dim, inner, int(k), largest)
 	case []uint64:
-		var vs []uint64
-		vs, idx = reduceTopK(d, outer, dim, inner, int(k), largest)
-		v = ir.FromSlice(cx.DType, outShape, vs)
+		v, idx = reduceTopK(d, cx.DType, outShape, outer, dim, inner, int(k), largest)
 	}
 	return []Value{laUncanon(v, x.DType), ir.FromSlice(ir.Int64, outShape, idx)}, nil
 }

@@ -55,13 +55,9 @@ func tensorConcat(c *Call, in []Value) ([]Value, error) {
 	if len(in) == 0 {
 		return nil, c.Errorf("no inputs")
 	}
-	ts := make([]*ir.Tensor, len(in))
-	for i := range in {
-		t, err := tensorArg(c, in, i)
-		if err != nil {
-			return nil, err
-		}
-		ts[i] = t
+	ts, err := tensorArgs(c, in, len(in), len(in))
+	if err != nil {
+		return nil, err
 	}
 	if !c.Node.HasAttr("axis") && c.Opset >= 4 {
 		return nil, c.Errorf("attribute axis is required")

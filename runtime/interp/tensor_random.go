@@ -92,7 +92,9 @@ func randomShapeAttr(c *Call) ([]int64, error) {
 	return c.Node.AttrInts("shape", nil), nil
 }
 
-func randomUniform(c *Call, in []Value) ([]Value, error) {
+// randomOfShape fills a tensor of the shape and dtype attributes (default
+// float32) from gen.
+func randomOfShape(c *Call, gen func(*Call) func() float64) ([]Value, error) {
 	shape, err := randomShapeAttr(c)
 	if err != nil {
 		return nil, err
@@ -101,19 +103,15 @@ func randomUniform(c *Call, in []Value) ([]Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return randomFill(c, dt, shape, randomUniformGen(c))
+	return randomFill(c, dt, shape, gen(c))
+}
+
+func randomUniform(c *Call, in []Value) ([]Value, error) {
+	return randomOfShape(c, randomUniformGen)
 }
 
 func randomNormal(c *Call, in []Value) ([]Value, error) {
-	shape, err := randomShapeAttr(c)
-	if err != nil {
-		return nil, err
-	}
-	dt, err := randomDType(c, ir.Float32)
-	if err != nil {
-		return nil, err
-	}
-	return randomFill(c, dt, shape, randomNormalGen(c))
+	return randomOfShape(c, randomNormalGen)
 }
 
 func randomLike(c *Call, in []Value, gen func(*Call) func() float64) ([]Value, error) {
