@@ -7,11 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/optc-dev/optc/data"
+	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/npy"
 	"github.com/optc-dev/optc/runtime"
 	"github.com/optc-dev/optc/runtime/eval"
@@ -34,8 +37,11 @@ func newEvalCmd() *cobra.Command {
 		Long: `Measure a model's quality on real data.
 
 Classifiers: --data file.npz holds x (the inputs, batched along dim 0) and
-y (integer labels); top-1 accuracy of the argmax of the first output is
-printed, overall and per label. --limit N takes the first N rows.
+y (integer labels); --data fashion-mnist[:test|:train] reads Debian's
+Fashion-MNIST directly (float32 [N,1,28,28] in [0,1], as in the test.npz
+that tools/fixtures/mkdata writes). Top-1 accuracy of the argmax of the
+first output is printed, overall and per label. --limit N takes the first N
+rows.
 
 Byte-level language models with the Hugging Face Optimum decoder interface
 (input_ids, position_ids, past_key_values.{i}.key/.value in; logits and
@@ -51,7 +57,7 @@ Progress goes to stderr (--quiet turns it off); --json prints a JSON result.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return evalModel(cmd, args[0], &f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.data, "data", "", "classifier data: .npz with inputs and labels")
+	fl.StringVar(&f.data, "data", "", "classifier data: .npz with inputs and labels, or fashion-mnist[:split]")
 	fl.StringVar(&f.text, "text", "", "language model data: a text file")
 	fl.StringVar(&f.xKey, "x", "x", "npz array holding the inputs")
 	fl.StringVar(&f.yKey, "y", "y", "npz array holding the labels")
@@ -78,13 +84,9 @@ func evalModel(cmd *cobra.Command, path string, f *evalFlags) error {
 	ctx := context.Background()
 	out := cmd.OutOrStdout()
 	if f.data != "" {
-		arrays, _, err := npy.ReadNPZ(f.data)
+		x, y, err := evalLoadData(f)
 		if err != nil {
 			return err
-		}
-		x, y := arrays[f.xKey], arrays[f.yKey]
-		if x == nil || y == nil {
-			return fmt.Errorf("eval: %s needs arrays %q (inputs) and %q (labels)", f.data, f.xKey, f.yKey)
 		}
 		r, err := eval.Classifier(ctx, m, x, y, eval.ClassifierOptions{
 			Input: f.input, Output: f.output, Batch: f.batch, Limit: f.limit, Progress: progress("samples"),
@@ -131,6 +133,31 @@ func evalModel(cmd *cobra.Command, path string, f *evalFlags) error {
 	fmt.Fprintf(tw, "perplexity\t%.4f (per byte)\n", r.Perplexity)
 	fmt.Fprintf(tw, "time\t%s (%.0f bytes/s)\n", r.Elapsed.Round(time.Millisecond), float64(r.Bytes)/max(r.Seconds, 1e-9))
 	return tw.Flush()
+}
+
+// evalLoadData reads --data: an .npz file, or "fashion-mnist[:test|:train]"
+// for Debian's Fashion-MNIST IDX files, scaled like tools/fixtures/mkdata.
+func evalLoadData(f *evalFlags) (x, y *ir.Tensor, err error) {
+	if name, split, _ := strings.Cut(f.data, ":"); name == "fashion-mnist" {
+		if split == "" {
+			split = "test"
+		}
+		img, lab, err := data.LoadFashionMNIST(data.FashionMNISTDir, split)
+		if err != nil {
+			return nil, nil, err
+		}
+		x, y = data.Normalize(img, lab, nil)
+		return x, y, nil
+	}
+	arrays, _, err := npy.ReadNPZ(f.data)
+	if err != nil {
+		return nil, nil, err
+	}
+	x, y = arrays[f.xKey], arrays[f.yKey]
+	if x == nil || y == nil {
+		return nil, nil, fmt.Errorf("eval: %s needs arrays %q (inputs) and %q (labels)", f.data, f.xKey, f.yKey)
+	}
+	return x, y, nil
 }
 
 // evalConfigBOS reads bos_token_id from a Hugging Face config.json beside

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/optc-dev/optc/data"
 )
 
 // The CLI is tested end to end as txtar scripts in testdata/script: each
@@ -26,8 +29,21 @@ func TestScripts(t *testing.T) {
 	}
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
+		// [fmnist]: Debian's dataset-fashion-mnist is installed (eval scripts).
+		Condition: func(cond string) (bool, error) {
+			if cond != "fmnist" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			_, err := os.Stat(data.FashionMNISTDir)
+			return err == nil, nil
+		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("ONNXDATA", onnxTestData)
+			models, err := filepath.Abs(filepath.Join("..", "..", "testdata", "models"))
+			if err != nil {
+				return err
+			}
+			env.Setenv("MODELS", models) // the committed fixture models (eval scripts)
 			return nil
 		},
 	})

@@ -92,10 +92,11 @@ func ByteLM(ctx context.Context, m *runtime.Model, text []byte, o LMOptions) (*L
 // lmPastInputs finds the past_key_values inputs and checks the rest of the
 // interface; the past tensors' head and head-dim sizes must be static.
 func lmPastInputs(m *runtime.Model) ([]*ir.Value, error) {
+	if _, ok := evalHasInput(m, "input_ids"); !ok {
+		return nil, fmt.Errorf("eval: model has no input_ids input; is it a language model?")
+	}
 	var past []*ir.Value
-	seen := map[string]bool{}
 	for _, v := range m.Inputs() {
-		seen[v.Name] = true
 		switch {
 		case v.Name == "input_ids" || v.Name == "position_ids":
 		case strings.HasPrefix(v.Name, "past_key_values."):
@@ -107,9 +108,6 @@ func lmPastInputs(m *runtime.Model) ([]*ir.Value, error) {
 		default:
 			return nil, fmt.Errorf("eval: unexpected LM input %q (want input_ids, position_ids, past_key_values.*)", v.Name)
 		}
-	}
-	if !seen["input_ids"] {
-		return nil, fmt.Errorf("eval: model has no input_ids input; is it a language model?")
 	}
 	if !lmHasOutput(m, "logits") {
 		return nil, fmt.Errorf("eval: model has no logits output")
