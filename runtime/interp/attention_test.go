@@ -151,8 +151,8 @@ func TestAttentionReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range []struct {
 		B, hq, hkv, S, P, D, Dv int
-		causal, threeD         bool
-		mask                   string
+		causal, threeD          bool
+		mask                    string
 	}{
 		{1, 2, 2, 3, 0, 4, 4, false, false, ""},
 		{2, 4, 2, 5, 0, 8, 8, true, false, ""},
