@@ -286,21 +286,25 @@ func convZeroPoints(c *Call, name string, t *ir.Tensor, m int) ([]int32, error) 
 	return zp, nil
 }
 
-// convQuantInputs checks that x and w are 8-bit integers and returns them
-// as int32 with their zero points subtracted (w per output channel).
-func convQuantInputs(c *Call, s *convSpec, x, xzp, w, wzp *ir.Tensor) (xi, wi []int32, err error) {
+// convQuantInputs resolves the geometry of an integer convolution
+// (convSetup), checks that x and w are 8-bit integers and returns them as
+// int32 with their zero points subtracted (w per output channel).
+func convQuantInputs(c *Call, x, xzp, w, wzp *ir.Tensor) (s *convSpec, xi, wi []int32, err error) {
+	if s, err = convSetup(c, x.Shape, w.Shape); err != nil {
+		return nil, nil, nil, err
+	}
 	for _, t := range []*ir.Tensor{x, w} {
 		if t.DType != ir.Uint8 && t.DType != ir.Int8 {
-			return nil, nil, c.Errorf("inputs must be u8 or i8, got %s", t)
+			return nil, nil, nil, c.Errorf("inputs must be u8 or i8, got %s", t)
 		}
 	}
 	xz, err := convZeroPoints(c, "x_zero_point", xzp, 1)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	wz, err := convZeroPoints(c, "w_zero_point", wzp, s.cout)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	xi = make([]int32, x.Len())
 	for i := range xi {
@@ -311,7 +315,7 @@ func convQuantInputs(c *Call, s *convSpec, x, xzp, w, wzp *ir.Tensor) (xi, wi []
 	for i := range wi {
 		wi[i] = int32(w.Int64At(i)) - wz[i/per]
 	}
-	return xi, wi, nil
+	return s, xi, wi, nil
 }
 
 // convIntegerKernel is ConvInteger: int32 accumulation of zero-point
@@ -322,11 +326,7 @@ func convIntegerKernel(c *Call, in []Value) ([]Value, error) {
 		return nil, err
 	}
 	x, w, xzp, wzp := args[0], args[1], args[2], args[3]
-	s, err := convSetup(c, x.Shape, w.Shape)
-	if err != nil {
-		return nil, err
-	}
-	xi, wi, err := convQuantInputs(c, s, x, xzp, w, wzp)
+	s, xi, wi, err := convQuantInputs(c, x, xzp, w, wzp)
 	if err != nil {
 		return nil, err
 	}
@@ -341,11 +341,7 @@ func convQLinearKernel(c *Call, in []Value) ([]Value, error) {
 		return nil, err
 	}
 	x, xScale, xzp, w, wScale, wzp, yScale, yzp, bias := args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8]
-	s, err := convSetup(c, x.Shape, w.Shape)
-	if err != nil {
-		return nil, err
-	}
-	xi, wi, err := convQuantInputs(c, s, x, xzp, w, wzp)
+	s, xi, wi, err := convQuantInputs(c, x, xzp, w, wzp)
 	if err != nil {
 		return nil, err
 	}

@@ -140,20 +140,19 @@ func laMatMulTensors(c *Call, a, b *ir.Tensor) (*ir.Tensor, error) {
 	return nil, c.Errorf("MatMul of %s is not supported", a.DType)
 }
 
+// laMatMulTypes are the dtypes MatMul and Gemm accept.
+var laMatMulTypes = []ir.DType{ir.Float32, ir.Float16, ir.BFloat16, ir.Float64, ir.Int32, ir.Int64, ir.Uint32, ir.Uint64}
+
 func laMatMulKernel(c *Call, in []Value) ([]Value, error) {
-	a, err := tensorArg(c, in, 0)
+	args, err := tensorArgs(c, in, 2, 2)
 	if err != nil {
 		return nil, err
 	}
-	b, err := tensorArg(c, in, 1)
-	if err != nil {
-		return nil, err
-	}
+	a, b := args[0], args[1]
 	if a.DType != b.DType {
 		return nil, c.Errorf("operand dtypes differ: %s and %s", a.DType, b.DType)
 	}
-	if err := laRequire(c, "A", a.DType, ir.Float32, ir.Float16, ir.BFloat16, ir.Float64,
-		ir.Int32, ir.Int64, ir.Uint32, ir.Uint64); err != nil {
+	if err := laRequire(c, "A", a.DType, laMatMulTypes...); err != nil {
 		return nil, err
 	}
 	ca, _ := laCanon(c, a)
@@ -215,23 +214,15 @@ func laScaleBy[T laNum](v T, s float64) T {
 }
 
 func laGemmKernel(c *Call, in []Value) ([]Value, error) {
-	a, err := tensorArg(c, in, 0)
+	args, err := tensorArgs(c, in, 2, 3)
 	if err != nil {
 		return nil, err
 	}
-	b, err := tensorArg(c, in, 1)
-	if err != nil {
-		return nil, err
-	}
-	ct, err := optTensorArg(c, in, 2)
-	if err != nil {
-		return nil, err
-	}
+	a, b, ct := args[0], args[1], args[2]
 	if a.DType != b.DType || (ct != nil && ct.DType != a.DType) {
 		return nil, c.Errorf("operand dtypes differ")
 	}
-	if err := laRequire(c, "A", a.DType, ir.Float32, ir.Float16, ir.BFloat16, ir.Float64,
-		ir.Int32, ir.Int64, ir.Uint32, ir.Uint64); err != nil {
+	if err := laRequire(c, "A", a.DType, laMatMulTypes...); err != nil {
 		return nil, err
 	}
 	if a.Rank() != 2 || b.Rank() != 2 {

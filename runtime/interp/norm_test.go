@@ -12,14 +12,14 @@ func TestNormHand(t *testing.T) {
 	// LpNormalization p=1 along axis 1 of [[1,3],[-2,2]]: row sums of |x|
 	// are 4 and 4.
 	got, err := convRun("LpNormalization", 0, map[string]*ir.Attr{"p": ir.IntAttr(1), "axis": ir.IntAttr(1)}, 1,
-		poolF32([]int64{2, 2}, 1, 3, -2, 2))
+		f32([]int64{2, 2}, 1, 3, -2, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
 	poolCheck(t, "lpnorm p=1", got[0], []int64{2, 2}, 0.25, 0.75, -0.5, 0.5)
 	// p=2 along axis 0 of [[3,0],[4,2]]: column norms 5 and 2.
 	got, err = convRun("LpNormalization", 0, map[string]*ir.Attr{"axis": ir.IntAttr(0)}, 1,
-		poolF32([]int64{2, 2}, 3, 0, 4, 2))
+		f32([]int64{2, 2}, 3, 0, 4, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,10 +28,10 @@ func TestNormHand(t *testing.T) {
 	// BatchNormalization at opset 7 with spatial=0: one parameter per
 	// channel×position, so with mean 0, var 1, epsilon 0 and B 0 the
 	// output is x·scale elementwise.
-	ones := poolF32([]int64{1, 2, 2}, 1, 1, 1, 1)
+	ones := f32([]int64{1, 2, 2}, 1, 1, 1, 1)
 	got, err = convRun("BatchNormalization", 7, map[string]*ir.Attr{"spatial": ir.IntAttr(0), "epsilon": ir.FloatAttr(0)}, 1,
-		ones, poolF32([]int64{2, 2}, 1, 2, 3, 4), poolF32([]int64{2, 2}, 0, 0, 0, 0),
-		poolF32([]int64{2, 2}, 0, 0, 0, 0), poolF32([]int64{2, 2}, 1, 1, 1, 1))
+		ones, f32([]int64{2, 2}, 1, 2, 3, 4), f32([]int64{2, 2}, 0, 0, 0, 0),
+		f32([]int64{2, 2}, 0, 0, 0, 0), f32([]int64{2, 2}, 1, 1, 1, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,13 +58,13 @@ func TestNormHand(t *testing.T) {
 // beta 1, bias 1: y = x / (1 + (2/2)·sq) = 1/6, 2/14, 3/10.
 func TestMVNAndLRNHand(t *testing.T) {
 	got, err := convRun("MeanVarianceNormalization", 0, map[string]*ir.Attr{"axes": ir.IntsAttr(1)}, 1,
-		poolF32([]int64{2, 2}, 1, 3, 2, 6))
+		f32([]int64{2, 2}, 1, 3, 2, 6))
 	if err != nil {
 		t.Fatal(err)
 	}
 	poolCheck(t, "mvn", got[0], []int64{2, 2}, -1, 1, -1, 1)
 	got, err = convRun("LRN", 0, map[string]*ir.Attr{"size": ir.IntAttr(2), "alpha": ir.FloatAttr(2), "beta": ir.FloatAttr(1), "bias": ir.FloatAttr(1)}, 1,
-		poolF32([]int64{1, 3, 1}, 1, 2, 3))
+		f32([]int64{1, 3, 1}, 1, 2, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,14 +77,14 @@ func TestMVNAndLRNHand(t *testing.T) {
 // mask keeps elements 1 and 2, scaled by 1/(1-0.6) = 2.5.
 func TestDropoutTraining(t *testing.T) {
 	got, err := convRun("Dropout", 0, map[string]*ir.Attr{"seed": ir.IntAttr(0)}, 2,
-		poolF32([]int64{4}, 1, 1, 1, 1), poolF32(nil, 0.6), ir.FromSlice(ir.Bool, nil, []bool{true}))
+		f32([]int64{4}, 1, 1, 1, 1), f32(nil, 0.6), ir.FromSlice(ir.Bool, nil, []bool{true}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	poolCheck(t, "dropout output", got[0], []int64{4}, 0, 2.5, 2.5, 0)
 	poolCheck(t, "dropout mask", got[1], []int64{4}, 0, 1, 1, 0)
 	// Inference: identity and an all-true mask.
-	got, err = convRun("Dropout", 0, nil, 2, poolF32([]int64{2}, 3, 4))
+	got, err = convRun("Dropout", 0, nil, 2, f32([]int64{2}, 3, 4))
 	if err != nil {
 		t.Fatal(err)
 	}

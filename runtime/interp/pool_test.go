@@ -7,8 +7,6 @@ import (
 	"github.com/optc-dev/optc/ir"
 )
 
-func poolF32(shape []int64, v ...float32) *ir.Tensor { return ir.FromSlice(ir.Float32, shape, v) }
-
 // poolCheck compares got's shape and values with want exactly or within
 // 1e-6.
 func poolCheck(t *testing.T, name string, got *ir.Tensor, shape []int64, want ...float64) {
@@ -26,7 +24,7 @@ func poolCheck(t *testing.T, name string, got *ir.Tensor, shape []int64, want ..
 // TestPoolHand checks pooling ops on small inputs against values computed
 // by hand (in the comments).
 func TestPoolHand(t *testing.T) {
-	x1 := poolF32([]int64{1, 1, 4}, -3, 4, 0, -5)
+	x1 := f32([]int64{1, 1, 4}, -3, 4, 0, -5)
 	cases := []struct {
 		name  string
 		op    string
@@ -40,18 +38,18 @@ func TestPoolHand(t *testing.T) {
 		// p=1, pads [1,0]: windows [pad,-3], [-3,4], [4,0], [0,-5]: 3, 7, 4, 5.
 		{"lp1", "LpPool", map[string]*ir.Attr{"kernel_shape": ir.IntsAttr(2), "p": ir.IntAttr(1), "pads": ir.IntsAttr(1, 0)}, x1, []int64{1, 1, 4}, []float64{3, 7, 4, 5}},
 		// channels [3,4] and [6,8]: 5 and 10.
-		{"globallp", "GlobalLpPool", nil, poolF32([]int64{1, 2, 2}, 3, 4, 6, 8), []int64{1, 2, 1}, []float64{5, 10}},
+		{"globallp", "GlobalLpPool", nil, f32([]int64{1, 2, 2}, 3, 4, 6, 8), []int64{1, 2, 1}, []float64{5, 10}},
 		// x=[1,2,3,4], k=3, s=2, pads [1,1], ceil: windows start at -1, 1, 3.
 		// Excluding pads: (1+2)/2, (2+3+4)/3, 4/1.
 		{"avg_ceil", "AveragePool", map[string]*ir.Attr{"kernel_shape": ir.IntsAttr(3), "strides": ir.IntsAttr(2), "pads": ir.IntsAttr(1, 1), "ceil_mode": ir.IntAttr(1)},
-			poolF32([]int64{1, 1, 4}, 1, 2, 3, 4), []int64{1, 1, 3}, []float64{1.5, 3, 4}},
+			f32([]int64{1, 1, 4}, 1, 2, 3, 4), []int64{1, 1, 3}, []float64{1.5, 3, 4}},
 		// Including pads: (0+1+2)/3, 9/3, and the last window covers
 		// positions 3, 4 (pad) and 5 (past the padding, not counted): 4/2.
 		{"avg_ceil_incl", "AveragePool", map[string]*ir.Attr{"kernel_shape": ir.IntsAttr(3), "strides": ir.IntsAttr(2), "pads": ir.IntsAttr(1, 1), "ceil_mode": ir.IntAttr(1), "count_include_pad": ir.IntAttr(1)},
-			poolF32([]int64{1, 1, 4}, 1, 2, 3, 4), []int64{1, 1, 3}, []float64{1, 3, 2}},
+			f32([]int64{1, 1, 4}, 1, 2, 3, 4), []int64{1, 1, 3}, []float64{1, 3, 2}},
 		// Global max/avg over a 1×2×3 input.
-		{"globalmax", "GlobalMaxPool", nil, poolF32([]int64{1, 2, 3}, 1, 5, 2, -1, -7, -2), []int64{1, 2, 1}, []float64{5, -1}},
-		{"globalavg", "GlobalAveragePool", nil, poolF32([]int64{1, 2, 3}, 1, 5, 3, -1, -7, -2), []int64{1, 2, 1}, []float64{3, -10.0 / 3}},
+		{"globalmax", "GlobalMaxPool", nil, f32([]int64{1, 2, 3}, 1, 5, 2, -1, -7, -2), []int64{1, 2, 1}, []float64{5, -1}},
+		{"globalavg", "GlobalAveragePool", nil, f32([]int64{1, 2, 3}, 1, 5, 3, -1, -7, -2), []int64{1, 2, 1}, []float64{3, -10.0 / 3}},
 	}
 	for _, c := range cases {
 		got, err := convRun(c.op, 0, c.attrs, 1, c.x)

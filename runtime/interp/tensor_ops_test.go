@@ -70,6 +70,7 @@ func (n tmNode) run() ([]interp.Value, error) {
 	return outs, nil
 }
 
+// Tensor literals, shared by the package's external tests.
 func f32(shape []int64, v ...float32) *ir.Tensor { return ir.FromSlice(ir.Float32, shape, v) }
 func i64(shape []int64, v ...int64) *ir.Tensor   { return ir.FromSlice(ir.Int64, shape, v) }
 func i32(shape []int64, v ...int32) *ir.Tensor   { return ir.FromSlice(ir.Int32, shape, v) }

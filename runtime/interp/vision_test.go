@@ -15,9 +15,9 @@ func TestMaxRoiPoolHand(t *testing.T) {
 	// Roi 0 covers rows/cols 0..3: 2×2 bins of 2×2 pixels with maxima
 	// 5, 7, 13, 15. Roi 1 covers rows/cols 1..2: one pixel per bin,
 	// 5, 6, 9, 10.
-	rois := poolF32([]int64{2, 5}, 0, 0, 0, 3, 3, 0, 1, 1, 2, 2)
+	rois := f32([]int64{2, 5}, 0, 0, 0, 3, 3, 0, 1, 1, 2, 2)
 	got, err := convRun("MaxRoiPool", 0, map[string]*ir.Attr{"pooled_shape": ir.IntsAttr(2, 2)}, 1,
-		poolF32([]int64{1, 1, 4, 4}, x...), rois)
+		f32([]int64{1, 1, 4, 4}, x...), rois)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestRoiAlignModes(t *testing.T) {
 		got, err := convRun("RoiAlign", 0, map[string]*ir.Attr{
 			"mode": ir.StringAttr(mode), "coordinate_transformation_mode": ir.StringAttr("output_half_pixel"),
 			"output_height": ir.IntAttr(1), "output_width": ir.IntAttr(1), "sampling_ratio": ir.IntAttr(1),
-		}, 1, poolF32([]int64{1, 1, 2, 2}, 1, 2, 3, 4), poolF32([]int64{1, 4}, 0, 0, 1, 1),
+		}, 1, f32([]int64{1, 1, 2, 2}, 1, 2, 3, 4), f32([]int64{1, 4}, 0, 0, 1, 1),
 			ir.FromSlice(ir.Int64, []int64{1}, []int64{0}))
 		if err != nil {
 			t.Fatal(err)
@@ -62,7 +62,7 @@ func TestQuantConvHand(t *testing.T) {
 	// (20+1)·0.5 = 10.5 → 10 (half to even); channel 1 (0+6)·0.0625 =
 	// 0.375 → 0 and (10+6)·0.0625 = 1.
 	got, err = convRun("QLinearConv", 0, nil, 1, x, ir.ScalarF32(0.5), xzp, w,
-		poolF32([]int64{2}, 1, 0.125), wzp, ir.ScalarF32(1), ir.FromSlice(ir.Uint8, nil, []uint8{0}),
+		f32([]int64{2}, 1, 0.125), wzp, ir.ScalarF32(1), ir.FromSlice(ir.Uint8, nil, []uint8{0}),
 		ir.FromSlice(ir.Int32, []int64{2}, []int32{1, 6}))
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package conformance
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/optc-dev/optc/frontend/onnx"
@@ -111,7 +112,7 @@ func confCompareTensor(got, want *ir.Tensor) string {
 	if g.DType != want.DType {
 		return fmt.Sprintf("got dtype %s, want %s (shape got %v, want %v)", g.DType, want.DType, g.Shape, want.Shape)
 	}
-	if !confSameShape(g.Shape, want.Shape) {
+	if !slices.Equal(g.Shape, want.Shape) {
 		return fmt.Sprintf("got shape %v, want %v", g.Shape, want.Shape)
 	}
 	if n := want.Len(); confDataLen(g) != n {
@@ -137,18 +138,6 @@ func confCompareTensor(got, want *ir.Tensor) string {
 		tol = fmt.Sprintf("rtol %g, atol %g", confRTol, confATol)
 	}
 	return fmt.Sprintf("%d of %d elements of %s differ (%s); first: %s", count, want.Len(), want, tol, strings.Join(bad, "; "))
-}
-
-func confSameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // confDataLen is the length of a dense tensor's data slice, -1 if the
