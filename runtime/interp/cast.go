@@ -327,6 +327,25 @@ func castFormatFloat(v float64, bits int) string {
 }
 
 // castFromString parses every element of x into dtype to.
+// castParseInts parses integer strings (surrounding space ignored) with
+// parse; a string that is no integer is parsed as a float and truncated
+// toward zero, and one that is neither sets *bad to its index.
+func castParseInts[T int64 | uint64](src []string, parse func(string) (T, error), bad *int) []T {
+	v := make([]T, len(src))
+	for i, s := range src {
+		n, err := parse(strings.TrimSpace(s))
+		if err != nil {
+			f, ok := castParseFloat(s)
+			if !ok {
+				*bad = i
+			}
+			n = ewFloatToInt[T](f)
+		}
+		v[i] = n
+	}
+	return v
+}
+
 func castFromString(c *Call, x *ir.Tensor, to ir.DType) (*ir.Tensor, error) {
 	src := ir.Elems[string](x)
 	var out any
@@ -370,32 +389,10 @@ func castFromString(c *Call, x *ir.Tensor, to ir.DType) (*ir.Tensor, error) {
 		}
 		out = v
 	case to.IsInt() && !to.IsSigned():
-		v := make([]uint64, len(src))
-		for i, s := range src {
-			u, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
-			if err != nil {
-				f, ok := castParseFloat(s)
-				if !ok {
-					bad = i
-				}
-				u = ewFloatToInt[uint64](f)
-			}
-			v[i] = u
-		}
+		v := castParseInts(src, func(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) }, &bad)
 		out = castFrom(v, to)
 	case to.IsInt():
-		v := make([]int64, len(src))
-		for i, s := range src {
-			n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-			if err != nil {
-				f, ok := castParseFloat(s)
-				if !ok {
-					bad = i
-				}
-				n = ewFloatToInt[int64](f)
-			}
-			v[i] = n
-		}
+		v := castParseInts(src, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }, &bad)
 		out = castFrom(v, to)
 	default:
 		return nil, c.Errorf("cannot cast string to %s", to)

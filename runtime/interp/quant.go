@@ -77,6 +77,26 @@ func quantParamLayout(c *Call, x, p *ir.Tensor, what string) (func(i int) int, e
 	return func(i int) int { return (i / inner) % dim }, nil
 }
 
+// quantParams resolves the layouts of a scale and an optional zero point
+// (quantParamLayout; prefix "x" or "y" names them <prefix>_scale and
+// <prefix>_zero_point) and returns the scale and zero point (0 without
+// one) of flat element i of x.
+func quantParams(c *Call, x, scale, zp *ir.Tensor, prefix string) (func(i int) (float32, int64), error) {
+	sIdx, err := quantParamLayout(c, x, scale, prefix+"_scale")
+	if err != nil {
+		return nil, err
+	}
+	ss := scale.Float32s()
+	if zp == nil {
+		return func(i int) (float32, int64) { return ss[sIdx(i)], 0 }, nil
+	}
+	zIdx, err := quantParamLayout(c, x, zp, prefix+"_zero_point")
+	if err != nil {
+		return nil, err
+	}
+	return func(i int) (float32, int64) { return ss[sIdx(i)], zp.Int64At(zIdx(i)) }, nil
+}
+
 func quantQuantizeKernel(c *Call, in []Value) ([]Value, error) {
 	args, err := tensorArgs(c, in, 2, 3)
 	if err != nil {
@@ -96,25 +116,15 @@ func quantQuantizeKernel(c *Call, in []Value) ([]Value, error) {
 			return nil, err
 		}
 	}
-	sIdx, err := quantParamLayout(c, x, scale, "y_scale")
+	param, err := quantParams(c, x, scale, zp, "y")
 	if err != nil {
 		return nil, err
 	}
-	zIdx := func(int) int { return 0 }
-	if zp != nil {
-		if zIdx, err = quantParamLayout(c, x, zp, "y_zero_point"); err != nil {
-			return nil, err
-		}
-	}
-	xs, ss := x.Float32s(), scale.Float32s()
 	lo, hi := laQuantRange(outType)
 	out := ir.NewTensor(outType, x.Shape...)
-	for i, v := range xs {
-		z := float32(0)
-		if zp != nil {
-			z = float32(zp.Int64At(zIdx(i)))
-		}
-		q := laClamp32(laRoundEven32(v/ss[sIdx(i)])+z, lo, hi)
+	for i, v := range x.Float32s() {
+		s, z := param(i)
+		q := laClamp32(laRoundEven32(v/s)+float32(z), lo, hi)
 		out.SetFloat64(i, float64(q))
 	}
 	return one(out)
@@ -135,24 +145,14 @@ func quantDequantizeKernel(c *Call, in []Value) ([]Value, error) {
 	if zp != nil && zp.DType != x.DType {
 		return nil, c.Errorf("x_zero_point dtype %s differs from x dtype %s", zp.DType, x.DType)
 	}
-	sIdx, err := quantParamLayout(c, x, scale, "x_scale")
+	param, err := quantParams(c, x, scale, zp, "x")
 	if err != nil {
 		return nil, err
 	}
-	zIdx := func(int) int { return 0 }
-	if zp != nil {
-		if zIdx, err = quantParamLayout(c, x, zp, "x_zero_point"); err != nil {
-			return nil, err
-		}
-	}
-	ss := scale.Float32s()
 	y := make([]float32, x.Len())
 	for i := range y {
-		v := x.Int64At(i)
-		if zp != nil {
-			v -= zp.Int64At(zIdx(i))
-		}
-		y[i] = float32(int32(v)) * ss[sIdx(i)]
+		s, z := param(i)
+		y[i] = float32(int32(x.Int64At(i)-z)) * s
 	}
 	return one(laConvert(ir.FromSlice(ir.Float32, x.Shape, y), scale.DType))
 }

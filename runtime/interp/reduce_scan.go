@@ -192,6 +192,13 @@ func reduceRange[T laNum](start, limit, delta T) []T {
 	return out
 }
 
+// reduceRangeOf is reduceRange of the scalar canonical tensors start,
+// limit and delta, as a 1-D tensor.
+func reduceRangeOf[T laNum](cs [3]*ir.Tensor) *ir.Tensor {
+	d := reduceRange(cs[0].Data.([]T)[0], cs[1].Data.([]T)[0], cs[2].Data.([]T)[0])
+	return ir.FromSlice(cs[0].DType, []int64{int64(len(d))}, d)
+}
+
 func reduceRangeKernel(c *Call, in []Value) ([]Value, error) {
 	var ts [3]*ir.Tensor
 	for i, name := range []string{"start", "limit", "delta"} {
@@ -224,17 +231,13 @@ func reduceRangeKernel(c *Call, in []Value) ([]Value, error) {
 	var y *ir.Tensor
 	switch cs[0].Data.(type) {
 	case []float32:
-		d := reduceRange(cs[0].Data.([]float32)[0], cs[1].Data.([]float32)[0], cs[2].Data.([]float32)[0])
-		y = ir.FromSlice(ir.Float32, []int64{int64(len(d))}, d)
+		y = reduceRangeOf[float32](cs)
 	case []float64:
-		d := reduceRange(cs[0].Data.([]float64)[0], cs[1].Data.([]float64)[0], cs[2].Data.([]float64)[0])
-		y = ir.FromSlice(ir.Float64, []int64{int64(len(d))}, d)
+		y = reduceRangeOf[float64](cs)
 	case []int64:
-		d := reduceRange(cs[0].Data.([]int64)[0], cs[1].Data.([]int64)[0], cs[2].Data.([]int64)[0])
-		y = ir.FromSlice(ir.Int64, []int64{int64(len(d))}, d)
+		y = reduceRangeOf[int64](cs)
 	case []uint64:
-		d := reduceRange(cs[0].Data.([]uint64)[0], cs[1].Data.([]uint64)[0], cs[2].Data.([]uint64)[0])
-		y = ir.FromSlice(ir.Uint64, []int64{int64(len(d))}, d)
+		y = reduceRangeOf[uint64](cs)
 	}
 	return one(laUncanon(y, dt))
 }
