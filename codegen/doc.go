@@ -1,0 +1,30 @@
+// Package codegen lowers an ir.Graph with static shapes to LLVM IR (text,
+// LLVM 14 dialect, written with github.com/llir/llvm) for one target.
+//
+// The pipeline, one file per step:
+//
+//	bind.go       symbolic dims are bound to concrete sizes (--shape, default 1)
+//	partition.go  nodes codegen can lower vs. nodes left to the interpreter;
+//	              dead nodes dropped; consecutive nodes grouped into segments
+//	lower.go      a native segment's nodes become kernels: elementwise chains
+//	              fused into one loop (and into the epilogue of a preceding
+//	              MatMul/Gemm), views (Reshape, Flatten, …) become aliases
+//	plan.go       static memory plan: segment inputs/outputs, packed weights,
+//	              liveness-based arena offsets for intermediates
+//	emit.go       one entry function per segment; kernels are task functions
+//	              run through optc_parallel_for (provided by the runtime shim)
+//	ew.go, expr.go, gemm.go, softmax.go   the kernels
+//	llvm.go       the small layer over llir/llvm the kernels are written in
+//
+// A segment's entry point has the C signature
+//
+//	int32_t f(const void *const *inputs, void *const *outputs,
+//	          const uint8_t *weights, uint8_t *scratch, void *pool);
+//
+// and a fully native graph's single segment is also exported as
+// optc_graph_run. Weights are stored contiguously in the order of
+// Result.Weights, each at a 64-byte aligned offset, in the layout the
+// kernels stream (MatMul/Gemm B operands pre-packed into panels).
+//
+// codegen imports ir and targets; it does not run anything.
+package codegen

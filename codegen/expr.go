@@ -1,0 +1,244 @@
+package codegen
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/value"
+
+	"github.com/optc-dev/optc/ir"
+)
+
+// expr is a fused elementwise expression: a tree of ops over leaves
+// (buffers a kernel loads) and constants. Kernels evaluate it at any
+// width: w lanes of float32 (w == 1 is scalar).
+type expr struct {
+	op   string  // an ONNX op name, "leaf" or "const"
+	leaf int     // leaf index for "leaf"
+	c    float64 // the value of a "const"
+	args []*expr
+	a, b float64 // op parameters (alpha/beta, min/max)
+}
+
+func leafExpr(i int) *expr        { return &expr{op: "leaf", leaf: i} }
+func constExpr(x float64) *expr   { return &expr{op: "const", c: x} }
+func (e *expr) isLeaf(i int) bool { return e.op == "leaf" && e.leaf == i }
+
+func (e *expr) String() string {
+	switch e.op {
+	case "leaf":
+		return fmt.Sprintf("$%d", e.leaf)
+	case "const":
+		return fmt.Sprint(float32(e.c))
+	}
+	s := e.op + "("
+	for i, a := range e.args {
+		if i > 0 {
+			s += ","
+		}
+		s += a.String()
+	}
+	return s + ")"
+}
+
+// ewUnary and ewBinary are the elementwise ops codegen fuses. Binary ops
+// broadcast their inputs (multidirectional broadcasting).
+var ewUnary = map[string]bool{
+	"Relu": true, "LeakyRelu": true, "Sigmoid": true, "Tanh": true, "Clip": true, "HardSigmoid": true,
+	"HardSwish": true, "Exp": true, "Neg": true, "Abs": true, "Sqrt": true, "Reciprocal": true, "Elu": true,
+}
+
+var ewBinary = map[string]bool{"Add": true, "Sub": true, "Mul": true, "Div": true, "Max": true, "Min": true}
+
+func isElementwise(op string) bool { return ewUnary[op] || ewBinary[op] }
+
+// ewDataInputs are the inputs of an elementwise node that are tensors
+// combined by the expression (Clip's min/max are folded as constants).
+func ewDataInputs(n *ir.Node) []*ir.Value {
+	if n.Op == "Clip" {
+		return n.Inputs[:1]
+	}
+	return n.Inputs
+}
+
+// scalarConst returns the value of a one-element float32 constant.
+func scalarConst(v *ir.Value) (float64, bool) {
+	t, ok := ir.ConstValue(v)
+	if !ok || !t.IsDense() || t.Len() != 1 || t.DType != ir.Float32 {
+		return 0, false
+	}
+	return float64(t.Data.([]float32)[0]), true
+}
+
+// nodeExpr is the expression of elementwise node n with its data inputs
+// given as args.
+func nodeExpr(n *ir.Node, args []*expr) (*expr, error) {
+	e := &expr{op: n.Op, args: args}
+	switch n.Op {
+	case "LeakyRelu":
+		e.a = float64(n.AttrFloat("alpha", 0.01))
+	case "Elu":
+		e.a = float64(n.AttrFloat("alpha", 1))
+	case "HardSigmoid":
+		e.a, e.b = float64(n.AttrFloat("alpha", 0.2)), float64(n.AttrFloat("beta", 0.5))
+	case "Clip":
+		e.a, e.b = math.Inf(-1), math.Inf(1)
+		if n.HasAttr("min") || n.HasAttr("max") {
+			e.a, e.b = float64(n.AttrFloat("min", float32(math.Inf(-1)))), float64(n.AttrFloat("max", float32(math.Inf(1))))
+		}
+		if lo := n.Input(1); lo != nil {
+			x, ok := scalarConst(lo)
+			if !ok {
+				return nil, fmt.Errorf("min is not a constant scalar")
+			}
+			e.a = x
+		}
+		if hi := n.Input(2); hi != nil {
+			x, ok := scalarConst(hi)
+			if !ok {
+				return nil, fmt.Errorf("max is not a constant scalar")
+			}
+			e.b = x
+		}
+	}
+	return e, nil
+}
+
+// emitExpr evaluates e at width w with the leaves' values given.
+func (b *fnb) emitExpr(e *expr, leaves []value.Value, w int) value.Value {
+	c := b.cur
+	arg := func(i int) value.Value { return b.emitExpr(e.args[i], leaves, w) }
+	k := func(x float64) value.Value { return constF(x, w) }
+	switch e.op {
+	case "leaf":
+		return leaves[e.leaf]
+	case "const":
+		return k(e.c)
+	case "Add":
+		x, y := arg(0), arg(1)
+		return b.cur.NewFAdd(x, y)
+	case "Sub":
+		x, y := arg(0), arg(1)
+		return b.cur.NewFSub(x, y)
+	case "Mul":
+		x, y := arg(0), arg(1)
+		return b.cur.NewFMul(x, y)
+	case "Div":
+		x, y := arg(0), arg(1)
+		return b.cur.NewFDiv(x, y)
+	case "Max":
+		x, y := arg(0), arg(1)
+		return b.fmax(x, y)
+	case "Min":
+		x, y := arg(0), arg(1)
+		return b.fmin(x, y)
+	case "Neg":
+		return b.cur.NewFNeg(arg(0))
+	case "Abs":
+		return b.call1("llvm.fabs", arg(0), w)
+	case "Sqrt":
+		return b.call1("llvm.sqrt", arg(0), w)
+	case "Reciprocal":
+		x := arg(0)
+		return b.cur.NewFDiv(k(1), x)
+	case "Relu":
+		x := arg(0)
+		return b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOLT, x, k(0)), k(0), x)
+	case "LeakyRelu":
+		x := arg(0)
+		return b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOLT, x, k(0)), b.cur.NewFMul(x, k(e.a)), x)
+	case "Elu":
+		x := arg(0)
+		em1 := b.cur.NewFMul(b.cur.NewFSub(b.exp(x, w), k(1)), k(e.a))
+		return b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOLT, x, k(0)), em1, x)
+	case "Clip":
+		x := arg(0)
+		if !math.IsInf(e.a, -1) {
+			x = b.fmax(x, k(e.a))
+		}
+		if !math.IsInf(e.b, 1) {
+			x = b.fmin(x, k(e.b))
+		}
+		return x
+	case "HardSigmoid":
+		x := arg(0)
+		return b.clamp01(b.fma(x, k(e.a), k(e.b), w), w)
+	case "HardSwish":
+		x := arg(0)
+		return b.cur.NewFMul(x, b.clamp01(b.fma(x, k(1.0/6), k(0.5), w), w))
+	case "Exp":
+		return b.exp(arg(0), w)
+	case "Sigmoid":
+		x := arg(0)
+		ex := b.exp(b.cur.NewFNeg(x), w)
+		return b.cur.NewFDiv(k(1), b.cur.NewFAdd(k(1), ex))
+	case "Tanh":
+		return b.tanh(arg(0), w)
+	}
+	_ = c
+	panic("codegen: no emitter for elementwise op " + e.op)
+}
+
+// fmax/fmin return the larger/smaller operand; a NaN in x propagates.
+func (b *fnb) fmax(x, y value.Value) value.Value {
+	return b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOLT, x, y), y, x)
+}
+
+func (b *fnb) fmin(x, y value.Value) value.Value {
+	return b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOGT, x, y), y, x)
+}
+
+func (b *fnb) clamp01(x value.Value, w int) value.Value {
+	return b.fmin(b.fmax(x, constF(0, w)), constF(1, w))
+}
+
+// exp is the Cephes single-precision exponential (relative error about
+// 1e-7) built from float arithmetic only, so it vectorizes on every target:
+// x = n·ln2 + r, exp(r) by a degree-5 polynomial, 2^n by building the
+// exponent bits. Overflow gives +Inf, NaN stays NaN, results below about
+// 1e-38 flush to 0.
+func (b *fnb) exp(x value.Value, w int) value.Value {
+	k := func(v float64) value.Value { return constF(v, w) }
+	c := b.cur
+	xc := b.fmin(b.fmax(x, k(-88.3762626647949)), k(88.3762626647949))
+	t := b.fma(xc, k(1.44269504088896341), k(0.5), w)
+	// floor(t) without llvm.floor (a libm call on x86-64 baseline).
+	ti := b.cur.NewFPToSI(t, i32T(w))
+	tf := b.cur.NewSIToFP(ti, vecT(w))
+	gt := b.cur.NewFCmp(enum.FPredOGT, tf, t)
+	fx := b.cur.NewSelect(gt, b.cur.NewFSub(tf, k(1)), tf)
+	r := b.fma(fx, k(-0.693359375), xc, w)
+	r = b.fma(fx, k(2.12194440e-4), r, w)
+	p := k(1.9875691500e-4)
+	for _, coef := range []float64{1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1} {
+		p = b.fma(p, r, k(coef), w)
+	}
+	r2 := b.cur.NewFMul(r, r)
+	y := b.fma(p, r2, b.cur.NewFAdd(r, k(1)), w)
+	n := b.cur.NewFPToSI(fx, i32T(w))
+	bits := b.cur.NewShl(b.cur.NewAdd(n, constI32V(127, w)), constI32V(23, w))
+	pow2 := b.cur.NewBitCast(bits, vecT(w))
+	res := value.Value(b.cur.NewFMul(y, pow2))
+	res = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOGT, x, k(88.72283935546875)), k(math.Inf(1)), res)
+	res = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredUNO, x, x), x, res)
+	_ = c
+	return res
+}
+
+// tanh uses the Cephes odd polynomial for |x| < 0.625 and
+// 1 - 2/(exp(2|x|)+1) with the sign restored above.
+func (b *fnb) tanh(x value.Value, w int) value.Value {
+	k := func(v float64) value.Value { return constF(v, w) }
+	ax := b.call1("llvm.fabs", x, w)
+	z := b.cur.NewFMul(x, x)
+	p := k(-5.70498872745e-3)
+	for _, coef := range []float64{2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1} {
+		p = b.fma(p, z, k(coef), w)
+	}
+	small := b.fma(b.cur.NewFMul(p, z), x, x, w)
+	e := b.exp(b.cur.NewFMul(ax, k(2)), w)
+	var big value.Value = b.cur.NewFSub(k(1), b.cur.NewFDiv(k(2), b.cur.NewFAdd(e, k(1))))
+	big = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOLT, x, k(0)), b.cur.NewFNeg(big), big)
+	return b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOLT, ax, k(0.625)), small, big)
+}

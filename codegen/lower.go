@@ -1,0 +1,271 @@
+package codegen
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/optc-dev/optc/ir"
+)
+
+// viewOps are lowered as aliases of their data input: same bytes, new
+// shape, no code.
+var viewOps = map[string]bool{"Reshape": true, "Flatten": true, "Squeeze": true, "Unsqueeze": true, "Identity": true, "Dropout": true}
+
+// nativeInputs are the inputs a lowered node reads at run time.
+func nativeInputs(n *ir.Node) []*ir.Value {
+	switch {
+	case viewOps[n.Op]:
+		return n.Inputs[:1]
+	case n.Op == "Clip":
+		return n.Inputs[:1]
+	}
+	return n.Inputs
+}
+
+// checkNode returns nil when codegen can lower n, else why not.
+func checkNode(n *ir.Node, opset int64) error {
+	if n.Domain != "" && n.Domain != "ai.onnx" {
+		return fmt.Errorf("domain %s is not lowered", n.Domain)
+	}
+	if !viewOps[n.Op] && !isElementwise(n.Op) && n.Op != "MatMul" && n.Op != "Gemm" && n.Op != "Softmax" {
+		return fmt.Errorf("op %s is not lowered yet", n.Op)
+	}
+	for _, v := range nativeInputs(n) {
+		if v == nil {
+			continue
+		}
+		if err := checkF32(v); err != nil {
+			return err
+		}
+	}
+	outs := 0
+	for _, o := range n.Outputs {
+		if o == nil {
+			continue
+		}
+		outs++
+		if err := checkF32(o); err != nil {
+			return err
+		}
+	}
+	if outs != 1 || n.Outputs[0] == nil {
+		return fmt.Errorf("only single-output nodes are lowered")
+	}
+	out, _ := concreteShape(n.Outputs[0])
+	switch n.Op {
+	case "Dropout":
+		if t := n.Input(2); t != nil {
+			if tc, ok := ir.ConstValue(t); !ok || tc.Len() != 1 || tc.Int64At(0) != 0 {
+				return fmt.Errorf("training_mode is not a constant false")
+			}
+		}
+	case "Clip":
+		if _, err := nodeExpr(n, nil); err != nil {
+			return err
+		}
+	case "Max", "Min":
+		if len(n.Inputs) != 2 {
+			return fmt.Errorf("%s with %d inputs (only 2 are lowered)", n.Op, len(n.Inputs))
+		}
+	case "MatMul":
+		a, _ := concreteShape(n.Inputs[0])
+		b, _ := concreteShape(n.Inputs[1])
+		if len(a) < 1 || len(b) != 2 {
+			return fmt.Errorf("MatMul of ranks %d x %d (B must be 2-D)", len(a), len(b))
+		}
+	case "Gemm":
+		a, _ := concreteShape(n.Inputs[0])
+		b, _ := concreteShape(n.Inputs[1])
+		if len(a) != 2 || len(b) != 2 {
+			return fmt.Errorf("Gemm operands are not 2-D")
+		}
+		if cv := n.Input(2); cv != nil {
+			cs, _ := concreteShape(cv)
+			if _, _, ok := view2D(cs, out); !ok {
+				return fmt.Errorf("Gemm C of shape %v does not broadcast to %v", cs, out)
+			}
+		}
+	case "Softmax":
+		if _, _, err := softmaxRows(n, opset); err != nil {
+			return err
+		}
+	}
+	if isElementwise(n.Op) {
+		for _, v := range ewDataInputs(n) {
+			s, _ := concreteShape(v)
+			if len(s) > len(out) {
+				return fmt.Errorf("input %q does not broadcast to the output", v.Name)
+			}
+		}
+	}
+	return nil
+}
+
+func checkF32(v *ir.Value) error {
+	if v.Type.Kind != ir.KindTensor || v.Type.DType != ir.Float32 {
+		return fmt.Errorf("value %q is %s (only f32 tensors are lowered)", v.Name, v.Type)
+	}
+	if _, ok := concreteShape(v); !ok {
+		return fmt.Errorf("value %q has no static shape (%s)", v.Name, v.Type)
+	}
+	return nil
+}
+
+// fusable is a kernel whose output can absorb a following elementwise
+// node: the node's expression is applied to the kernel's result before it
+// is stored.
+type fusable interface {
+	kernel
+	absorb(c *compiler, n *ir.Node, idx int) bool
+}
+
+// lowering turns one native segment's nodes into kernels.
+type lowering struct {
+	c       *compiler
+	seg     *segment
+	alias   map[*ir.Value]*ir.Value
+	kernels []kernel
+	open    map[*ir.Value]fusable
+	segOut  map[*ir.Value]bool
+}
+
+func (c *compiler) lowerSegment(s *segment) (*lowering, error) {
+	l := &lowering{c: c, seg: s, alias: map[*ir.Value]*ir.Value{}, open: map[*ir.Value]fusable{}, segOut: map[*ir.Value]bool{}}
+	for _, o := range s.outputs {
+		l.segOut[o] = true
+	}
+	for _, n := range s.nodes {
+		if err := l.node(n); err != nil {
+			return nil, fmt.Errorf("%s: %w", n.Describe(), err)
+		}
+	}
+	return l, nil
+}
+
+// root is the value whose storage v shares.
+func (l *lowering) root(v *ir.Value) *ir.Value {
+	for {
+		a, ok := l.alias[v]
+		if !ok {
+			return v
+		}
+		v = a
+	}
+}
+
+func (l *lowering) add(k kernel) {
+	l.kernels = append(l.kernels, k)
+	if f, ok := k.(fusable); ok {
+		l.open[k.output()] = f
+	}
+}
+
+// moveLast moves k to the end of the kernel list (a kernel that absorbed
+// a node runs where that node ran).
+func (l *lowering) moveLast(k kernel) {
+	i := slices.Index(l.kernels, k)
+	l.kernels = append(slices.Delete(l.kernels, i, i+1), k)
+}
+
+func (l *lowering) node(n *ir.Node) error {
+	out := n.Outputs[0]
+	switch {
+	case viewOps[n.Op]:
+		l.alias[out] = l.root(n.Inputs[0])
+		return nil
+	case isElementwise(n.Op):
+		for i, v := range ewDataInputs(n) {
+			k, ok := l.open[v]
+			if !ok || l.c.uses[v] != 1 || l.segOut[v] || !sameShape(v, out) {
+				continue
+			}
+			if k.absorb(l.c, n, i) {
+				delete(l.open, v)
+				l.open[out] = k
+				l.moveLast(k)
+				return nil
+			}
+		}
+		k, err := newEWKernel(l, n)
+		if err != nil {
+			return err
+		}
+		l.add(k)
+		return nil
+	case n.Op == "MatMul" || n.Op == "Gemm":
+		k, err := newGemmKernel(l, n)
+		if err != nil {
+			return err
+		}
+		l.add(k)
+		return nil
+	case n.Op == "Softmax":
+		k, err := newSoftmaxKernel(l, n)
+		if err != nil {
+			return err
+		}
+		l.add(k)
+		return nil
+	}
+	return fmt.Errorf("no lowering for %s", n.Op)
+}
+
+func sameShape(a, b *ir.Value) bool {
+	sa, _ := concreteShape(a)
+	sb, _ := concreteShape(b)
+	return slices.Equal(sa, sb)
+}
+
+// bcastStrides returns the element strides of a row-major tensor of shape
+// in (right-aligned) broadcast to out: 0 along broadcast dims.
+func bcastStrides(in, out []int64) []int64 {
+	st := make([]int64, len(out))
+	s := int64(1)
+	for i := len(in) - 1; i >= 0; i-- {
+		j := len(out) - len(in) + i
+		if in[i] != 1 {
+			st[j] = s
+		}
+		s *= in[i]
+	}
+	return st
+}
+
+// view2D maps a tensor of shape in broadcast to out (rank >= 1) onto the
+// 2-D view [rows, cols] of out (rows = all leading dims flattened): the
+// element (r, c) is at r*rs + c*cs. ok is false when the tensor is not
+// linear in the flattened row index.
+func view2D(in, out []int64) (rs, cs int64, ok bool) {
+	if len(in) > len(out) || len(out) == 0 {
+		return 0, 0, false
+	}
+	for i := range in {
+		j := len(out) - len(in) + i
+		if in[i] != 1 && in[i] != out[j] {
+			return 0, 0, false
+		}
+	}
+	st := bcastStrides(in, out)
+	r := len(out) - 1
+	cs = st[r]
+	// Row dims of size > 1 must be all broadcast or form one linear index.
+	var dims []int
+	for i := 0; i < r; i++ {
+		if out[i] != 1 {
+			dims = append(dims, i)
+		}
+	}
+	if len(dims) == 0 {
+		return 0, cs, true
+	}
+	last := dims[len(dims)-1]
+	rs = st[last]
+	span := int64(1)
+	for k := len(dims) - 1; k >= 0; k-- {
+		if st[dims[k]] != rs*span {
+			return 0, 0, false
+		}
+		span *= out[dims[k]]
+	}
+	return rs, cs, true
+}
