@@ -75,7 +75,7 @@ func Cases() []Case {
 		}},
 		{Name: "gemm_trans_runtime_b", Build: func() *ir.Graph {
 			b := ir.NewBuilder("g")
-			a := b.Input("a", f32(40, 9))  // transA: A = a^T is 9x40
+			a := b.Input("a", f32(40, 9))   // transA: A = a^T is 9x40
 			bb := b.Input("b", f32(33, 40)) // transB: B = b^T is 40x33
 			c := b.Input("c", f32(33))
 			b.Output(b.Op1("Gemm", map[string]*ir.Attr{"transA": ir.IntAttr(1), "transB": ir.IntAttr(1), "alpha": ir.FloatAttr(1.5)}, a, bb, c))
