@@ -119,6 +119,8 @@ func onnxTestSequence(sp *onnxpb.SequenceProto, dir string, elem *ir.Type) (Test
 
 func onnxTestOptional(op *onnxpb.OptionalProto, dir string, elem *ir.Type) (TestValue, error) {
 	v := TestValue{Type: ir.Type{Kind: ir.KindOptional, Elem: elem}}
+	var x TestValue
+	var err error
 	switch onnxpb.OptionalProto_DataType(op.GetElemType()) {
 	case onnxpb.OptionalProto_UNDEFINED:
 		return v, nil // no value
@@ -126,13 +128,7 @@ func onnxTestOptional(op *onnxpb.OptionalProto, dir string, elem *ir.Type) (Test
 		if op.TensorValue == nil {
 			return v, nil
 		}
-		x, err := onnxTestTensor(op.TensorValue, dir, elem)
-		if err != nil {
-			return TestValue{}, err
-		}
-		et := x.Type
-		x.Type = ir.Type{Kind: ir.KindOptional, Elem: &et}
-		return x, nil
+		x, err = onnxTestTensor(op.TensorValue, dir, elem)
 	case onnxpb.OptionalProto_SEQUENCE:
 		if op.SequenceValue == nil {
 			return v, nil
@@ -141,15 +137,16 @@ func onnxTestOptional(op *onnxpb.OptionalProto, dir string, elem *ir.Type) (Test
 		if elem != nil && elem.Kind == ir.KindSequence {
 			selem = elem.Elem
 		}
-		s, err := onnxTestSequence(op.SequenceValue, dir, selem)
-		if err != nil {
-			return TestValue{}, err
-		}
-		et := s.Type
-		s.Type = ir.Type{Kind: ir.KindOptional, Elem: &et}
-		return s, nil
+		x, err = onnxTestSequence(op.SequenceValue, dir, selem)
+	default:
+		return TestValue{}, fmt.Errorf("optionals of %s are not supported", onnxpb.OptionalProto_DataType(op.GetElemType()))
 	}
-	return TestValue{}, fmt.Errorf("optionals of %s are not supported", onnxpb.OptionalProto_DataType(op.GetElemType()))
+	if err != nil {
+		return TestValue{}, err
+	}
+	et := x.Type
+	x.Type = ir.Type{Kind: ir.KindOptional, Elem: &et}
+	return x, nil
 }
 
 // onnxCommonType is the most precise tensor type all of ts have: their
