@@ -324,15 +324,21 @@ func attnKernel(c *Call, in []Value) ([]Value, error) {
 		case sp.KVHeads != hkv || sp.HeadDim != hd || sp.ValDim != dv:
 			return nil, c.Errorf("K/V have %d heads of size %d/%d, the bound cache %d of %d/%d", hkv, hd, dv, sp.KVHeads, sp.HeadDim, sp.ValDim)
 		}
-		past = cache.Len(layer)
-		total = past + T
+		// The new tokens are the last T the cache holds after the append:
+		// query i sees the held keys up to the one of its own token.
+		held := cache.Head(layer, 0).Len()
 		// Check the mask before the cache changes: a failed node leaves
 		// the cache as it was.
-		if _, err := attnMaskOf(c, maskT, [4]int{B, hq, S, total}); err != nil {
+		if _, err := attnMaskOf(c, maskT, [4]int{B, hq, S, held + T}); err != nil {
 			return nil, err
 		}
 		if err := cache.Append(layer, k, v, T); err != nil {
 			return nil, c.Errorf("%v", err)
+		}
+		total = cache.Head(layer, 0).Len()
+		past = total - T
+		if maskT != nil && total != held+T {
+			return nil, c.Errorf("attn_mask was sized for %d keys but the cache holds %d after the append", held+T, total)
 		}
 		for h := 0; h < hkv; h++ {
 			view := cache.Head(layer, h)

@@ -24,8 +24,9 @@ func (s Spec) TokenBytes() int64 {
 // Cache holds the keys and values of one sequence.
 type Cache interface {
 	Spec() Spec
-	// Len is the number of tokens appended to layer l so far (the
-	// sequence position of the next token for that layer).
+	// Len is the number of tokens appended to layer l so far: the
+	// sequence position of the layer's next token. (A cache that evicts
+	// holds fewer; its HeadViews say how many.)
 	Len(layer int) int
 	// Append adds n tokens to a layer. k holds their keys head-major,
 	// [KVHeads][n][HeadDim]; v their values, [KVHeads][n][ValDim]. The
@@ -45,7 +46,7 @@ type Cache interface {
 
 // HeadView reads one (layer, kv head) in blocks of consecutive tokens.
 type HeadView interface {
-	// Len is the number of tokens stored.
+	// Len is the number of tokens held (the most recent appended last).
 	Len() int
 	// BlockSize is the number of tokens per block (the last block may
 	// hold fewer).

@@ -1,0 +1,260 @@
+package llm
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/optc-dev/optc/gguf"
+	"github.com/optc-dev/optc/ir"
+	"github.com/optc-dev/optc/runtime/interp"
+	"github.com/optc-dev/optc/runtime/llm/kvcache"
+	"github.com/optc-dev/optc/runtime/llm/llama"
+	"github.com/optc-dev/optc/runtime/llm/tokenizer"
+)
+
+// LM is a decoder language model bound to a backend.
+type LM interface {
+	// CacheSpec is the geometry of the KV cache Forward needs.
+	CacheSpec() kvcache.Spec
+	// VocabSize is the number of logits per position.
+	VocabSize() int
+	// MaxLen is the longest sequence the model handles.
+	MaxLen() int
+	// Forward appends tokens to the sequence held by cache (positions
+	// cache.Len(0)…) and returns the logits of the requested rows
+	// (indices into tokens). On error the cache is as before the call. A
+	// nil cache runs the tokens alone, as positions 0…len-1, uncached.
+	Forward(ctx context.Context, cache kvcache.Cache, tokens []int32, rows []int) ([][]float32, error)
+}
+
+// Model is a language model loaded into optc's IR, run on the reference
+// interpreter.
+type Model struct {
+	Name      string
+	Arch      string
+	Config    llama.Config
+	Graph     *ir.Graph
+	Tokenizer tokenizer.Tokenizer
+	// WeightBytes is the size of the weights as loaded (f32), and
+	// FileTypes counts the file's tensors per stored type.
+	WeightBytes int64
+	FileTypes   map[string]int
+}
+
+var _ LM = (*Model)(nil)
+
+// CacheSpec implements LM.
+func (m *Model) CacheSpec() kvcache.Spec {
+	c := m.Config
+	return kvcache.Spec{Layers: c.Layers, KVHeads: c.KVHeads, HeadDim: c.HeadDim, ValDim: c.HeadDim, MaxLen: c.ContextLen}
+}
+
+// VocabSize implements LM.
+func (m *Model) VocabSize() int { return m.Config.Vocab }
+
+// MaxLen implements LM.
+func (m *Model) MaxLen() int { return m.Config.ContextLen }
+
+// NewCache makes an empty dense cache for the model.
+func (m *Model) NewCache() (kvcache.Cache, error) { return kvcache.NewDense(m.CacheSpec(), 0) }
+
+// Forward implements LM on the interpreter.
+func (m *Model) Forward(ctx context.Context, cache kvcache.Cache, tokens []int32, rows []int) ([][]float32, error) {
+	n := len(tokens)
+	if n == 0 {
+		return nil, fmt.Errorf("llm: forward of no tokens")
+	}
+	start := 0
+	if cache != nil {
+		start = cache.Len(0)
+		ctx = kvcache.NewContext(ctx, cache)
+	}
+	if start+n > m.Config.ContextLen {
+		return nil, fmt.Errorf("llm: %d + %d tokens exceed the context length %d", start, n, m.Config.ContextLen)
+	}
+	ids := make([]int64, n)
+	pos := make([]int64, n)
+	for i, t := range tokens {
+		if t < 0 || int(t) >= m.Config.Vocab {
+			return nil, fmt.Errorf("llm: token id %d outside the vocabulary of %d", t, m.Config.Vocab)
+		}
+		ids[i], pos[i] = int64(t), int64(start+i)
+	}
+	rs := make([]int64, len(rows))
+	for i, r := range rows {
+		if r < 0 || r >= n {
+			return nil, fmt.Errorf("llm: logit row %d outside the %d tokens", r, n)
+		}
+		rs[i] = int64(r)
+	}
+	if len(rows) == 0 {
+		rs = []int64{int64(n - 1)} // the graph always computes a row; it is not returned
+	}
+	in := map[string]interp.Value{
+		llama.InputIDs:    ir.FromSlice(ir.Int64, []int64{1, int64(n)}, ids),
+		llama.PositionIDs: ir.FromSlice(ir.Int64, []int64{1, int64(n)}, pos),
+		llama.LogitRows:   ir.FromSlice(ir.Int64, []int64{int64(len(rs))}, rs),
+	}
+	out, err := interp.Run(ctx, m.Graph, in)
+	if err != nil {
+		if cache != nil {
+			if terr := cache.Truncate(start); terr != nil {
+				return nil, fmt.Errorf("llm: %v (and restoring the cache failed: %v)", err, terr)
+			}
+		}
+		return nil, fmt.Errorf("llm: %w", err)
+	}
+	lt, ok := out[llama.Logits].(*ir.Tensor)
+	if !ok || lt.DType != ir.Float32 || len(lt.Shape) != 3 {
+		return nil, fmt.Errorf("llm: the graph returned logits %v", out[llama.Logits])
+	}
+	data := lt.Data.([]float32)
+	v := m.Config.Vocab
+	res := make([][]float32, len(rows))
+	for i := range res {
+		res[i] = data[i*v : (i+1)*v : (i+1)*v]
+	}
+	return res, nil
+}
+
+// LoadGGUF loads a GGUF model (architecture "llama"; tensors F32, F16,
+// BF16, Q8_0, Q4_0 or Q4_1, dequantized to f32 for the interpreter) with
+// its tokenizer.
+func LoadGGUF(path string) (*Model, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := fromGGUF(f)
+	if err != nil {
+		return nil, fmt.Errorf("llm: %s: %w", filepath.Base(path), err)
+	}
+	return m, nil
+}
+
+// ggufConfig reads Llama hyperparameters from GGUF metadata.
+func ggufConfig(f *gguf.File) (llama.Config, error) {
+	var c llama.Config
+	arch, err := f.String("general.architecture")
+	if err != nil {
+		return c, err
+	}
+	if arch != "llama" {
+		return c, fmt.Errorf("architecture %q is not supported (optc builds \"llama\" models from GGUF)", arch)
+	}
+	u := func(key string, def uint64, dst *int) {
+		if err != nil {
+			return
+		}
+		var v uint64
+		if def == 0 {
+			v, err = f.Uint(arch + "." + key)
+		} else {
+			v, err = f.UintOr(arch+"."+key, def)
+		}
+		if err == nil && v > 1<<31 {
+			err = fmt.Errorf("%s.%s = %d is out of range", arch, key, v)
+		}
+		*dst = int(v)
+	}
+	u("embedding_length", 0, &c.Dim)
+	u("feed_forward_length", 0, &c.Hidden)
+	u("block_count", 0, &c.Layers)
+	u("attention.head_count", 0, &c.Heads)
+	if err != nil {
+		return c, err
+	}
+	if c.Heads == 0 {
+		return c, fmt.Errorf("%s.attention.head_count is 0", arch)
+	}
+	u("attention.head_count_kv", uint64(c.Heads), &c.KVHeads)
+	u("attention.key_length", uint64(max(c.Dim/c.Heads, 1)), &c.HeadDim)
+	u("context_length", 2048, &c.ContextLen)
+	u("rope.dimension_count", uint64(c.HeadDim), &c.RopeDim)
+	if err != nil {
+		return c, err
+	}
+	if vl, ok := f.Lookup(arch + ".attention.value_length"); ok {
+		if n, _ := vl.Uint(); int(n) != c.HeadDim {
+			return c, fmt.Errorf("value head size %d differs from the key head size %d (not supported)", n, c.HeadDim)
+		}
+	}
+	if st, ok := f.Lookup(arch + ".rope.scaling.type"); ok {
+		if s, _ := st.Data.(string); s != "none" && s != "" {
+			return c, fmt.Errorf("rope scaling %q is not supported", s)
+		}
+	}
+	eps, err := f.FloatOr(arch+".attention.layer_norm_rms_epsilon", 1e-5)
+	if err != nil {
+		return c, err
+	}
+	theta, err := f.FloatOr(arch+".rope.freq_base", 10000)
+	if err != nil {
+		return c, err
+	}
+	c.RMSEps, c.RopeTheta = float32(eps), float32(theta)
+	c.RopeInterleaved = true // GGUF llama: Q/K rows permuted for adjacent-pair rotation
+	if ti, ok := f.Info("token_embd.weight"); ok && len(ti.Dims) == 2 {
+		c.Vocab = int(ti.Dims[1])
+	}
+	if n, ok := f.Lookup(arch + ".vocab_size"); ok {
+		if v, _ := n.Uint(); int(v) != c.Vocab {
+			return c, fmt.Errorf("%s.vocab_size %d disagrees with token_embd.weight's %d rows", arch, v, c.Vocab)
+		}
+	}
+	_, hasOut := f.Info("output.weight")
+	c.Tied = !hasOut
+	return c, nil
+}
+
+func fromGGUF(f *gguf.File) (*Model, error) {
+	cfg, err := ggufConfig(f)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		return nil, err
+	}
+	if tok.VocabSize() != cfg.Vocab {
+		return nil, fmt.Errorf("the tokenizer has %d tokens but token_embd.weight has %d rows", tok.VocabSize(), cfg.Vocab)
+	}
+	m := &Model{Name: f.Name, Arch: "llama", Config: cfg, Tokenizer: tok, FileTypes: map[string]int{}}
+	for _, ti := range f.Tensors {
+		m.FileTypes[ti.Type.String()]++
+	}
+	shapes := cfg.Shapes()
+	weights := func(name string) (*ir.Tensor, error) {
+		ti, ok := f.Info(name)
+		if !ok {
+			return nil, fmt.Errorf("tensor %q is missing", name)
+		}
+		if want := shapes[name]; !sameDims(ti.Shape(), want) {
+			return nil, fmt.Errorf("tensor %q has shape %v, but the hyperparameters give %v", name, ti.Shape(), want)
+		}
+		t, err := f.Float32(name)
+		if err != nil {
+			return nil, err
+		}
+		m.WeightBytes += t.Bytes()
+		return t, nil
+	}
+	if m.Graph, err = llama.Build(cfg, weights); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func sameDims(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

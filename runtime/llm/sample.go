@@ -1,0 +1,147 @@
+package llm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+)
+
+// SamplerConfig chooses how the next token is picked from the logits.
+// The zero value is greedy decoding. Otherwise the steps run in
+// llama.cpp's default order: repetition penalty, top-k, top-p,
+// temperature, then a seeded draw from the softmax.
+type SamplerConfig struct {
+	// Temperature ≤ 0 picks the most likely token (the first on ties).
+	Temperature float32
+	// TopK > 0 keeps the K most likely tokens.
+	TopK int
+	// TopP in (0, 1) keeps the smallest set of most likely tokens whose
+	// probability reaches P.
+	TopP float32
+	// RepeatPenalty > 0 and ≠ 1 divides the positive logits (multiplies
+	// the negative ones) of the tokens among the last RepeatLastN of the
+	// sequence (prompt included), as llama.cpp does. Off by default.
+	RepeatPenalty float32
+	RepeatLastN   int // 0 means 64
+	// Seed makes the draws reproducible.
+	Seed uint64
+}
+
+// Greedy reports whether the config is plain argmax decoding.
+func (c SamplerConfig) Greedy() bool { return c.Temperature <= 0 && !c.penalized() }
+
+func (c SamplerConfig) penalized() bool { return c.RepeatPenalty > 0 && c.RepeatPenalty != 1 }
+
+// Validate rejects meaningless settings.
+func (c SamplerConfig) Validate() error {
+	switch {
+	case math.IsNaN(float64(c.Temperature)) || c.TopK < 0 || c.TopP < 0 || c.TopP > 1 || c.RepeatPenalty < 0 || c.RepeatLastN < 0:
+		return fmt.Errorf("sampler: invalid settings %+v", c)
+	}
+	return nil
+}
+
+// Sampler picks tokens; it holds the random state of one generation.
+type Sampler struct {
+	cfg  SamplerConfig
+	rng  *rand.Rand
+	work []float32
+	idx  []int32
+	prob []float64
+}
+
+// NewSampler makes a sampler whose random draws depend only on cfg.Seed.
+func NewSampler(cfg SamplerConfig) *Sampler {
+	return &Sampler{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15))}
+}
+
+// Sample returns the next token given the logits and the sequence so far.
+func (s *Sampler) Sample(logits []float32, history []int32) int32 {
+	c := s.cfg
+	x := logits
+	if c.penalized() {
+		s.work = append(s.work[:0], logits...)
+		x = s.work
+		n := c.RepeatLastN
+		if n == 0 {
+			n = 64
+		}
+		seen := map[int32]bool{}
+		for _, t := range history[max(0, len(history)-n):] {
+			if t < 0 || int(t) >= len(x) || seen[t] {
+				continue
+			}
+			seen[t] = true
+			if x[t] <= 0 {
+				x[t] *= c.RepeatPenalty
+			} else {
+				x[t] /= c.RepeatPenalty
+			}
+		}
+	}
+	if c.Temperature <= 0 {
+		return Argmax(x)
+	}
+	// Candidates sorted by logit, descending (ties: lower id first).
+	s.idx = s.idx[:0]
+	for i := range x {
+		s.idx = append(s.idx, int32(i))
+	}
+	sort.SliceStable(s.idx, func(a, b int) bool { return x[s.idx[a]] > x[s.idx[b]] })
+	cand := s.idx
+	if c.TopK > 0 && c.TopK < len(cand) {
+		cand = cand[:c.TopK]
+	}
+	if c.TopP > 0 && c.TopP < 1 {
+		p := s.softmax(x, cand, 1)
+		var cum float64
+		keep := len(cand)
+		for i, pi := range p {
+			cum += pi
+			if cum >= float64(c.TopP) {
+				keep = i + 1
+				break
+			}
+		}
+		cand = cand[:keep]
+	}
+	p := s.softmax(x, cand, c.Temperature)
+	r := s.rng.Float64()
+	var cum float64
+	for i, pi := range p {
+		cum += pi
+		if r < cum {
+			return cand[i]
+		}
+	}
+	return cand[len(cand)-1]
+}
+
+// softmax returns the probabilities of the candidates (sorted descending)
+// at temperature t, in float64.
+func (s *Sampler) softmax(x []float32, cand []int32, t float32) []float64 {
+	s.prob = s.prob[:0]
+	mx := float64(x[cand[0]]) / float64(t)
+	var sum float64
+	for _, id := range cand {
+		e := math.Exp(float64(x[id])/float64(t) - mx)
+		s.prob = append(s.prob, e)
+		sum += e
+	}
+	for i := range s.prob {
+		s.prob[i] /= sum
+	}
+	return s.prob
+}
+
+// Argmax returns the index of the largest logit (the first on ties).
+func Argmax(x []float32) int32 {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
