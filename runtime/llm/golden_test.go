@@ -56,3 +56,57 @@ func TestGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateOptions: stop tokens end generation, the callback sees every
+// token as it is chosen, seeded sampling repeats, chunked prefill does not
+// change the result.
+func TestGenerateOptions(t *testing.T) {
+	m := stories(t)
+	c := llmtest.LoadGolden(t).Cases[1]
+	ctx := context.Background()
+	var streamed []int32
+	res, err := llm.NewGenerator(m, llm.WithChunkSize(2)).Generate(ctx, llm.Request{
+		Prompt: c.PromptTokens, MaxTokens: 50, Stop: []int32{c.OutTokens[5]},
+		OnToken: func(id int32) error { streamed = append(streamed, id); return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StopReason != "stop" || len(res.Tokens) != 6 || res.Tokens[5] != c.OutTokens[5] || len(streamed) != 6 {
+		t.Errorf("stop: reason %s, tokens %v, streamed %v", res.StopReason, res.Tokens, streamed)
+	}
+	if res.DecodeSteps != 5 || res.CacheBytes != int64(len(c.PromptTokens)+5)*m.CacheSpec().TokenBytes() {
+		t.Errorf("%d decode steps, cache %d bytes", res.DecodeSteps, res.CacheBytes)
+	}
+	sample := func(seed uint64) []int32 {
+		g := llm.NewGenerator(m, llm.WithSampler(llm.SamplerConfig{Temperature: 0.8, TopK: 40, TopP: 0.95, Seed: seed}))
+		r, err := g.Generate(ctx, llm.Request{Prompt: c.PromptTokens, MaxTokens: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Tokens
+	}
+	a, b, d := sample(3), sample(3), sample(4)
+	if len(a) != 40 || !equalIDs(a, b) || equalIDs(a, d) {
+		t.Errorf("seeded sampling: %v / %v / %v", a, b, d)
+	}
+	if _, err := llm.NewGenerator(m).Generate(ctx, llm.Request{MaxTokens: 3}); err == nil {
+		t.Error("empty prompt accepted")
+	}
+	long := make([]int32, m.MaxLen()+1)
+	if _, err := llm.NewGenerator(m).Generate(ctx, llm.Request{Prompt: long, MaxTokens: 1}); err == nil {
+		t.Error("over-long prompt accepted")
+	}
+}
+
+func equalIDs(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
