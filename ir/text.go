@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -464,39 +465,11 @@ func textCheckData(t *Tensor) error {
 	if t.Data == nil {
 		return fmt.Errorf("tensor %s has no data", t)
 	}
-	var got int
-	okType := true
-	switch d := t.Data.(type) {
-	case []float32:
-		got, okType = len(d), t.DType == Float32
-	case []float64:
-		got, okType = len(d), t.DType == Float64
-	case []uint16:
-		got, okType = len(d), t.DType == Float16 || t.DType == BFloat16 || t.DType == Uint16
-	case []int8:
-		got, okType = len(d), t.DType == Int8 || t.DType == Int4
-	case []uint8:
-		got, okType = len(d), t.DType == Uint8 || t.DType == Uint4
-	case []int16:
-		got, okType = len(d), t.DType == Int16
-	case []int32:
-		got, okType = len(d), t.DType == Int32
-	case []uint32:
-		got, okType = len(d), t.DType == Uint32
-	case []int64:
-		got, okType = len(d), t.DType == Int64
-	case []uint64:
-		got, okType = len(d), t.DType == Uint64
-	case []bool:
-		got, okType = len(d), t.DType == Bool
-	case []string:
-		got, okType = len(d), t.DType == String
-	default:
-		okType = false
-	}
-	if !okType {
+	// makeSlice says which Go slice type holds each dtype.
+	if reflect.TypeOf(t.Data) != reflect.TypeOf(makeSlice(t.DType, 0)) {
 		return fmt.Errorf("data of Go type %T for dtype %s", t.Data, t.DType)
 	}
+	got := reflect.ValueOf(t.Data).Len()
 	if int64(got) != n {
 		return fmt.Errorf("%d elements for shape %v", got, t.Shape)
 	}

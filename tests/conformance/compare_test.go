@@ -3,6 +3,7 @@ package conformance
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -141,42 +142,13 @@ func confCompareTensor(got, want *ir.Tensor) string {
 }
 
 // confDataLen is the length of a dense tensor's data slice, -1 if the
-// data is not a slice of the dtype's Go type.
+// data is not a slice of the dtype's Go type (the one ir.NewTensor makes).
 func confDataLen(t *ir.Tensor) int {
-	switch d := t.Data.(type) {
-	case []float32:
-		return confLenIf(t.DType == ir.Float32, len(d))
-	case []float64:
-		return confLenIf(t.DType == ir.Float64, len(d))
-	case []uint16:
-		return confLenIf(t.DType == ir.Float16 || t.DType == ir.BFloat16 || t.DType == ir.Uint16, len(d))
-	case []int8:
-		return confLenIf(t.DType == ir.Int8 || t.DType == ir.Int4, len(d))
-	case []uint8:
-		return confLenIf(t.DType == ir.Uint8 || t.DType == ir.Uint4, len(d))
-	case []int16:
-		return confLenIf(t.DType == ir.Int16, len(d))
-	case []int32:
-		return confLenIf(t.DType == ir.Int32, len(d))
-	case []uint32:
-		return confLenIf(t.DType == ir.Uint32, len(d))
-	case []int64:
-		return confLenIf(t.DType == ir.Int64, len(d))
-	case []uint64:
-		return confLenIf(t.DType == ir.Uint64, len(d))
-	case []bool:
-		return confLenIf(t.DType == ir.Bool, len(d))
-	case []string:
-		return confLenIf(t.DType == ir.String, len(d))
+	if t.DType == ir.Undefined || t.DType > ir.String || t.Data == nil ||
+		reflect.TypeOf(t.Data) != reflect.TypeOf(ir.NewTensor(t.DType).Data) {
+		return -1
 	}
-	return -1
-}
-
-func confLenIf(ok bool, n int) int {
-	if ok {
-		return n
-	}
-	return -1
+	return reflect.ValueOf(t.Data).Len()
 }
 
 // confElemsMatch compares element i and formats both sides.
