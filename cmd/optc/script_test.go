@@ -9,6 +9,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/optc-dev/optc/data"
+	"github.com/optc-dev/optc/runtime/llm/llmtest"
 )
 
 // The CLI is tested end to end as txtar scripts in testdata/script: each
@@ -30,12 +31,17 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
 		// [fmnist]: Debian's dataset-fashion-mnist is installed (eval scripts).
+		// [llm]: the shared stories260K model is present (generate scripts).
 		Condition: func(cond string) (bool, error) {
-			if cond != "fmnist" {
-				return false, fmt.Errorf("unknown condition %q", cond)
+			switch cond {
+			case "fmnist":
+				_, err := os.Stat(data.FashionMNISTDir)
+				return err == nil, nil
+			case "llm":
+				_, ok := llmtest.Find()
+				return ok, nil
 			}
-			_, err := os.Stat(data.FashionMNISTDir)
-			return err == nil, nil
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("ONNXDATA", onnxTestData)
@@ -44,6 +50,8 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("MODELS", models) // the committed fixture models (eval scripts)
+			llmDir, _ := llmtest.Find()
+			env.Setenv("LLMDATA", llmDir) // ../shared/llm: stories260K (generate scripts)
 			return nil
 		},
 	})

@@ -13,19 +13,19 @@ import (
 // temperature, then a seeded draw from the softmax.
 type SamplerConfig struct {
 	// Temperature ≤ 0 picks the most likely token (the first on ties).
-	Temperature float32
+	Temperature float32 `json:"temperature"`
 	// TopK > 0 keeps the K most likely tokens.
-	TopK int
+	TopK int `json:"top_k"`
 	// TopP in (0, 1) keeps the smallest set of most likely tokens whose
 	// probability reaches P.
-	TopP float32
+	TopP float32 `json:"top_p"`
 	// RepeatPenalty > 0 and ≠ 1 divides the positive logits (multiplies
 	// the negative ones) of the tokens among the last RepeatLastN of the
 	// sequence (prompt included), as llama.cpp does. Off by default.
-	RepeatPenalty float32
-	RepeatLastN   int // 0 means 64
+	RepeatPenalty float32 `json:"repeat_penalty"`
+	RepeatLastN   int     `json:"repeat_last_n"` // 0 means 64
 	// Seed makes the draws reproducible.
-	Seed uint64
+	Seed uint64 `json:"seed"`
 }
 
 // Greedy reports whether the config is plain argmax decoding.
