@@ -171,26 +171,10 @@ func (p *textPrinter) graph(g *Graph, indent string) {
 	}
 	p.w(")")
 	if g.Opsets != nil {
-		keys := sortedKeys(g.Opsets)
-		p.w(" opset{")
-		for i, k := range keys {
-			if i > 0 {
-				p.w(", ")
-			}
-			p.w(strconv.Quote(k), "=", strconv.FormatInt(g.Opsets[k], 10))
-		}
-		p.w("}")
+		textMapBlock(p, " opset{", g.Opsets, func(v int64) string { return strconv.FormatInt(v, 10) })
 	}
 	if g.Meta != nil {
-		keys := sortedKeys(g.Meta)
-		p.w(" meta{")
-		for i, k := range keys {
-			if i > 0 {
-				p.w(", ")
-			}
-			p.w(strconv.Quote(k), "=", strconv.Quote(g.Meta[k]))
-		}
-		p.w("}")
+		textMapBlock(p, " meta{", g.Meta, strconv.Quote)
 	}
 	p.w(" {\n")
 	in := indent + "  "
@@ -670,6 +654,19 @@ func textIsIdent(s string) bool {
 		}
 	}
 	return true
+}
+
+// textMapBlock writes open, then "key"=value for every entry of m in key
+// order (comma separated), then "}".
+func textMapBlock[V any](p *textPrinter, open string, m map[string]V, value func(V) string) {
+	p.w(open)
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			p.w(", ")
+		}
+		p.w(strconv.Quote(k), "=", value(m[k]))
+	}
+	p.w("}")
 }
 
 func sortedKeys[V any](m map[string]V) []string {

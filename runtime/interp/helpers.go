@@ -2,6 +2,7 @@ package interp
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/optc-dev/optc/ir"
 )
@@ -129,17 +130,7 @@ func broadcastIndex(in, out []int64) []int {
 	return idx
 }
 
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func sameShape(a, b []int64) bool { return slices.Equal(a, b) }
 
 // normAxis resolves a possibly negative axis against rank, with an error
 // naming the node when out of range.
