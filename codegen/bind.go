@@ -43,12 +43,17 @@ func bindShapes(g *ir.Graph, shapes map[string][]int64) ([]Binding, error) {
 	params := map[string]int64{}
 	var binds []Binding
 	for _, in := range g.Inputs {
-		if in.Type.Kind != ir.KindTensor || !in.Type.Ranked {
+		if in.Type.Kind != ir.KindTensor {
+			if _, ok := shapes[in.Name]; ok {
+				return nil, fmt.Errorf("--shape %s: input %q is a %s, not a tensor", in.Name, in.Name, in.Type)
+			}
+			continue // sequences and optionals stay dynamic (their nodes run on the interpreter)
+		}
+		if !in.Type.Ranked {
 			if s, ok := shapes[in.Name]; ok {
 				in.Type = ir.TensorType(in.Type.DType, ir.ShapeOf(s...))
-				continue
 			}
-			return nil, fmt.Errorf("input %q has type %s: give its shape with --shape %s=d0,d1,…", in.Name, in.Type, in.Name)
+			continue
 		}
 		want, given := shapes[in.Name]
 		if given && len(want) != len(in.Type.Shape) {

@@ -163,7 +163,11 @@ func Build(ctx context.Context, res *codegen.Result, opts Options) (*Output, err
 		out.Files = append(out.Files, filepath.Join(opts.OutDir, libFile))
 	} else {
 		libFile = "lib" + name + ".so"
-		if err := tc.LinkShared(ctx, filepath.Join(opts.OutDir, libFile), objPath, shimC, infoC); err != nil {
+		shimO, err := shimObject(ctx, tc, tmp)
+		if err != nil {
+			return nil, err
+		}
+		if err := tc.LinkShared(ctx, filepath.Join(opts.OutDir, libFile), objPath, shimO, infoC); err != nil {
 			return nil, err
 		}
 		out.Files = append(out.Files, filepath.Join(opts.OutDir, libFile))

@@ -107,7 +107,7 @@ func openLibrary(libPath, weightsPath string) (*library, error) {
 	return &library{syms: syms, model: m}, nil
 }
 
-func (l *library) run(seg int, ins, outs [][]float32) error {
+func (l *library) run(seg int, ins, outs [][]byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var pin runtime.Pinner
@@ -115,7 +115,7 @@ func (l *library) run(seg int, ins, outs [][]float32) error {
 	n := len(ins) + len(outs)
 	arr := (*[1 << 28]unsafe.Pointer)(C.calloc(C.size_t(max(n, 1)), C.size_t(unsafe.Sizeof(uintptr(0)))))[:max(n, 1):max(n, 1)]
 	defer C.free(unsafe.Pointer(&arr[0]))
-	for i, d := range append(append([][]float32{}, ins...), outs...) {
+	for i, d := range append(append([][]byte{}, ins...), outs...) {
 		if len(d) == 0 {
 			continue
 		}

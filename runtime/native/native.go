@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"unsafe"
 
 	"github.com/optc-dev/optc/bundle"
 	"github.com/optc-dev/optc/ir"
@@ -149,7 +150,7 @@ func (m *Model) Run(ctx context.Context, inputs map[string]*ir.Tensor) (map[stri
 }
 
 func (m *Model) runNative(st bundle.Step, env map[string]*ir.Tensor) error {
-	ins := make([][]float32, len(st.Inputs))
+	ins := make([][]byte, len(st.Inputs))
 	for i, io := range st.Inputs {
 		t, ok := env[io.Name]
 		if !ok {
@@ -158,14 +159,24 @@ func (m *Model) runNative(st bundle.Step, env map[string]*ir.Tensor) error {
 		if err := checkTensor(t, io); err != nil {
 			return fmt.Errorf("value %q: %w", io.Name, err)
 		}
-		ins[i] = t.Data.([]float32)
+		b, err := rawBytes(t)
+		if err != nil {
+			return fmt.Errorf("value %q: %w", io.Name, err)
+		}
+		ins[i] = b
 	}
-	outs := make([][]float32, len(st.Outputs))
+	outs := make([][]byte, len(st.Outputs))
 	tensors := make([]*ir.Tensor, len(st.Outputs))
 	for i, io := range st.Outputs {
-		t := ir.NewTensor(ir.Float32, io.Shape...)
+		d, err := ir.ParseDType(io.DType)
+		if err != nil {
+			return err
+		}
+		t := ir.NewTensor(d, io.Shape...)
 		tensors[i] = t
-		outs[i] = t.Data.([]float32)
+		if outs[i], err = rawBytes(t); err != nil {
+			return fmt.Errorf("value %q: %w", io.Name, err)
+		}
 	}
 	if err := m.lib.run(st.Index, ins, outs); err != nil {
 		return err
@@ -196,10 +207,45 @@ func checkTensor(t *ir.Tensor, io bundle.IO) error {
 	if !t.IsDense() {
 		return fmt.Errorf("tensor is not dense")
 	}
-	if io.DType == "f32" {
-		if d, ok := t.Data.([]float32); !ok || int64(len(d)) != ir.NumElements(t.Shape) {
-			return fmt.Errorf("data does not hold %d float32 values", ir.NumElements(t.Shape))
-		}
+	if t.Len() != int(ir.NumElements(io.Shape)) {
+		return fmt.Errorf("data holds %d elements, the shape %v needs %d", t.Len(), io.Shape, ir.NumElements(io.Shape))
 	}
 	return nil
+}
+
+// rawBytes is the memory of a dense tensor's elements (no copy).
+func rawBytes(t *ir.Tensor) ([]byte, error) {
+	switch d := t.Data.(type) {
+	case []float32:
+		return sliceBytes(d), nil
+	case []float64:
+		return sliceBytes(d), nil
+	case []int8:
+		return sliceBytes(d), nil
+	case []uint8:
+		return d, nil
+	case []int16:
+		return sliceBytes(d), nil
+	case []uint16:
+		return sliceBytes(d), nil
+	case []int32:
+		return sliceBytes(d), nil
+	case []uint32:
+		return sliceBytes(d), nil
+	case []int64:
+		return sliceBytes(d), nil
+	case []uint64:
+		return sliceBytes(d), nil
+	case []bool:
+		return sliceBytes(d), nil
+	}
+	return nil, fmt.Errorf("dtype %s cannot be passed to native code", t.DType)
+}
+
+func sliceBytes[T any](s []T) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	var z T
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*int(unsafe.Sizeof(z)))
 }
