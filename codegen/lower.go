@@ -269,3 +269,12 @@ func view2D(in, out []int64) (rs, cs int64, ok bool) {
 	}
 	return rs, cs, true
 }
+
+// HasOp reports whether codegen lowers op (in some of its forms: the
+// node-level conditions are in checkNode), for coverage reports.
+func HasOp(domain, op string) bool {
+	if domain != "" && domain != "ai.onnx" {
+		return false
+	}
+	return viewOps[op] || isElementwise(op) || op == "MatMul" || op == "Gemm" || op == "Softmax"
+}

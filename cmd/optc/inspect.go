@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/optc-dev/optc/codegen"
 	"github.com/optc-dev/optc/frontend/onnx"
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/runtime/interp"
@@ -108,7 +109,7 @@ func buildInspectReport(path string, g *ir.Graph) (*inspectReport, error) {
 	domains := opDomains(g)
 	for _, oc := range st.Ops {
 		d := domains[oc.Op]
-		op := opReport{Op: oc.Op, Count: oc.Count, Interp: interp.HasKernel(d[0], d[1])}
+		op := opReport{Op: oc.Op, Count: oc.Count, Interp: interp.HasKernel(d[0], d[1]), Codegen: codegen.HasOp(d[0], d[1])}
 		r.Ops = append(r.Ops, op)
 		r.Coverage.Ops++
 		r.Coverage.Nodes += oc.Count
