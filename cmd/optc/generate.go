@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
@@ -40,12 +39,14 @@ type generateFlags struct {
 func newGenerateCmd() *cobra.Command {
 	var f generateFlags
 	cmd := &cobra.Command{
-		Use:   "generate model.gguf --prompt TEXT [-n N]",
+		Use:   "generate model.gguf|checkpoint/ --prompt TEXT [-n N]",
 		Short: "Generate text with a language model (streams tokens; --json, --bench)",
 		Long: `Generate text with a decoder language model on the reference interpreter.
 
 The model is a GGUF file (Llama architecture; F32, F16, BF16, Q8_0, Q4_0 or
-Q4_1 tensors) whose tokenizer is read from its metadata. The prompt is
+Q4_1 tensors) whose tokenizer is read from its metadata, or a Hugging Face
+Llama checkpoint folder (config.json, model.safetensors and a GPT-2 style or
+byte tokenizer). The prompt is
 tokenized as llama.cpp does (BOS prepended unless --no-bos) and prefilled in
 chunks of --chunk tokens through a KV cache; then -n tokens are sampled one
 at a time and streamed to stdout. Timings go to stderr.
@@ -124,10 +125,7 @@ func runGenerate(cmd *cobra.Command, path string, f *generateFlags) error {
 	if f.n < 0 || f.chunk <= 0 {
 		return fmt.Errorf("generate: -n must be ≥ 0 and --chunk > 0")
 	}
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return fmt.Errorf("generate %s: model folders (safetensors + config.json, ONNX with KV inputs) are not supported yet; give a .gguf file", path)
-	}
-	m, err := llm.LoadGGUF(path)
+	m, err := llm.Load(path)
 	if err != nil {
 		return err
 	}
