@@ -381,9 +381,12 @@ func headerSource(res *codegen.Result, name string, t *targets.Target, version s
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	}
-	fmt.Fprintf(&b, "/* Element counts (float32) of each input and output, in order. */\n")
+	fmt.Fprintf(&b, "/* Element counts of each input and output, in order. */\n")
 	fmt.Fprintf(&b, "#define OPTC_MODEL_INPUT_ELEMS %s\n", list(res.Graph.Inputs))
-	fmt.Fprintf(&b, "#define OPTC_MODEL_OUTPUT_ELEMS %s\n\n", list(res.Graph.Outputs))
+	fmt.Fprintf(&b, "#define OPTC_MODEL_OUTPUT_ELEMS %s\n", list(res.Graph.Outputs))
+	fmt.Fprintf(&b, "/* Byte sizes of each input and output, in order. */\n")
+	fmt.Fprintf(&b, "#define OPTC_MODEL_INPUT_BYTES %s\n", byteList(res.Graph.Inputs))
+	fmt.Fprintf(&b, "#define OPTC_MODEL_OUTPUT_BYTES %s\n\n", byteList(res.Graph.Outputs))
 	b.WriteString(`typedef struct optc_model optc_model;
 
 /* Maps the weights (weights.safetensors of the same bundle) and checks them
@@ -414,6 +417,17 @@ int32_t optc_graph_run(const void *const *inputs, void *const *outputs,
 	}
 	b.WriteString("\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n")
 	return b.Bytes()
+}
+
+func byteList(vals []*ir.Value) string {
+	var parts []string
+	for _, v := range vals {
+		parts = append(parts, fmt.Sprint(v.Type.DType.StorageBytes(elems(v))))
+	}
+	if len(parts) == 0 {
+		return "{0}"
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 func prefixed(p, s string) string {
