@@ -393,6 +393,9 @@ func (k *gemmKernel) microKernel(e *segEmitter, mr int64) *lir.Func {
 		params = append(params, param(fmt.Sprintf("leaf%d", i), tF32P, false))
 	}
 	b := e.c.mod.newFunc(fmt.Sprintf("%s_uk%d", e.kname, mr), true, types.Void, params...)
+	// Kept out of line: one call per mr x nr x kc tile costs nothing, and
+	// the kernel stays recognizable in --emit=asm output.
+	b.f.FuncAttrs = append(b.f.FuncAttrs, enum.FuncAttrNoInline)
 	ps := b.f.Params
 	A, B, kc, C, nc, first, last, row, col := ps[0], ps[1], ps[2], ps[3], ps[4], ps[5], ps[6], ps[7], ps[8]
 	leafP := make([]value.Value, len(k.leaves))
