@@ -46,6 +46,7 @@ type File struct {
 	// DataOffset is where the data section starts in the file.
 	DataOffset int64
 	mapped     []byte
+	mmapped    bool // mapped came from mmap (Open), not from Parse
 	byName     map[string]int
 }
 
@@ -79,7 +80,7 @@ func Open(path string) (*File, error) {
 		syscall.Munmap(m)
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	sf.mapped = m
+	sf.mapped, sf.mmapped = m, true
 	return sf, nil
 }
 
@@ -149,9 +150,7 @@ func parse(b []byte) (*File, error) {
 	if pos != dataLen {
 		return nil, fmt.Errorf("tensors cover %d of the %d data bytes", pos, dataLen)
 	}
-	if sf.mapped == nil {
-		sf.mapped = b
-	}
+	sf.mapped = b
 	return sf, nil
 }
 
@@ -162,7 +161,7 @@ func (f *File) Close() error {
 	}
 	m := f.mapped
 	f.mapped = nil
-	if cap(m) == 0 {
+	if !f.mmapped {
 		return nil
 	}
 	return syscall.Munmap(m)
