@@ -36,6 +36,9 @@ func Open(path string) (*Model, error) {
 	if st.IsDir() {
 		return openBundle(path)
 	}
+	if strings.EqualFold(filepath.Ext(path), ".txt") {
+		return openText(path)
+	}
 	if ext := strings.ToLower(filepath.Ext(path)); ext != ".onnx" {
 		return nil, fmt.Errorf("open %s: unknown model format %q (want .onnx)", path, ext)
 	}

@@ -1,0 +1,84 @@
+// Package quant holds optc's quantization passes: uniform int8/int4
+// (per tensor, channel or group; symmetric or asymmetric; weight-only or
+// with statically calibrated int8 activations), NUPES power-exponent
+// quantization (data-free and data-driven) and AdaPT per-layer fixed
+// point, plus per-layer sensitivity and the accuracy-budget loop.
+//
+// # What it produces
+//
+// Weights of Gemm, MatMul and Conv layers (a dense float32 constant
+// operand, the other operand a run-time activation) become ir.Quantized
+// tensors; ir.Quantized.Decode is their meaning for every backend (the
+// interpreter decodes them once and caches the result). Activation
+// quantization inserts ONNX QuantizeLinear → DequantizeLinear pairs with
+// static scale and zero point on a layer's input, which the interpreter
+// runs with integer semantics (round half to even, saturate to
+// uint8/int8); the layer itself then computes on the 8-bit grid values in
+// float32, which is the ONNX QDQ convention — an integer backend that
+// accumulates int8×int8 in int32 and rescales agrees up to float32
+// rounding of the accumulation. Biases stay float32.
+//
+// # Methods
+//
+// Uniform: symmetric codes k = clamp(round(w/(M/Qmax)), ±Qmax) with
+// M = max|w| of the channel/group and scale M/Qmax; asymmetric codes with
+// a zero point over [min(w,0), max(w,0)]. Activations (8 bits): ranges
+// from min-max, percentile (default 99.99), MSE-optimal clipping (search
+// of α·[min,max] on a 2048-bin histogram) or the KL-entropy calibrator
+// (TensorRT's algorithm on the |x| histogram), statistics from the float
+// model on the calibration set.
+//
+// NUPES (papers.md §1.1): codes of sign(w)|w|^a on a uniform grid,
+// decoded sign(k)·M·(|k|/Qmax)^(1/a). Data-free: the exponent per layer
+// (or per channel, exponent=channel) minimizing ||W − Ŵ(a)||² by
+// golden-section search on [0.1, 1] to 1e-3 (a = 1 kept when it is at
+// least as good, so NUPES never has more weight error than uniform
+// symmetric quantization at the same size). Data-driven: layer by layer,
+// on calibration inputs propagated through the already quantized
+// preceding layers, minimize ||W X − Ŵ(a) X||² jointly over the exponent
+// and the codes themselves. Differences from the paper: instead of Adam
+// with a straight-through estimator on latent codes we use exact
+// coordinate descent on the quadratic loss through the Gram matrix
+// H = X Xᵀ (each code moves to the best grid point anywhere in ±Qmax
+// given the others — the whole quantized space, not only round up/down),
+// alternated with golden-section steps on the exponent with the codes
+// fixed; every step is a descent step, deterministic, with no learning
+// rate to tune. The scale M stays max|w| per channel/group. With a = 1
+// the codes and the decoded values equal uniform symmetric quantization
+// bit for bit (same float64 expression; T_1[m] = m).
+//
+// AdaPT (papers.md §1.2): each layer gets a fixed-point format ⟨WL, FL⟩
+// with FL = WL − 1 − ceil(log2 max|w|). Push-down picks the smallest WL
+// in [min-wl, max-wl] whose KL divergence between the histograms of the
+// float and the quantized weights (kl-bins bins over [−max|w|, max|w|])
+// is at most kl-eps. The optional fine-tuning (finetune=STEPS) keeps the
+// weights in fixed point and takes gradient steps on the layer-output
+// loss ||W X − Ŵ X||² over calibration inputs, stochastically rounded
+// (seeded) to the grid; push-up raises WL and FL by 2 when, over a
+// look-back window, more than 99% of the quantized updates vanish while
+// an unquantized step would still cut the loss by more than 5% per step.
+// Differences from the paper: AdaPT is a training-time method (whole
+// network, task loss, precision switched between epochs, gradient
+// diversity for push-up, activations in fixed point too); optc is
+// post-training, so push-down is applied once to the trained weights,
+// fine-tuning is layer-wise on a reconstruction loss with no labels, the
+// push-up signal is the vanishing-update test above, and only weights are
+// fixed point (activations stay float unless mode=weight+act adds int8).
+//
+// # Sensitivity and budget
+//
+// Every Build reports per layer: spec, bits, stored bytes, and the SQNR of
+// the layer's output on calibration data (quantized model vs float model,
+// earlier layers' error included). Quantizer.Sensitivity measures the
+// metric change when only one layer is quantized; Quantizer.Budget
+// (optc quant-report --max-drop) falls back the most sensitive layers
+// along Fallback's ladder (→ int8 → int8 weight-only → float) until the
+// measured drop fits, and never returns a model over budget.
+//
+// Everything is deterministic: token sampling and stochastic rounding
+// draw from PCG generators seeded by Options.Seed and the layer name, and
+// parallel work is split per output channel with results combined in a
+// fixed order.
+//
+// quant imports ir, passes and runtime/interp (to run calibration data).
+package quant
