@@ -5,6 +5,10 @@ pkgs=(
   libonnx-testdata   # ONNX 1.12 backend conformance suite (node, pytorch-*, simple)
   dataset-fashion-mnist  # Fashion-MNIST IDX files (fixtures: optc eval, regression tests)
   ca-certificates
+  llvm-14                # opt/llc for optc compile (LLVM 14 IR, as github.com/llir/llvm writes it)
+  gcc-aarch64-linux-gnu  # cross-links ARM64 bundles
+  libc6-dev-arm64-cross  # ARM64 C library for the cross linker
+  qemu-user              # runs ARM64 bundles in the tests (qemu-aarch64)
 )
 missing=()
 for p in "${pkgs[@]}"; do
