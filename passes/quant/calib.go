@@ -143,13 +143,12 @@ func (s *actStats) quantile(q float64) float64 {
 	return s.max
 }
 
-// mseRange searches clipping ranges α·[min, max], α = 0.20 … 1.00, for
-// the one minimizing the expected squared quantization error of the
-// histogram (bin centres).
+// mseRange searches clipping ranges α·[min, max], α = 0.97^k down to
+// 1/256, for the one minimizing the expected squared quantization error
+// of the histogram (bin centres; clipped values count their full error).
 func (s *actStats) mseRange(sym bool) (float64, float64) {
 	bestA, bestE := 1.0, math.Inf(1)
-	for i := 100; i >= 20; i-- {
-		a := float64(i) / 100
+	for a := 1.0; a >= 1.0/256; a *= 0.97 {
 		lo, hi := a*s.min, a*s.max
 		scale, zp := paramsFor(lo, hi, sym)
 		qlo, qhi := int32(0), int32(255)
