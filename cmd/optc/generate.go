@@ -39,14 +39,16 @@ type generateFlags struct {
 func newGenerateCmd() *cobra.Command {
 	var f generateFlags
 	cmd := &cobra.Command{
-		Use:   "generate model.gguf|checkpoint/ --prompt TEXT [-n N]",
+		Use:   "generate model.gguf|model.onnx|checkpoint/ --prompt TEXT [-n N]",
 		Short: "Generate text with a language model (streams tokens; --json, --bench)",
 		Long: `Generate text with a decoder language model on the reference interpreter.
 
 The model is a GGUF file (Llama architecture; F32, F16, BF16, Q8_0, Q4_0 or
-Q4_1 tensors) whose tokenizer is read from its metadata, or a Hugging Face
+Q4_1 tensors) whose tokenizer is read from its metadata; a Hugging Face
 Llama checkpoint folder (config.json, model.safetensors and a GPT-2 style or
-byte tokenizer). The prompt is
+byte tokenizer); or an ONNX decoder exported with Optimum's KV-cache
+inputs/outputs (config.json beside it), whose attention optc fuses and binds
+to its own cache. The prompt is
 tokenized as llama.cpp does (BOS prepended unless --no-bos) and prefilled in
 chunks of --chunk tokens through a KV cache; then -n tokens are sampled one
 at a time and streamed to stdout. Timings go to stderr.

@@ -1,6 +1,6 @@
 // Package llm runs decoder language models: loading them into optc's IR
-// (GGUF today; ONNX with KV inputs/outputs and safetensors + config.json
-// next), the forward pass with a KV cache the runtime owns, prefill in
+// (GGUF, Hugging Face config.json + model.safetensors, ONNX decoders with
+// Optimum KV inputs/outputs), the forward pass with a KV cache the runtime owns, prefill in
 // chunks, sampling (greedy, temperature, top-k, top-p, repetition
 // penalty; seeded), the generation loop and llama-bench-style benchmarks.
 //
@@ -9,6 +9,8 @@
 // returns logits for chosen rows, so a verifier can score a whole draft
 // in one call and roll back with Cache.Truncate) and kvcache.Cache.
 //
-// It imports ir, gguf, the interpreter backend, kvcache, tokenizer and
-// llama; cmd/optc imports it.
+// It imports ir, gguf, safetensors, frontend/onnx, the interpreter
+// backend, kvcache, tokenizer and llama, and passes/attention (to bind an
+// ONNX decoder's attention to the cache when it is loaded); cmd/optc
+// imports it.
 package llm

@@ -15,8 +15,9 @@ import (
 	"github.com/optc-dev/optc/safetensors"
 )
 
-// Load opens a language model: a .gguf file, or a folder holding a
-// Hugging Face checkpoint (config.json and model.safetensors).
+// Load opens a language model: a .gguf file, an ONNX decoder with
+// Optimum-style KV inputs/outputs, or a folder holding a Hugging Face
+// checkpoint (config.json and model.safetensors).
 func Load(path string) (*Model, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -25,10 +26,13 @@ func Load(path string) (*Model, error) {
 	if st.IsDir() {
 		return LoadHF(path)
 	}
-	if strings.EqualFold(filepath.Ext(path), ".gguf") {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".gguf":
 		return LoadGGUF(path)
+	case ".onnx":
+		return LoadONNX(path)
 	}
-	return nil, fmt.Errorf("llm: %s: unknown language-model format (want a .gguf file or a folder with config.json and model.safetensors)", path)
+	return nil, fmt.Errorf("llm: %s: unknown language-model format (want a .gguf file, an .onnx decoder with past_key_values inputs, or a folder with config.json and model.safetensors)", path)
 }
 
 // hfConfig is the part of a Hugging Face config.json the Llama loader
@@ -156,7 +160,7 @@ func loadHF(dir string) (*Model, error) {
 	if _, ok := st.Lookup("lm_head.weight"); !ok && h.Tie == nil {
 		cfg.Tied = true // no classifier stored: it is the embedding
 	}
-	m := &Model{Name: filepath.Base(dir), Arch: "llama", Config: cfg, Tokenizer: tok, FileTypes: map[string]int{}}
+	m := &Model{Name: filepath.Base(dir), Arch: "llama", Config: cfg, Tokenizer: tok, FileTypes: map[string]int{}, rowsInput: true, posInput: true}
 	for _, t := range st.Tensors {
 		m.FileTypes[t.DType]++
 	}

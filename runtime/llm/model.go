@@ -40,6 +40,10 @@ type Model struct {
 	// FileTypes counts the file's tensors per stored type.
 	WeightBytes int64
 	FileTypes   map[string]int
+
+	// rowsInput says the graph takes llama.LogitRows (else it returns the
+	// logits of every position); posInput that it takes position ids.
+	rowsInput, posInput bool
 }
 
 var _ LM = (*Model)(nil)
@@ -91,10 +95,12 @@ func (m *Model) Forward(ctx context.Context, cache kvcache.Cache, tokens []int32
 	if len(rows) == 0 {
 		rs = []int64{int64(n - 1)} // the graph always computes a row; it is not returned
 	}
-	in := map[string]interp.Value{
-		llama.InputIDs:    ir.FromSlice(ir.Int64, []int64{1, int64(n)}, ids),
-		llama.PositionIDs: ir.FromSlice(ir.Int64, []int64{1, int64(n)}, pos),
-		llama.LogitRows:   ir.FromSlice(ir.Int64, []int64{int64(len(rs))}, rs),
+	in := map[string]interp.Value{llama.InputIDs: ir.FromSlice(ir.Int64, []int64{1, int64(n)}, ids)}
+	if m.posInput {
+		in[llama.PositionIDs] = ir.FromSlice(ir.Int64, []int64{1, int64(n)}, pos)
+	}
+	if m.rowsInput {
+		in[llama.LogitRows] = ir.FromSlice(ir.Int64, []int64{int64(len(rs))}, rs)
 	}
 	out, err := interp.Run(ctx, m.Graph, in)
 	if err != nil {
@@ -111,9 +117,16 @@ func (m *Model) Forward(ctx context.Context, cache kvcache.Cache, tokens []int32
 	}
 	data := lt.Data.([]float32)
 	v := m.Config.Vocab
+	if lt.Shape[2] != int64(v) || (m.rowsInput && lt.Shape[1] != int64(len(rs))) || (!m.rowsInput && lt.Shape[1] != int64(n)) {
+		return nil, fmt.Errorf("llm: the graph returned logits of shape %v", lt.Shape)
+	}
 	res := make([][]float32, len(rows))
 	for i := range res {
-		res[i] = data[i*v : (i+1)*v : (i+1)*v]
+		r := i
+		if !m.rowsInput {
+			r = rows[i]
+		}
+		res[i] = data[r*v : (r+1)*v : (r+1)*v]
 	}
 	return res, nil
 }
@@ -221,7 +234,7 @@ func fromGGUF(f *gguf.File) (*Model, error) {
 	if tok.VocabSize() != cfg.Vocab {
 		return nil, fmt.Errorf("the tokenizer has %d tokens but token_embd.weight has %d rows", tok.VocabSize(), cfg.Vocab)
 	}
-	m := &Model{Name: f.Name, Arch: "llama", Config: cfg, Tokenizer: tok, FileTypes: map[string]int{}}
+	m := &Model{Name: f.Name, Arch: "llama", Config: cfg, Tokenizer: tok, FileTypes: map[string]int{}, rowsInput: true, posInput: true}
 	for _, ti := range f.Tensors {
 		m.FileTypes[ti.Type.String()]++
 	}
