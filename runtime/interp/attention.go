@@ -340,10 +340,12 @@ func attnKernel(c *Call, in []Value) ([]Value, error) {
 		if maskT != nil && total != held+T {
 			return nil, c.Errorf("attn_mask was sized for %d keys but the cache holds %d after the append", held+T, total)
 		}
+		// One pair of scratch buffers serves every head: the heads are
+		// read one after the other.
+		bs := cache.Head(layer, 0).BlockSize()
+		kbuf, vbuf := make([]float32, bs*hd), make([]float32, bs*dv)
 		for h := 0; h < hkv; h++ {
-			view := cache.Head(layer, h)
-			bs := view.BlockSize()
-			sources = append(sources, &attnCacheSource{view: view, kbuf: make([]float32, bs*hd), vbuf: make([]float32, bs*dv)})
+			sources = append(sources, &attnCacheSource{view: cache.Head(layer, h), kbuf: kbuf, vbuf: vbuf})
 		}
 	} else {
 		kAll, vAll := k, v

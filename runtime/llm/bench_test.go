@@ -8,14 +8,7 @@ import (
 // BenchmarkDecode is one single-token forward pass of stories260K with a
 // KV cache holding 64 tokens (tg in llama-bench terms).
 func BenchmarkDecode(b *testing.B) {
-	m := stories(&testing.T{})
-	_ = m
-	benchDecode(b)
-}
-
-func benchDecode(b *testing.B) {
-	t := &testing.T{}
-	m := stories(t)
+	m := stories(b)
 	ctx := context.Background()
 	cache, _ := m.NewCache()
 	prompt := make([]int32, 64)
@@ -36,7 +29,7 @@ func benchDecode(b *testing.B) {
 
 // BenchmarkPrefill is a 64-token prefill into an empty cache (pp64).
 func BenchmarkPrefill(b *testing.B) {
-	m := stories(&testing.T{})
+	m := stories(b)
 	ctx := context.Background()
 	prompt := make([]int32, 64)
 	for i := range prompt {

@@ -16,7 +16,7 @@ var (
 )
 
 // stories loads stories260K once per test binary.
-func stories(t *testing.T) *llm.Model {
+func stories(t testing.TB) *llm.Model {
 	t.Helper()
 	path := llmtest.Path(t, "stories260K.gguf")
 	storiesOnce.Do(func() { storiesModel, storiesErr = llm.LoadGGUF(path) })
