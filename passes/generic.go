@@ -3,6 +3,7 @@ package passes
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/runtime/interp"
@@ -27,60 +28,64 @@ type DCE struct{}
 func (DCE) Name() string { return "dce" }
 
 func (DCE) Run(ctx *Context, g *ir.Graph) error {
-	used := map[*ir.Value]bool{}
-	markUses(g, used)
-	removed := dceGraph(g, used)
+	uses := map[*ir.Value]int{}
+	countUses(g, uses, +1)
+	removed := dceGraph(g, uses)
 	ctx.Logf("dce: removed %d nodes", removed)
 	return nil
 }
 
-// markUses records every value read anywhere in g, subgraphs included.
-func markUses(g *ir.Graph, used map[*ir.Value]bool) {
+// countUses adds delta to the use count of every value read in g (its
+// subgraphs included) and of its outputs.
+func countUses(g *ir.Graph, uses map[*ir.Value]int, delta int) {
 	for _, o := range g.Outputs {
-		used[o] = true
+		uses[o] += delta
 	}
 	for _, n := range g.Nodes {
-		for _, in := range n.Inputs {
-			if in != nil {
-				used[in] = true
-			}
-		}
-		for _, sg := range n.Subgraphs() {
-			markUses(sg, used)
-		}
+		countNodeReads(n, uses, delta)
 	}
 }
 
-// dceGraph drops dead nodes back to front (so chains die in one sweep)
-// and then dead constants; it returns the number of nodes removed.
-func dceGraph(g *ir.Graph, used map[*ir.Value]bool) int {
+// countNodeReads adds delta for every value node n reads, including the
+// outer-scope values its subgraphs read.
+func countNodeReads(n *ir.Node, uses map[*ir.Value]int, delta int) {
+	for _, in := range n.Inputs {
+		if in != nil {
+			uses[in] += delta
+		}
+	}
+	for _, sg := range n.Subgraphs() {
+		countUses(sg, uses, delta)
+	}
+}
+
+// dceGraph drops dead nodes back to front, releasing their reads as it
+// goes so whole dead chains die in one sweep, then drops unread
+// constants. It returns the number of nodes removed.
+func dceGraph(g *ir.Graph, uses map[*ir.Value]int) int {
 	removed := 0
 	live := make([]*ir.Node, 0, len(g.Nodes))
 	for i := len(g.Nodes) - 1; i >= 0; i-- {
 		n := g.Nodes[i]
 		alive := false
 		for _, o := range n.Outputs {
-			alive = alive || (o != nil && used[o])
+			alive = alive || (o != nil && uses[o] > 0)
 		}
 		if !alive {
+			countNodeReads(n, uses, -1)
 			removed++
 			continue
 		}
 		live = append(live, n)
 		for _, sg := range n.Subgraphs() {
-			removed += dceGraph(sg, used)
+			removed += dceGraph(sg, uses)
 		}
 	}
-	for i, j := 0, len(live)-1; i < j; i, j = i+1, j-1 {
-		live[i], live[j] = live[j], live[i]
-	}
+	slices.Reverse(live)
 	g.Nodes = live
-	// Recompute uses of constants now that dead readers are gone.
-	reads := map[*ir.Value]bool{}
-	markUses(g, reads)
 	consts := g.Consts[:0]
 	for _, c := range g.Consts {
-		if reads[c] {
+		if uses[c] > 0 {
 			consts = append(consts, c)
 		}
 	}

@@ -37,8 +37,8 @@ func TestParsePipeline(t *testing.T) {
 	}
 }
 
-// foldGraph builds y = x + (c1 * c2) with a dead Neg(x) and a Shape(x):
-// fold must turn c1*c2 and Shape(x) into constants, dce must drop Neg.
+// foldGraph builds y = x + (c1 * c2) with a dead chain Exp(Neg(x)) and a Shape(x):
+// fold must turn c1*c2 and Shape(x) into constants, dce must drop the whole chain in one run.
 func foldGraph() (*ir.Graph, *ir.Value) {
 	b := ir.NewBuilder("g")
 	x := b.Input("x", ir.TensorType(ir.Float32, ir.ShapeOf(2)))
@@ -46,7 +46,8 @@ func foldGraph() (*ir.Graph, *ir.Value) {
 	c2 := b.Const("c2", ir.FromSlice(ir.Float32, []int64{2}, []float32{4, 5}))
 	prod := b.Op1("Mul", nil, c1, c2)
 	y := b.Op1("Add", nil, x, prod)
-	b.Op1("Neg", nil, x)
+	// A dead chain: Exp(Neg(x)) is never used.
+	b.Op1("Exp", nil, b.Op1("Neg", nil, x))
 	shape := b.Op1("Shape", nil, x)
 	b.Output(y, shape)
 	return b.Graph(), prod
