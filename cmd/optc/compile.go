@@ -26,6 +26,7 @@ type compileFlags struct {
 	shapes  []string
 	threads int
 	name    string
+	quant   compileQuantFlags
 }
 
 func newCompileCmd() *cobra.Command {
@@ -59,6 +60,7 @@ generic, cortex-a72, neoverse-n1, …).`,
 	fl.StringArrayVar(&f.shapes, "shape", nil, "fix an input's shape, as name=d0,d1,… (repeatable)")
 	fl.IntVar(&f.threads, "threads", 0, "default number of threads of the bundle (0: all cores)")
 	fl.StringVar(&f.name, "name", "", "model name for the library and header (default: from the file name)")
+	addCompileQuantFlags(fl, &f.quant)
 	return cmd
 }
 
@@ -87,6 +89,9 @@ func compileModel(cmd *cobra.Command, path string, f *compileFlags) error {
 	tc.OptLevel = f.optLvl
 	g, err := onnx.LoadFile(path)
 	if err != nil {
+		return err
+	}
+	if g, err = compileQuantize(cmd, g, path, &f.quant); err != nil {
 		return err
 	}
 	res, err := codegen.Compile(g, codegen.Options{Target: t, Shapes: shapes})

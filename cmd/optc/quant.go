@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/optc-dev/optc/frontend/onnx"
 	"github.com/optc-dev/optc/ir"
@@ -153,12 +154,26 @@ func quantReport(cmd *cobra.Command, path string, f *quantFlags) error {
 	if f.quant == "" {
 		return fmt.Errorf("quant-report: --quant is required (int8, int4, nupes:4, nupes:3, adapt, …)")
 	}
+	g, err := loadGraph(path)
+	if err != nil {
+		return err
+	}
+	_, err = quantizeGraph(cmd, g, path, f)
+	return err
+}
+
+// quantizeGraph quantizes g as f says, prints the per-layer report (text
+// or JSON) to cmd's output, writes -o, and returns the quantized graph.
+func quantizeGraph(cmd *cobra.Command, g *ir.Graph, path string, f *quantFlags) (qg *ir.Graph, err error) {
+	if f.quant == "" {
+		return nil, fmt.Errorf("--quant is required (int8, int4, nupes:4, nupes:3, adapt, …)")
+	}
 	if f.batch < 1 {
-		return fmt.Errorf("quant-report: --batch %d: want >= 1", f.batch)
+		return nil, fmt.Errorf("quant-report: --batch %d: want >= 1", f.batch)
 	}
 	args, err := quant.Preset(f.quant)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if f.calib == "" && args["method"] == "datadriven" && !strings.Contains(f.quant, "datadriven") {
 		args["method"] = "datafree"
@@ -166,27 +181,23 @@ func quantReport(cmd *cobra.Command, path string, f *quantFlags) error {
 	args["seed"] = strconv.FormatUint(f.seed, 10)
 	opts, err := quant.ParseArgs(args)
 	if err != nil {
-		return fmt.Errorf("--quant %s: %w", f.quant, err)
+		return nil, fmt.Errorf("--quant %s: %w", f.quant, err)
 	}
 	maxDrop := -1.0
 	if f.maxDrop != "" {
 		if maxDrop, err = parseDrop(f.maxDrop); err != nil {
-			return err
+			return nil, err
 		}
 		if f.data == "" {
-			return fmt.Errorf("quant-report: --max-drop needs --data to measure the drop on")
+			return nil, fmt.Errorf("quant-report: --max-drop needs --data to measure the drop on")
 		}
 	}
 	if f.sensitivity && f.data == "" {
-		return fmt.Errorf("quant-report: --sensitivity needs --data")
-	}
-	g, err := loadGraph(path)
-	if err != nil {
-		return err
+		return nil, fmt.Errorf("quant-report: --sensitivity needs --data")
 	}
 	calib, err := calibBatches(g, f.calib, f.samples, f.batch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	opts.Samples = f.samples
 	errw := cmd.ErrOrStderr()
@@ -197,13 +208,13 @@ func quantReport(cmd *cobra.Command, path string, f *quantFlags) error {
 	}
 	q := quant.NewQuantizer(g, opts, calib, logf)
 	if len(q.Layers()) == 0 {
-		return fmt.Errorf("quant-report: %s has no quantizable layer (Gemm/MatMul/Conv with a float32 constant weight)", path)
+		return nil, fmt.Errorf("quant-report: %s has no quantizable layer (Gemm/MatMul/Conv with a float32 constant weight)", path)
 	}
 	var metric quant.Metric
 	if f.data != "" {
 		x, y, err := evalLoadData(&evalFlags{data: f.data, xKey: "x", yKey: "y"})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		metric = func(mg *ir.Graph) (float64, error) {
 			r, err := eval.Classifier(context.Background(), runtime.FromGraph(mg, filepath.Base(path)), x, y,
@@ -216,33 +227,32 @@ func quantReport(cmd *cobra.Command, path string, f *quantFlags) error {
 	}
 	plan := q.DefaultPlan()
 	rep := &quantReportOut{Model: path, Quant: f.quant, Calib: f.calib, Data: f.data, Limit: f.limit}
-	var qg *ir.Graph
 	var results []quant.LayerResult
 	if maxDrop >= 0 {
 		var br *quant.BudgetResult
 		if qg, results, br, err = q.Budget(plan, metric, maxDrop); err != nil {
-			return err
+			return nil, err
 		}
 		rep.Budget = br
 		rep.FloatMetric, rep.Metric = &br.Base, &br.Metric
 	} else {
 		if qg, results, err = q.Build(plan); err != nil {
-			return err
+			return nil, err
 		}
 		if metric != nil {
 			base, err := metric(g)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			m, err := metric(qg)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			rep.FloatMetric, rep.Metric = &base, &m
 			if f.sensitivity {
 				_, drops, err := q.Sensitivity(plan, metric)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				for i := range results {
 					if d, ok := drops[results[i].Layer]; ok {
@@ -254,7 +264,7 @@ func quantReport(cmd *cobra.Command, path string, f *quantFlags) error {
 		}
 	}
 	if err := ir.Verify(qg); err != nil {
-		return fmt.Errorf("quant-report: internal error: the quantized graph does not verify: %w", err)
+		return nil, fmt.Errorf("quant-report: internal error: the quantized graph does not verify: %w", err)
 	}
 	rep.Layers = results
 	rep.FloatBytes, rep.Bytes, rep.AvgBits = quant.Summary(results)
@@ -264,16 +274,16 @@ func quantReport(cmd *cobra.Command, path string, f *quantFlags) error {
 	rep.Report = report
 	if f.out != "" {
 		if err := writeGraphText(f.out, qg); err != nil {
-			return err
+			return nil, err
 		}
 		rep.Output = f.out
 	}
 	if f.asJSON {
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return qg, enc.Encode(rep)
 	}
-	return printQuantReport(cmd.OutOrStdout(), rep)
+	return qg, printQuantReport(cmd.OutOrStdout(), rep)
 }
 
 type quantReportOut struct {
@@ -380,4 +390,68 @@ func fmtExps(e []float32) string {
 		parts[i] = strconv.FormatFloat(float64(v), 'f', 3, 32)
 	}
 	return strings.Join(parts, ",")
+}
+
+// compileQuantFlags are optc compile's quantization flags.
+type compileQuantFlags struct {
+	quant, calib, data, maxDrop string
+	samples, limit              int
+}
+
+func addCompileQuantFlags(fl *pflag.FlagSet, f *compileQuantFlags) {
+	fl.StringVar(&f.quant, "quant", "", "quantize first: int8 | int8:w | int4 | int4:gN | nupes:B | adapt (see optc quant-report)")
+	fl.StringVar(&f.calib, "calib", "", "calibration data for --quant (.npz with x)")
+	fl.StringVar(&f.data, "data", "", "validation data for --max-drop (.npz with x, y)")
+	fl.StringVar(&f.maxDrop, "max-drop", "", "accuracy budget for --quant, e.g. 1% (needs --data)")
+	fl.IntVar(&f.samples, "calib-samples", 512, "calibration rows used by --quant")
+	fl.IntVar(&f.limit, "data-limit", 0, "use only the first N rows of --data")
+}
+
+// compileQuantize runs the quantization pipeline before codegen. The
+// native backend has no kernels for quantized encodings yet, so encoded
+// weights are decoded back to dense float32 here (the bundle computes with
+// the quantized values but stores them as fp32), and QuantizeLinear/
+// DequantizeLinear nodes run wherever codegen places them; both are said
+// on stderr, never silently.
+func compileQuantize(cmd *cobra.Command, g *ir.Graph, path string, f *compileQuantFlags) (*ir.Graph, error) {
+	if f.quant == "" {
+		if f.calib != "" || f.maxDrop != "" || f.data != "" {
+			return nil, fmt.Errorf("compile: --calib/--data/--max-drop need --quant")
+		}
+		return g, nil
+	}
+	qf := &quantFlags{quant: f.quant, calib: f.calib, data: f.data, maxDrop: f.maxDrop, samples: f.samples,
+		limit: f.limit, batch: 64, quiet: true}
+	var buf strings.Builder
+	sub := &cobra.Command{}
+	sub.SetOut(&buf)
+	sub.SetErr(cmd.ErrOrStderr())
+	qg, err := quantizeGraph(sub, g, path, qf)
+	if err != nil {
+		return nil, err
+	}
+	errw := cmd.ErrOrStderr()
+	fmt.Fprint(errw, buf.String())
+	decodedN, qdq := 0, 0
+	for _, c := range qg.Consts {
+		if c.Const.Enc != nil {
+			d, err := c.Const.Dense()
+			if err != nil {
+				return nil, err
+			}
+			c.Const = ir.FromSlice(ir.Float32, d.Shape, append([]float32{}, d.Data.([]float32)...))
+			decodedN++
+		}
+	}
+	for _, n := range qg.Nodes {
+		if n.Op == "QuantizeLinear" || n.Op == "DequantizeLinear" {
+			qdq++
+		}
+	}
+	fmt.Fprintf(errw, "note: --quant %s: the native backend has no kernels for quantized weights yet: %d quantized weight tensors were decoded to float32 at compile time (same values, fp32 storage and compute)", f.quant, decodedN)
+	if qdq > 0 {
+		fmt.Fprintf(errw, "; %d QuantizeLinear/DequantizeLinear nodes keep the int8 activation rounding", qdq)
+	}
+	fmt.Fprintln(errw)
+	return qg, nil
 }
