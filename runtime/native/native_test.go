@@ -59,3 +59,11 @@ func compare(t *testing.T, g *ir.Graph, m *native.Model, in map[string]*ir.Tenso
 		}
 	}
 }
+
+func interpRunValues(g *ir.Graph, in map[string]any) (map[string]interp.Value, error) {
+	iin := map[string]interp.Value{}
+	for k, v := range in {
+		iin[k] = v
+	}
+	return interp.Run(context.Background(), g, iin)
+}
