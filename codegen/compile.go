@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/llir/llvm/ir/value"
-
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/targets"
 )
@@ -243,5 +241,3 @@ func constF32(v *ir.Value) ([]float32, []int64, error) {
 	}
 	return t.Data.([]float32), t.Shape, nil
 }
-
-var _ value.Value // llir value is used by the kernels

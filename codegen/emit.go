@@ -3,8 +3,6 @@ package codegen
 import (
 	"fmt"
 
-	lir "github.com/llir/llvm/ir"
-
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
@@ -140,5 +138,3 @@ func (e *segEmitter) bytePtr(b *fnb, base value.Value, off int64) value.Value {
 	p := b.cur.NewGetElementPtr(types.I8, base, ci(off))
 	return b.cur.NewBitCast(p, tF32P)
 }
-
-var _ = lir.NewModule

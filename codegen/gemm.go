@@ -2,7 +2,6 @@ package codegen
 
 import (
 	"fmt"
-	"math"
 
 	lir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/enum"
@@ -305,7 +304,13 @@ func (k *gemmKernel) emit(e *segEmitter, temps []int64) error {
 		rem = k.microKernel(e, r)
 	}
 	nMC := (k.M + p.mc - 1) / p.mc
-	nNC := (k.N + p.nc - 1) / p.nc
+	nc := p.nc
+	if k.M <= p.mr {
+		// GEMV-like: no B reuse across rows, so cut N finer to give every
+		// thread a share of the weight stream.
+		nc = p.nr * 4
+	}
+	nNC := (k.N + nc - 1) / nc
 	KC := k.kc()
 	b, ctx, begin, end := e.task("_gemm")
 	A := e.ptr(b, ctx, k.a)
@@ -323,8 +328,8 @@ func (k *gemmKernel) emit(e *segEmitter, temps []int64) error {
 	b.loop(begin, end, 1, func(t value.Value) {
 		i0 := b.mul(b.cur.NewSDiv(t, ci(nNC)), ci(p.mc))
 		i1 := b.minI(b.add(i0, ci(p.mc)), ci(k.M))
-		j0 := b.mul(b.cur.NewSRem(t, ci(nNC)), ci(p.nc))
-		j1 := b.minI(b.add(j0, ci(p.nc)), ci(k.N))
+		j0 := b.mul(b.cur.NewSRem(t, ci(nNC)), ci(nc))
+		j1 := b.minI(b.add(j0, ci(nc)), ci(k.N))
 		fullEnd := b.add(i0, b.mul(b.cur.NewSDiv(b.cur.NewSub(i1, i0), ci(p.mr)), ci(p.mr)))
 		b.loop(ci(0), ci(k.K), KC, func(kb value.Value) {
 			kc := b.minI(ci(KC), b.cur.NewSub(ci(k.K), kb))
@@ -544,5 +549,3 @@ func (k *gemmKernel) microKernel(e *segEmitter, mr int64) *lir.Func {
 	b.cur.NewRet(nil)
 	return b.f
 }
-
-var _ = math.Inf

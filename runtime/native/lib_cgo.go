@@ -82,9 +82,11 @@ const errLen = 1024
 
 // library is a dlopened bundle library with an open model handle.
 type library struct {
-	mu    sync.Mutex
-	syms  *C.optc_syms
-	model unsafe.Pointer
+	mu     sync.Mutex
+	syms   *C.optc_syms
+	model  unsafe.Pointer
+	ptrs   []unsafe.Pointer // C memory: the inputs then outputs of a call
+	errBuf *C.char          // C memory: the last error message
 }
 
 func openLibrary(libPath, weightsPath string) (*library, error) {
@@ -104,33 +106,38 @@ func openLibrary(libPath, weightsPath string) (*library, error) {
 		C.free(unsafe.Pointer(syms))
 		return nil, errors.New(C.GoString(errBuf))
 	}
-	return &library{syms: syms, model: m}, nil
+	return &library{syms: syms, model: m, errBuf: (*C.char)(C.malloc(errLen))}, nil
 }
 
 func (l *library) run(seg int, ins, outs [][]byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.model == nil {
+		return errors.New("model is closed")
+	}
+	// The pointer array lives in C memory and holds pinned Go pointers,
+	// which cgo allows for the duration of the call.
 	var pin runtime.Pinner
 	defer pin.Unpin()
-	n := len(ins) + len(outs)
-	arr := (*[1 << 28]unsafe.Pointer)(C.calloc(C.size_t(max(n, 1)), C.size_t(unsafe.Sizeof(uintptr(0)))))[:max(n, 1):max(n, 1)]
-	defer C.free(unsafe.Pointer(&arr[0]))
-	for i, d := range append(append([][]byte{}, ins...), outs...) {
-		if len(d) == 0 {
-			continue
+	n := max(len(ins)+len(outs), 1)
+	if len(l.ptrs) < n {
+		if l.ptrs != nil {
+			C.free(unsafe.Pointer(&l.ptrs[0]))
 		}
-		pin.Pin(&d[0])
-		arr[i] = unsafe.Pointer(&d[0])
+		p := C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(uintptr(0))))
+		l.ptrs = unsafe.Slice((*unsafe.Pointer)(p), n)
 	}
-	errBuf := (*C.char)(C.malloc(errLen))
-	defer C.free(unsafe.Pointer(errBuf))
-	inP := (*unsafe.Pointer)(unsafe.Pointer(&arr[0]))
-	outP := (*unsafe.Pointer)(unsafe.Pointer(&arr[len(ins)]))
-	if len(ins) == n {
-		outP = inP
+	for i, d := range append(append(make([][]byte, 0, n), ins...), outs...) {
+		l.ptrs[i] = nil
+		if len(d) > 0 {
+			pin.Pin(&d[0])
+			l.ptrs[i] = unsafe.Pointer(&d[0])
+		}
 	}
-	if rc := C.optc_call_run(l.syms, l.model, C.int(seg), inP, outP, errBuf, errLen); rc != 0 {
-		return errors.New(C.GoString(errBuf))
+	inP := &l.ptrs[0]
+	outP := &l.ptrs[min(len(ins), n-1)]
+	if rc := C.optc_call_run(l.syms, l.model, C.int(seg), inP, outP, l.errBuf, errLen); rc != 0 {
+		return errors.New(C.GoString(l.errBuf))
 	}
 	return nil
 }
@@ -158,5 +165,9 @@ func (l *library) close() {
 	if l.model != nil {
 		C.optc_call_close(l.syms, l.model)
 		l.model = nil
+	}
+	if l.ptrs != nil {
+		C.free(unsafe.Pointer(&l.ptrs[0]))
+		l.ptrs = nil
 	}
 }
