@@ -6,14 +6,23 @@
 //	bind.go       symbolic dims are bound to concrete sizes (--shape, default 1)
 //	partition.go  nodes codegen can lower vs. nodes left to the interpreter;
 //	              dead nodes dropped; consecutive nodes grouped into segments
-//	lower.go      a native segment's nodes become kernels: elementwise chains
+//	lower.go      the op registry (registerLowering) and the lowering of a
+//	              native segment's nodes into kernels: elementwise chains
 //	              fused into one loop (and into the epilogue of a preceding
 //	              MatMul/Gemm), views (Reshape, Flatten, …) become aliases
 //	plan.go       static memory plan: segment inputs/outputs, packed weights,
 //	              liveness-based arena offsets for intermediates
 //	emit.go       one entry function per segment; kernels are task functions
 //	              run through optc_parallel_for (provided by the runtime shim)
-//	ew.go, expr.go, gemm.go, softmax.go   the kernels
+//	ew.go, expr.go, gemm.go, softmax.go, views.go   the kernels; each file
+//	              registers the ops it lowers in an init function
+//
+// Adding a kernel (Conv, pooling, a normalization, …): a new file with a
+// type implementing kernel (inputs, output, temps, emit, describe) and an
+// init function calling registerLowering for its ops (a check function
+// for the forms it supports; nodes it refuses run on the interpreter).
+// Implementing fusable lets following elementwise ops fuse into its
+// epilogue, as gemmKernel does.
 //	llvm.go       the small layer over llir/llvm the kernels are written in
 //
 // A segment's entry point has the C signature

@@ -251,3 +251,40 @@ func (k *copyKernel) emit(e *segEmitter, _ []int64) error {
 	e.launch(b, 1, 0)
 	return nil
 }
+
+func init() {
+	ew := &opLowering{
+		elementwise: true,
+		inputs:      ewDataInputs,
+		check:       checkElementwise,
+		lower:       func(l *lowering, n *ir.Node) (kernel, error) { return newEWKernel(l, n) },
+	}
+	for op := range ewUnary {
+		registerLowering(op, ew)
+	}
+	for op := range ewBinary {
+		registerLowering(op, ew)
+	}
+}
+
+// checkElementwise accepts an elementwise node whose inputs broadcast to
+// its output (and whose Clip bounds are constants).
+func checkElementwise(n *ir.Node, _ int64) error {
+	if _, err := nodeExpr(n, nil); err != nil {
+		return err
+	}
+	if (n.Op == "Max" || n.Op == "Min") && len(n.Inputs) != 2 {
+		return fmt.Errorf("%s with %d inputs (only 2 are lowered)", n.Op, len(n.Inputs))
+	}
+	if ewBinary[n.Op] && len(n.Inputs) != 2 || ewUnary[n.Op] && n.Op != "Clip" && len(n.Inputs) != 1 {
+		return fmt.Errorf("%s with %d inputs", n.Op, len(n.Inputs))
+	}
+	out, _ := concreteShape(n.Outputs[0])
+	for _, v := range ewDataInputs(n) {
+		s, _ := concreteShape(v)
+		if len(s) > len(out) {
+			return fmt.Errorf("input %q does not broadcast to the output", v.Name)
+		}
+	}
+	return nil
+}

@@ -549,3 +549,30 @@ func (k *gemmKernel) microKernel(e *segEmitter, mr int64) *lir.Func {
 	b.cur.NewRet(nil)
 	return b.f
 }
+
+func init() {
+	lower := func(l *lowering, n *ir.Node) (kernel, error) { return newGemmKernel(l, n) }
+	registerLowering("MatMul", &opLowering{lower: lower, check: func(n *ir.Node, _ int64) error {
+		a, _ := concreteShape(n.Inputs[0])
+		b, _ := concreteShape(n.Input(1))
+		if len(n.Inputs) != 2 || len(a) < 1 || len(b) != 2 {
+			return fmt.Errorf("MatMul of ranks %d x %d (B must be 2-D)", len(a), len(b))
+		}
+		return nil
+	}})
+	registerLowering("Gemm", &opLowering{lower: lower, check: func(n *ir.Node, _ int64) error {
+		a, _ := concreteShape(n.Inputs[0])
+		b, _ := concreteShape(n.Input(1))
+		if len(a) != 2 || len(b) != 2 {
+			return fmt.Errorf("Gemm operands are not 2-D")
+		}
+		if cv := n.Input(2); cv != nil {
+			cs, _ := concreteShape(cv)
+			out, _ := concreteShape(n.Outputs[0])
+			if _, _, ok := view2D(cs, out); !ok {
+				return fmt.Errorf("Gemm C of shape %v does not broadcast to %v", cs, out)
+			}
+		}
+		return nil
+	}})
+}

@@ -7,28 +7,65 @@ import (
 	"github.com/optc-dev/optc/ir"
 )
 
-// viewOps are lowered as aliases of their data input: same bytes, new
-// shape, no code.
-var viewOps = map[string]bool{"Reshape": true, "Flatten": true, "Squeeze": true, "Unsqueeze": true, "Identity": true, "Dropout": true}
+// opLowering says how codegen lowers one op. Each kernel file registers
+// the ops it handles in an init function (registerLowering); a new kernel
+// (Conv, pooling, normalization, …) is a new file that registers its ops,
+// without touching the partitioner or the memory planner.
+type opLowering struct {
+	// inputs are the inputs read at run time (nil: all of them). The
+	// others (Reshape's shape, Clip's bounds) are used at compile time.
+	inputs func(n *ir.Node) []*ir.Value
+	// check returns why n cannot be lowered, or nil. It runs after the
+	// generic checks: every run-time input and the single output are f32
+	// tensors with static shapes.
+	check func(n *ir.Node, opset int64) error
+	// elementwise ops may be fused into the kernel that produces one of
+	// their inputs (see fusable) instead of getting their own loop.
+	elementwise bool
+	// lower makes n's kernel. A nil kernel makes n's output a view of its
+	// first input: same bytes, new shape, no code.
+	lower func(l *lowering, n *ir.Node) (kernel, error)
+}
+
+var lowerings = map[string]*opLowering{}
+
+// registerLowering installs the lowering of an op of the default ONNX
+// domain (registering twice is a programming error).
+func registerLowering(op string, lw *opLowering) {
+	if _, dup := lowerings[op]; dup {
+		panic("codegen: lowering registered twice: " + op)
+	}
+	lowerings[op] = lw
+}
+
+// HasOp reports whether codegen lowers op (in some of its forms: the
+// node-level conditions are checked per node), for coverage reports.
+func HasOp(domain, op string) bool {
+	return (domain == "" || domain == "ai.onnx") && lowerings[op] != nil
+}
 
 // nativeInputs are the inputs a lowered node reads at run time.
 func nativeInputs(n *ir.Node) []*ir.Value {
-	switch {
-	case viewOps[n.Op]:
-		return n.Inputs[:1]
-	case n.Op == "Clip":
-		return n.Inputs[:1]
+	if lw := lowerings[n.Op]; lw != nil && lw.inputs != nil {
+		return lw.inputs(n)
 	}
 	return n.Inputs
 }
+
+// firstInput is the inputs function of ops that read only their data input.
+func firstInput(n *ir.Node) []*ir.Value { return n.Inputs[:1] }
 
 // checkNode returns nil when codegen can lower n, else why not.
 func checkNode(n *ir.Node, opset int64) error {
 	if n.Domain != "" && n.Domain != "ai.onnx" {
 		return fmt.Errorf("domain %s is not lowered", n.Domain)
 	}
-	if !viewOps[n.Op] && !isElementwise(n.Op) && n.Op != "MatMul" && n.Op != "Gemm" && n.Op != "Softmax" {
+	lw := lowerings[n.Op]
+	if lw == nil {
 		return fmt.Errorf("op %s is not lowered yet", n.Op)
+	}
+	if len(n.Inputs) == 0 {
+		return fmt.Errorf("no inputs")
 	}
 	for _, v := range nativeInputs(n) {
 		if v == nil {
@@ -51,52 +88,8 @@ func checkNode(n *ir.Node, opset int64) error {
 	if outs != 1 || n.Outputs[0] == nil {
 		return fmt.Errorf("only single-output nodes are lowered")
 	}
-	out, _ := concreteShape(n.Outputs[0])
-	switch n.Op {
-	case "Dropout":
-		if t := n.Input(2); t != nil {
-			if tc, ok := ir.ConstValue(t); !ok || tc.Len() != 1 || tc.Int64At(0) != 0 {
-				return fmt.Errorf("training_mode is not a constant false")
-			}
-		}
-	case "Clip":
-		if _, err := nodeExpr(n, nil); err != nil {
-			return err
-		}
-	case "Max", "Min":
-		if len(n.Inputs) != 2 {
-			return fmt.Errorf("%s with %d inputs (only 2 are lowered)", n.Op, len(n.Inputs))
-		}
-	case "MatMul":
-		a, _ := concreteShape(n.Inputs[0])
-		b, _ := concreteShape(n.Inputs[1])
-		if len(a) < 1 || len(b) != 2 {
-			return fmt.Errorf("MatMul of ranks %d x %d (B must be 2-D)", len(a), len(b))
-		}
-	case "Gemm":
-		a, _ := concreteShape(n.Inputs[0])
-		b, _ := concreteShape(n.Inputs[1])
-		if len(a) != 2 || len(b) != 2 {
-			return fmt.Errorf("Gemm operands are not 2-D")
-		}
-		if cv := n.Input(2); cv != nil {
-			cs, _ := concreteShape(cv)
-			if _, _, ok := view2D(cs, out); !ok {
-				return fmt.Errorf("Gemm C of shape %v does not broadcast to %v", cs, out)
-			}
-		}
-	case "Softmax":
-		if _, _, err := softmaxRows(n, opset); err != nil {
-			return err
-		}
-	}
-	if isElementwise(n.Op) {
-		for _, v := range ewDataInputs(n) {
-			s, _ := concreteShape(v)
-			if len(s) > len(out) {
-				return fmt.Errorf("input %q does not broadcast to the output", v.Name)
-			}
-		}
+	if lw.check != nil {
+		return lw.check(n, opset)
 	}
 	return nil
 }
@@ -169,11 +162,8 @@ func (l *lowering) moveLast(k kernel) {
 
 func (l *lowering) node(n *ir.Node) error {
 	out := n.Outputs[0]
-	switch {
-	case viewOps[n.Op]:
-		l.alias[out] = l.root(n.Inputs[0])
-		return nil
-	case isElementwise(n.Op):
+	lw := lowerings[n.Op]
+	if lw.elementwise {
 		for i, v := range ewDataInputs(n) {
 			k, ok := l.open[v]
 			if !ok || l.c.uses[v] != 1 || l.segOut[v] || !sameShape(v, out) {
@@ -186,28 +176,17 @@ func (l *lowering) node(n *ir.Node) error {
 				return nil
 			}
 		}
-		k, err := newEWKernel(l, n)
-		if err != nil {
-			return err
-		}
-		l.add(k)
-		return nil
-	case n.Op == "MatMul" || n.Op == "Gemm":
-		k, err := newGemmKernel(l, n)
-		if err != nil {
-			return err
-		}
-		l.add(k)
-		return nil
-	case n.Op == "Softmax":
-		k, err := newSoftmaxKernel(l, n)
-		if err != nil {
-			return err
-		}
-		l.add(k)
+	}
+	k, err := lw.lower(l, n)
+	if err != nil {
+		return err
+	}
+	if k == nil {
+		l.alias[out] = l.root(n.Inputs[0])
 		return nil
 	}
-	return fmt.Errorf("no lowering for %s", n.Op)
+	l.add(k)
+	return nil
 }
 
 func sameShape(a, b *ir.Value) bool {
@@ -268,13 +247,4 @@ func view2D(in, out []int64) (rs, cs int64, ok bool) {
 		span *= out[dims[k]]
 	}
 	return rs, cs, true
-}
-
-// HasOp reports whether codegen lowers op (in some of its forms: the
-// node-level conditions are in checkNode), for coverage reports.
-func HasOp(domain, op string) bool {
-	if domain != "" && domain != "ai.onnx" {
-		return false
-	}
-	return viewOps[op] || isElementwise(op) || op == "MatMul" || op == "Gemm" || op == "Softmax"
 }

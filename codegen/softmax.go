@@ -120,3 +120,13 @@ func (k *softmaxKernel) emit(e *segEmitter, _ []int64) error {
 	e.launch(b, k.rows, float64(k.rows*k.len)*30)
 	return nil
 }
+
+func init() {
+	registerLowering("Softmax", &opLowering{
+		check: func(n *ir.Node, opset int64) error {
+			_, _, err := softmaxRows(n, opset)
+			return err
+		},
+		lower: func(l *lowering, n *ir.Node) (kernel, error) { return newSoftmaxKernel(l, n) },
+	})
+}
