@@ -23,6 +23,7 @@
 // for the forms it supports; nodes it refuses run on the interpreter).
 // Implementing fusable lets following elementwise ops fuse into its
 // epilogue, as gemmKernel does.
+//
 //	llvm.go       the small layer over llir/llvm the kernels are written in
 //
 // A segment's entry point has the C signature
