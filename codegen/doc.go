@@ -16,6 +16,7 @@
 //	              run through optc_parallel_for (provided by the runtime shim)
 //	ew.go, expr.go, gemm.go, softmax.go, views.go   the kernels; each file
 //	              registers the ops it lowers in an init function
+//	llvm.go       the small layer over llir/llvm the kernels are written in
 //
 // Adding a kernel (Conv, pooling, a normalization, …): a new file with a
 // type implementing kernel (inputs, output, temps, emit, describe) and an
@@ -23,8 +24,6 @@
 // for the forms it supports; nodes it refuses run on the interpreter).
 // Implementing fusable lets following elementwise ops fuse into its
 // epilogue, as gemmKernel does.
-//
-//	llvm.go       the small layer over llir/llvm the kernels are written in
 //
 // A segment's entry point has the C signature
 //
