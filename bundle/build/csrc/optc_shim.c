@@ -48,21 +48,36 @@ static void optc_set_error(const char *fmt, ...) {
 
 OPTC_EXPORT const char *optc_last_error(void) { return optc_err; }
 
-/* ---- thread pool ---- */
+/* ---- thread pool ----
+ *
+ * Workers wait for a new job generation, spinning briefly before sleeping
+ * on a condition variable (a model runs many short kernels back to back,
+ * and waking a sleeping thread costs microseconds). The caller takes part
+ * in every job and waits for the workers the same way. */
+
+#if defined(__x86_64__)
+#define optc_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define optc_relax() __asm__ __volatile__("yield")
+#else
+#define optc_relax() ((void)0)
+#endif
+
+enum { OPTC_SPIN = 20000 };
 
 typedef struct optc_pool {
 	int nthreads; /* workers, the caller excluded */
 	pthread_t *threads;
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
-	uint64_t generation;
-	int quit;
-	/* the current job */
+	uint64_t generation; /* atomic; written under mu */
+	int quit;            /* atomic; written under mu */
+	/* the current job, written before generation is bumped */
 	optc_task_fn fn;
 	void *ctx;
 	int64_t n, chunk;
-	int64_t next;   /* atomic: next index to hand out */
-	int pending;    /* workers still running the job */
+	int64_t next; /* atomic: next index to hand out */
+	int pending;  /* atomic: workers still running the job */
 } optc_pool;
 
 static void optc_pool_drain(optc_pool *p) {
@@ -80,28 +95,38 @@ static void optc_pool_drain(optc_pool *p) {
 static void *optc_worker(void *arg) {
 	optc_pool *p = arg;
 	uint64_t seen = 0;
-	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->quit && p->generation == seen)
-			pthread_cond_wait(&p->work, &p->mu);
-		if (p->quit)
-			break;
-		seen = p->generation;
-		pthread_mutex_unlock(&p->mu);
+		uint64_t g = 0;
+		for (int i = 0; i < OPTC_SPIN; i++) {
+			g = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE);
+			if (g != seen || __atomic_load_n(&p->quit, __ATOMIC_ACQUIRE))
+				break;
+			optc_relax();
+		}
+		if (g == seen) {
+			pthread_mutex_lock(&p->mu);
+			while (!p->quit && p->generation == seen)
+				pthread_cond_wait(&p->work, &p->mu);
+			g = p->generation;
+			pthread_mutex_unlock(&p->mu);
+		}
+		if (__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE))
+			return NULL;
+		seen = g;
 		optc_pool_drain(p);
-		pthread_mutex_lock(&p->mu);
-		if (--p->pending == 0)
+		if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0) {
+			pthread_mutex_lock(&p->mu);
 			pthread_cond_signal(&p->done);
+			pthread_mutex_unlock(&p->mu);
+		}
 	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
 }
 
 static void optc_pool_free(optc_pool *p) {
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->mu);
-	p->quit = 1;
+	__atomic_store_n(&p->quit, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	for (int i = 0; i < p->nthreads; i++)
@@ -153,16 +178,20 @@ OPTC_HIDDEN void optc_parallel_for(void *pool, int64_t n, optc_task_fn fn, void 
 	p->ctx = ctx;
 	p->n = n;
 	p->chunk = chunk < 1 ? 1 : chunk;
-	p->next = 0;
-	p->pending = p->nthreads;
-	p->generation++;
+	__atomic_store_n(&p->next, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->pending, p->nthreads, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&p->generation, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	optc_pool_drain(p);
-	pthread_mutex_lock(&p->mu);
-	while (p->pending > 0)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < OPTC_SPIN && __atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0; i++)
+		optc_relax();
+	if (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0) {
+		pthread_mutex_lock(&p->mu);
+		while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0)
+			pthread_cond_wait(&p->done, &p->mu);
+		pthread_mutex_unlock(&p->mu);
+	}
 }
 
 /* ---- model ---- */
