@@ -148,6 +148,9 @@ type attnGroup struct {
 	scale  float32
 	mask   *attnMask
 	b, h0  int // batch index and first query head (for the mask)
+	// w, when set ([rows][total]), receives the attention weights
+	// (attention_observe.go).
+	w []float32
 }
 
 func (g *attnGroup) run(src attnSource, y []float32) {
@@ -187,6 +190,9 @@ func (g *attnGroup) run(src attnSource, y []float32) {
 					s = g.mask.apply(s, g.b, g.h0+r/g.s, i, j0+j)
 				}
 				sc[j] = s
+				if g.w != nil {
+					g.w[r*g.total+j0+j] = s
+				}
 				mx = max(mx, s)
 			}
 			if math.IsInf(float64(mx), -1) {
@@ -216,6 +222,7 @@ func (g *attnGroup) run(src attnSource, y []float32) {
 			}
 		}
 	}
+	g.finishWeights(m, l)
 	for r := 0; r < rows; r++ {
 		out := acc[r*g.dv : (r+1)*g.dv]
 		if l[r] == 0 {
@@ -332,6 +339,7 @@ func attnKernel(c *Call, in []Value) ([]Value, error) {
 		if _, err := attnMaskOf(c, maskT, [4]int{B, hq, S, held + T}); err != nil {
 			return nil, err
 		}
+		attnObserveQueries(cache, layer, q, hq, S)
 		if err := cache.Append(layer, k, v, T); err != nil {
 			return nil, c.Errorf("%v", err)
 		}
@@ -395,7 +403,11 @@ func attnKernel(c *Call, in []Value) ([]Value, error) {
 			if cache == nil {
 				src = sources[b*hkv+g]
 			}
+			obs := attnObserving(cache, &grp)
 			grp.run(src, y[(b*hq+h0)*S*dv:(b*hq+h0+rep)*S*dv])
+			if obs != nil {
+				obs.ObserveAttention(layer, g, grp.w, rep*S, total)
+			}
 		}
 	}
 	var yShape []int64

@@ -2,7 +2,6 @@ package kvcache
 
 import (
 	"context"
-	"fmt"
 )
 
 // Spec is the geometry of a cache.
@@ -97,8 +96,8 @@ const DefaultBlockSize = 64
 // NewDense makes an empty dense cache; blockSize ≤ 0 means
 // DefaultBlockSize.
 func NewDense(s Spec, blockSize int) (*Dense, error) {
-	if s.Layers <= 0 || s.KVHeads <= 0 || s.HeadDim <= 0 || s.ValDim <= 0 || s.MaxLen < 0 {
-		return nil, fmt.Errorf("kvcache: invalid spec %+v", s)
+	if err := checkSpec(s); err != nil {
+		return nil, err
 	}
 	if blockSize <= 0 {
 		blockSize = DefaultBlockSize
@@ -112,25 +111,13 @@ func NewDense(s Spec, blockSize int) (*Dense, error) {
 
 func (d *Dense) Spec() Spec { return d.spec }
 
-func (d *Dense) Len(layer int) int {
-	if layer < 0 || layer >= len(d.lens) {
-		return 0
-	}
-	return d.lens[layer]
-}
+func (d *Dense) Len(layer int) int { return layerLen(d.lens, layer) }
 
 func (d *Dense) Append(layer int, k, v []float32, n int) error {
 	s := d.spec
-	if layer < 0 || layer >= s.Layers {
-		return fmt.Errorf("kvcache: layer %d out of range (the cache has %d)", layer, s.Layers)
-	}
-	if n < 0 || len(k) != s.KVHeads*n*s.HeadDim || len(v) != s.KVHeads*n*s.ValDim {
-		return fmt.Errorf("kvcache: append of %d tokens with %d key and %d value floats (want %d and %d)",
-			n, len(k), len(v), s.KVHeads*n*s.HeadDim, s.KVHeads*n*s.ValDim)
-	}
-	start := d.lens[layer]
-	if s.MaxLen > 0 && start+n > s.MaxLen {
-		return fmt.Errorf("kvcache: layer %d: %d + %d tokens exceed the cache's capacity of %d", layer, start, n, s.MaxLen)
+	start := d.Len(layer)
+	if err := checkAppend(s, layer, k, v, n, start); err != nil {
+		return err
 	}
 	bs, hd, vd := d.blockSize, s.HeadDim, s.ValDim
 	for h := 0; h < s.KVHeads; h++ {
@@ -153,13 +140,8 @@ func (d *Dense) Append(layer int, k, v []float32, n int) error {
 }
 
 func (d *Dense) Truncate(n int) error {
-	if n < 0 {
-		return fmt.Errorf("kvcache: truncate to %d", n)
-	}
-	for l, ln := range d.lens {
-		if n > ln {
-			return fmt.Errorf("kvcache: truncate to %d tokens, but layer %d holds %d", n, l, ln)
-		}
+	if err := checkTruncate(n, d.lens); err != nil {
+		return err
 	}
 	for l := range d.lens {
 		d.lens[l] = n

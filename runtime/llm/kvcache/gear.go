@@ -1,0 +1,305 @@
+package kvcache
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+)
+
+// GEARConfig configures a GEAR cache (papers.md §4.1).
+type GEARConfig struct {
+	// Bits is the quantization bit width b (2^b − 1 steps per group).
+	Bits int
+	// KIVI selects GEAR v2's layout: keys quantized per channel over
+	// groups of Group consecutive tokens, values per token over groups
+	// of Group consecutive channels. Otherwise v1's: one min/max per
+	// compressed block (per kv head), outliers chosen over the block.
+	KIVI  bool
+	Group int
+	// Buffer is n_b: new tokens stay in full precision (f32) until the
+	// buffer holds Buffer of them; then they are compressed as one block
+	// (KIVI: the largest multiple of Group tokens; the rest stay).
+	Buffer int
+	// Outliers is s, the fraction of entries kept exactly (s/2 at each
+	// end of every quantization group).
+	Outliers float64
+	// PrefillRank is the low-rank residual's rank for blocks holding
+	// prompt tokens (tokens that arrived in an Append of more than one);
+	// DecodeRank for blocks of decoded tokens. Loop is the number of
+	// power iterations.
+	PrefillRank, DecodeRank, Loop int
+	// Seed seeds the power iteration's random start.
+	Seed uint64
+}
+
+// DefaultGEAR returns the paper's defaults for b bits: s = 2%, prefill
+// rank 4, decode rank 2, 3 power iterations; v1 (uniform layout) with a
+// streaming buffer of 20 tokens, or the KIVI layout with groups and
+// buffer of 64.
+func DefaultGEAR(bits int, kivi bool) GEARConfig {
+	c := GEARConfig{Bits: bits, KIVI: kivi, Buffer: 20, Outliers: 0.02, PrefillRank: 4, DecodeRank: 2, Loop: 3, Seed: 1}
+	if kivi {
+		c.Group, c.Buffer = 64, 64
+	}
+	return c
+}
+
+func (c GEARConfig) validate() error {
+	switch {
+	case c.Bits < 1 || c.Bits > 8:
+		return fmt.Errorf("kvcache: GEAR bits %d (want 1…8)", c.Bits)
+	case c.KIVI && c.Group < 1:
+		return fmt.Errorf("kvcache: GEAR KIVI group size %d", c.Group)
+	case c.Buffer < 1:
+		return fmt.Errorf("kvcache: GEAR streaming buffer of %d tokens (want ≥ 1)", c.Buffer)
+	case !(c.Outliers >= 0 && c.Outliers < 1):
+		return fmt.Errorf("kvcache: GEAR outlier fraction %v (want 0 ≤ s < 1)", c.Outliers)
+	case c.PrefillRank < 0 || c.DecodeRank < 0 || c.Loop < 1:
+		return fmt.Errorf("kvcache: GEAR ranks %d/%d and %d power iterations", c.PrefillRank, c.DecodeRank, c.Loop)
+	}
+	return nil
+}
+
+// String is the configuration in ParseSpec's syntax.
+func (c GEARConfig) String() string {
+	s := fmt.Sprintf("gear:%d", c.Bits)
+	if c.KIVI {
+		s += fmt.Sprintf(",kivi,group=%d", c.Group)
+	}
+	return s + fmt.Sprintf(",buffer=%d,outliers=%g,rank=%d/%d,loop=%d", c.Buffer, c.Outliers, c.PrefillRank, c.DecodeRank, c.Loop)
+}
+
+// GEAR is a cache that compresses keys and values with GEAR: b-bit
+// quantization, sparse exact outliers and a low-rank residual, with the
+// most recent tokens in a full-precision streaming buffer. Reads decode
+// one block of tokens at a time into the reader's scratch buffers.
+//
+// Compression is deferred: the buffer is compressed at the start of the
+// Append after the one that filled it, so Truncate undoes the last Append
+// exactly (speculative decoding's rollback). Truncating further back
+// leaves the tokens before the cut as they read now (compressed tokens
+// stay compressed; a partly cut block keeps its storage until it is
+// dropped).
+type GEAR struct {
+	spec   Spec
+	cfg    GEARConfig
+	lens   []int
+	layers []gearLayer
+	pbuf   []float32 // scratch for decoding low-rank factors
+}
+
+type gearLayer struct {
+	bufStart int    // position of the first buffered token
+	multi    []bool // per buffered token: it came in an Append of more than one token
+	heads    []gearHead
+}
+
+type gearHead struct {
+	segs   []gearSeg
+	bk, bv []float32 // buffered keys [n][HeadDim] and values [n][ValDim]
+}
+
+// gearSeg is a compressed block of tokens [start, start+n).
+type gearSeg struct {
+	start, n int // n ≤ k.rows: a truncation may hide trailing rows
+	k, v     gearMat
+}
+
+// NewGEAR makes an empty GEAR cache.
+func NewGEAR(s Spec, cfg GEARConfig) (*GEAR, error) {
+	if err := checkSpec(s); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	g := &GEAR{spec: s, cfg: cfg, lens: make([]int, s.Layers), layers: make([]gearLayer, s.Layers)}
+	for l := range g.layers {
+		g.layers[l].heads = make([]gearHead, s.KVHeads)
+	}
+	g.pbuf = make([]float32, max(s.HeadDim, s.ValDim)*max(cfg.PrefillRank, cfg.DecodeRank, 1))
+	return g, nil
+}
+
+func (g *GEAR) Spec() Spec             { return g.spec }
+func (g *GEAR) Config() GEARConfig     { return g.cfg }
+func (g *GEAR) Len(layer int) int      { return layerLen(g.lens, layer) }
+func (g *GEAR) Head(l, h int) HeadView { return gearView{g: g, layer: l, head: h} }
+
+func (g *GEAR) Append(layer int, k, v []float32, n int) error {
+	s := g.spec
+	if err := checkAppend(s, layer, k, v, n, g.Len(layer)); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	g.compress(layer)
+	L := &g.layers[layer]
+	hd, vd := s.HeadDim, s.ValDim
+	for h := range L.heads {
+		H := &L.heads[h]
+		H.bk = append(H.bk, k[h*n*hd:(h+1)*n*hd]...)
+		H.bv = append(H.bv, v[h*n*vd:(h+1)*n*vd]...)
+	}
+	for i := 0; i < n; i++ {
+		L.multi = append(L.multi, n > 1)
+	}
+	g.lens[layer] += n
+	return nil
+}
+
+// compress turns a full streaming buffer into a compressed block.
+func (g *GEAR) compress(layer int) {
+	L := &g.layers[layer]
+	nbuf := len(L.multi)
+	if nbuf < g.cfg.Buffer {
+		return
+	}
+	m := nbuf
+	kl, vl := gearUniform, gearUniform
+	if g.cfg.KIVI {
+		m = nbuf / g.cfg.Group * g.cfg.Group
+		kl, vl = gearPerChannel, gearPerToken
+	}
+	if m == 0 {
+		return
+	}
+	rank := g.cfg.DecodeRank
+	for _, p := range L.multi[:m] {
+		if p {
+			rank = g.cfg.PrefillRank
+			break
+		}
+	}
+	hd, vd := g.spec.HeadDim, g.spec.ValDim
+	for h := range L.heads {
+		H := &L.heads[h]
+		seed := uint64(layer)<<40 | uint64(h)<<24 | uint64(L.bufStart)
+		rng := rand.New(rand.NewPCG(g.cfg.Seed, seed))
+		seg := gearSeg{start: L.bufStart, n: m,
+			k: gearCompress(H.bk[:m*hd], m, hd, g.cfg.Bits, kl, g.cfg.Group, g.cfg.Outliers, rank, g.cfg.Loop, rng),
+			v: gearCompress(H.bv[:m*vd], m, vd, g.cfg.Bits, vl, g.cfg.Group, g.cfg.Outliers, rank, g.cfg.Loop, rng),
+		}
+		H.segs = append(H.segs, seg)
+		H.bk = append(H.bk[:0], H.bk[m*hd:]...)
+		H.bv = append(H.bv[:0], H.bv[m*vd:]...)
+	}
+	L.multi = append(L.multi[:0], L.multi[m:]...)
+	L.bufStart += m
+}
+
+func (g *GEAR) Truncate(n int) error {
+	if err := checkTruncate(n, g.lens); err != nil {
+		return err
+	}
+	hd, vd := g.spec.HeadDim, g.spec.ValDim
+	for l := range g.layers {
+		L := &g.layers[l]
+		if n >= L.bufStart {
+			keep := n - L.bufStart
+			L.multi = L.multi[:keep]
+			for h := range L.heads {
+				H := &L.heads[h]
+				H.bk, H.bv = H.bk[:keep*hd], H.bv[:keep*vd]
+			}
+		} else {
+			L.multi = L.multi[:0]
+			for h := range L.heads {
+				H := &L.heads[h]
+				H.bk, H.bv = H.bk[:0], H.bv[:0]
+				i := sort.Search(len(H.segs), func(i int) bool { return H.segs[i].start >= n })
+				clear(H.segs[i:])
+				H.segs = H.segs[:i]
+				if i > 0 {
+					last := &H.segs[i-1]
+					last.n = min(last.n, n-last.start)
+				}
+			}
+			L.bufStart = n
+		}
+		g.lens[l] = n
+	}
+	return nil
+}
+
+// Bytes is the exact payload: every compressed block's codes,
+// quantization parameters, outliers and low-rank factors (gearMat.bytes),
+// plus the buffered tokens at 4 bytes per element.
+func (g *GEAR) Bytes() int64 {
+	var b int64
+	for _, L := range g.layers {
+		for _, H := range L.heads {
+			for i := range H.segs {
+				b += H.segs[i].k.bytes() + H.segs[i].v.bytes()
+			}
+			b += 4 * int64(len(H.bk)+len(H.bv))
+		}
+	}
+	return b
+}
+
+// Reserved counts the compressed blocks and the buffers' capacity.
+func (g *GEAR) Reserved() int64 {
+	var b int64
+	for _, L := range g.layers {
+		for _, H := range L.heads {
+			for i := range H.segs {
+				b += H.segs[i].k.bytes() + H.segs[i].v.bytes()
+			}
+			b += 4 * int64(cap(H.bk)+cap(H.bv))
+		}
+	}
+	return b
+}
+
+// Stats counts what the cache holds: compressed tokens, buffered tokens
+// and outliers, summed over layers and heads.
+func (g *GEAR) Stats() (compressed, buffered, outliers int) {
+	for _, L := range g.layers {
+		for _, H := range L.heads {
+			for _, s := range H.segs {
+				compressed += s.n
+				outliers += len(s.k.outVal) + len(s.v.outVal)
+			}
+			buffered += len(H.bk) / g.spec.HeadDim
+		}
+	}
+	return
+}
+
+type gearView struct {
+	g           *GEAR
+	layer, head int
+}
+
+func (v gearView) Len() int       { return v.g.Len(v.layer) }
+func (v gearView) BlockSize() int { return DefaultBlockSize }
+
+func (v gearView) Block(b int, kbuf, vbuf []float32) ([]float32, []float32, int) {
+	g := v.g
+	hd, vd := g.spec.HeadDim, g.spec.ValDim
+	t0 := b * DefaultBlockSize
+	n := min(DefaultBlockSize, v.Len()-t0)
+	if n <= 0 {
+		return nil, nil, 0
+	}
+	L := &g.layers[v.layer]
+	H := &L.heads[v.head]
+	kout, vout := kbuf[:n*hd], vbuf[:n*vd]
+	t1 := t0 + n
+	// Compressed blocks overlapping [t0, t1).
+	i := sort.Search(len(H.segs), func(i int) bool { return H.segs[i].start+H.segs[i].n > t0 })
+	for ; i < len(H.segs) && H.segs[i].start < t1; i++ {
+		s := &H.segs[i]
+		a, e := max(t0, s.start), min(t1, s.start+s.n)
+		s.k.decodeRows(kout[(a-t0)*hd:(e-t0)*hd], a-s.start, e-s.start, g.pbuf)
+		s.v.decodeRows(vout[(a-t0)*vd:(e-t0)*vd], a-s.start, e-s.start, g.pbuf)
+	}
+	// Buffered tokens.
+	if a := max(t0, L.bufStart); a < t1 {
+		copy(kout[(a-t0)*hd:], H.bk[(a-L.bufStart)*hd:(t1-L.bufStart)*hd])
+		copy(vout[(a-t0)*vd:], H.bv[(a-L.bufStart)*vd:(t1-L.bufStart)*vd])
+	}
+	return kout, vout, n
+}
