@@ -41,6 +41,10 @@ func (c *compiler) gemmParams() gemmParams {
 	return p
 }
 
+// gemmMinTasks is the number of tasks below which a GEMM's column blocks
+// are narrowed (so that up to a few threads get several tasks each).
+const gemmMinTasks = 16
+
 // gemmLeaf is an operand of a GEMM epilogue: element (row, col) of the
 // output's 2-D view reads base[row*rs + col*cs].
 type gemmLeaf struct {
@@ -304,11 +308,11 @@ func (k *gemmKernel) emit(e *segEmitter, temps []int64) error {
 		rem = k.microKernel(e, r)
 	}
 	nMC := (k.M + p.mc - 1) / p.mc
+	// Cut N finer while there are too few tasks to share among threads
+	// (small M, GEMV): a narrower block only re-reads A from cache more.
 	nc := p.nc
-	if k.M <= p.mr {
-		// GEMV-like: no B reuse across rows, so cut N finer to give every
-		// thread a share of the weight stream.
-		nc = p.nr * 4
+	for nMC*((k.N+nc-1)/nc) < gemmMinTasks && nc >= 4*p.nr {
+		nc = (nc/2 + p.nr - 1) / p.nr * p.nr
 	}
 	nNC := (k.N + nc - 1) / nc
 	KC := k.kc()

@@ -50,10 +50,13 @@ OPTC_EXPORT const char *optc_last_error(void) { return optc_err; }
 
 /* ---- thread pool ----
  *
- * Workers wait for a new job generation, spinning briefly before sleeping
- * on a condition variable (a model runs many short kernels back to back,
- * and waking a sleeping thread costs microseconds). The caller takes part
- * in every job and waits for the workers the same way. */
+ * A job is a range [0, n) handed out in chunks through an atomic counter;
+ * the caller always takes part. Workers join a job only while it is open:
+ * once the caller has claimed the last chunk it closes the job and waits
+ * just for the workers that joined, so a worker the OS has not scheduled
+ * (a busy machine) never delays the caller. Workers spin briefly before
+ * sleeping on a condition variable (a model runs many short kernels back
+ * to back, and waking a sleeping thread costs microseconds). */
 
 #if defined(__x86_64__)
 #define optc_relax() __builtin_ia32_pause()
@@ -70,14 +73,14 @@ typedef struct optc_pool {
 	pthread_t *threads;
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
-	uint64_t generation; /* atomic; written under mu */
-	int quit;            /* atomic; written under mu */
-	/* the current job, written before generation is bumped */
+	/* under mu (generation and quit are also read atomically to spin) */
+	uint64_t generation;
+	int quit, open, joined, finished;
+	/* the current job: set before it opens, fixed until it is over */
 	optc_task_fn fn;
 	void *ctx;
 	int64_t n, chunk;
 	int64_t next; /* atomic: next index to hand out */
-	int pending;  /* atomic: workers still running the job */
 } optc_pool;
 
 static void optc_pool_drain(optc_pool *p) {
@@ -96,29 +99,31 @@ static void *optc_worker(void *arg) {
 	optc_pool *p = arg;
 	uint64_t seen = 0;
 	for (;;) {
-		uint64_t g = 0;
 		for (int i = 0; i < OPTC_SPIN; i++) {
-			g = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE);
-			if (g != seen || __atomic_load_n(&p->quit, __ATOMIC_ACQUIRE))
+			if (__atomic_load_n(&p->generation, __ATOMIC_ACQUIRE) != seen || __atomic_load_n(&p->quit, __ATOMIC_ACQUIRE))
 				break;
 			optc_relax();
 		}
-		if (g == seen) {
-			pthread_mutex_lock(&p->mu);
-			while (!p->quit && p->generation == seen)
-				pthread_cond_wait(&p->work, &p->mu);
-			g = p->generation;
+		pthread_mutex_lock(&p->mu);
+		while (!p->quit && p->generation == seen)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->quit) {
 			pthread_mutex_unlock(&p->mu);
-		}
-		if (__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE))
 			return NULL;
-		seen = g;
-		optc_pool_drain(p);
-		if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0) {
-			pthread_mutex_lock(&p->mu);
-			pthread_cond_signal(&p->done);
-			pthread_mutex_unlock(&p->mu);
 		}
+		seen = p->generation;
+		int join = p->open;
+		if (join)
+			p->joined++;
+		pthread_mutex_unlock(&p->mu);
+		if (!join)
+			continue; /* woke too late: the caller finished that job alone */
+		optc_pool_drain(p);
+		pthread_mutex_lock(&p->mu);
+		p->finished++;
+		if (!p->open && p->finished == p->joined)
+			pthread_cond_signal(&p->done);
+		pthread_mutex_unlock(&p->mu);
 	}
 }
 
@@ -178,20 +183,23 @@ OPTC_HIDDEN void optc_parallel_for(void *pool, int64_t n, optc_task_fn fn, void 
 	p->ctx = ctx;
 	p->n = n;
 	p->chunk = chunk < 1 ? 1 : chunk;
-	__atomic_store_n(&p->next, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&p->pending, p->nthreads, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&p->generation, 1, __ATOMIC_RELEASE);
+	p->next = 0;
+	p->joined = p->finished = 0;
+	p->open = 1;
+	__atomic_store_n(&p->generation, p->generation + 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	optc_pool_drain(p);
-	for (int i = 0; i < OPTC_SPIN && __atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0; i++)
-		optc_relax();
-	if (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0) {
-		pthread_mutex_lock(&p->mu);
-		while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0)
-			pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_lock(&p->mu);
+	p->open = 0;
+	for (int i = 0; i < OPTC_SPIN && p->finished < p->joined; i++) {
 		pthread_mutex_unlock(&p->mu);
+		optc_relax();
+		pthread_mutex_lock(&p->mu);
 	}
+	while (p->finished < p->joined)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
 }
 
 /* ---- model ---- */
