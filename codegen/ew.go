@@ -164,21 +164,7 @@ func (k *ewKernel) emit(e *segEmitter, _ []int64) error {
 		// Per-leaf offset of this row: unravel row over the outer dims.
 		offs := make([]value.Value, len(k.leaves))
 		for i := range offs {
-			offs[i] = ci(0)
-		}
-		rem := value.Value(row)
-		for d := len(outer) - 1; d >= 0; d-- {
-			idx := value.Value(b.cur.NewSRem(rem, ci(outer[d])))
-			if d > 0 {
-				rem = b.cur.NewSDiv(rem, ci(outer[d]))
-			} else {
-				idx = rem
-			}
-			for i := range offs {
-				if st := sts[i+1][d]; st != 0 {
-					offs[i] = b.add(offs[i], b.mul(idx, ci(st)))
-				}
-			}
+			offs[i] = b.unravel(row, outer, sts[i+1][:len(outer)])
 		}
 		ptrs := make([]value.Value, len(k.leaves))
 		splat := make([]value.Value, len(k.leaves))

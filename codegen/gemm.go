@@ -70,6 +70,12 @@ type gemmKernel struct {
 	epi      *expr
 	leaves   []gemmLeaf
 	p        gemmParams
+	// Batched MatMul (B has batch dims): batch is the output's batch
+	// shape, aBatch/bBatch the operands' broadcast strides over it in
+	// whole matrices, nbB the number of B matrices.
+	batch          []int64
+	aBatch, bBatch []int64
+	nbB            int64
 }
 
 func newGemmKernel(l *lowering, n *ir.Node) (*gemmKernel, error) {
@@ -92,20 +98,40 @@ func newGemmKernel(l *lowering, n *ir.Node) (*gemmKernel, error) {
 		alpha, beta = float64(n.AttrFloat("alpha", 1)), float64(n.AttrFloat("beta", 1))
 		transA, transB = n.AttrInt("transA", 0) != 0, n.AttrInt("transB", 0) != 0
 	}
-	if transA {
+	bMat := bs[len(bs)-2:]
+	k.nbB = ir.NumElements(bs[:len(bs)-2])
+	switch {
+	case transA:
 		k.K, k.M = as[0], as[1]
 		k.si, k.sk = 1, k.M
-	} else {
+	case k.nbB == 1:
+		// B is one matrix: A's batch dims flatten into its rows.
 		k.K = as[len(as)-1]
 		k.M = ir.NumElements(as[:len(as)-1])
 		k.si, k.sk = k.K, 1
+	default:
+		// Batched: one GEMM per output batch index, operands broadcast.
+		k.K = as[len(as)-1]
+		var aB []int64
+		if len(as) >= 2 {
+			k.M, aB = as[len(as)-2], as[:len(as)-2]
+		} else {
+			k.M = 1
+		}
+		k.si, k.sk = k.K, 1
+		k.batch = os[:len(os)-2]
+		if len(as) == 1 {
+			k.batch = os[:len(os)-1] // [K] x [..., K, N] -> [..., N]
+		}
+		k.aBatch = bcastStrides(aB, k.batch)
+		k.bBatch = bcastStrides(bs[:len(bs)-2], k.batch)
 	}
 	if transB {
-		k.N = bs[0]
+		k.N = bMat[0]
 	} else {
-		k.N = bs[1]
+		k.N = bMat[1]
 	}
-	if bk := map[bool]int64{false: bs[0], true: bs[1]}[transB]; bk != k.K {
+	if bk := map[bool]int64{false: bMat[0], true: bMat[1]}[transB]; bk != k.K {
 		return nil, fmt.Errorf("inner dims differ: A %v, B %v", as, bs)
 	}
 	k.epi = leafExpr(0)
@@ -115,7 +141,11 @@ func newGemmKernel(l *lowering, n *ir.Node) (*gemmKernel, error) {
 			return nil, err
 		}
 		enc := fmt.Sprintf("packed_b(nr=%d,k=%d,n=%d,trans=%d,alpha=%g)", k.p.nr, k.K, k.N, b2i(transB), alpha)
-		k.bw = c.weight(bv, enc, bs, packB(data, k.K, k.N, transB, float32(alpha), k.p.nr))
+		var packed []float32
+		for m := int64(0); m < k.nbB; m++ {
+			packed = append(packed, packB(data[m*k.K*k.N:(m+1)*k.K*k.N], k.K, k.N, transB, float32(alpha), k.p.nr)...)
+		}
+		k.bw = c.weight(bv, enc, bs, packed)
 	} else {
 		k.bv = bv
 		k.sbk, k.sbn = k.N, 1
@@ -273,7 +303,7 @@ func (k *gemmKernel) temps() []int64 {
 	if k.bv == nil {
 		return nil
 	}
-	return []int64{k.panels() * k.K * k.p.nr * 4}
+	return []int64{k.nbB * k.panels() * k.K * k.p.nr * 4}
 }
 
 func (k *gemmKernel) panels() int64 { return (k.N + k.p.nr - 1) / k.p.nr }
@@ -284,6 +314,9 @@ func (k *gemmKernel) describe() string {
 		b = "run-time B"
 	}
 	s := fmt.Sprintf("gemm %dx%dx%d (%s, tile %dx%d) %s", k.M, k.N, k.K, b, k.p.mr, k.p.nr, k.node)
+	if k.batch != nil {
+		s = fmt.Sprintf("batched %v ", k.batch) + s
+	}
 	if !k.epi.isLeaf(0) {
 		s += " epilogue " + k.epi.String()
 	}
@@ -329,7 +362,19 @@ func (k *gemmKernel) emit(e *segEmitter, temps []int64) error {
 	for i, lf := range k.leaves {
 		leaves[i] = e.ptr(b, ctx, lf.b)
 	}
+	nb := ir.NumElements(k.batch)
+	perBatch := nMC * nNC
+	A0, B0, C0 := A, B, C
 	b.loop(begin, end, 1, func(t value.Value) {
+		rowBase := value.Value(ci(0))
+		if k.batch != nil {
+			bi := b.cur.NewSDiv(t, ci(perBatch))
+			t = b.cur.NewSRem(t, ci(perBatch))
+			A = b.gepF(A0, b.mul(b.unravel(bi, k.batch, k.aBatch), ci(k.M*k.K)))
+			B = b.gepF(B0, b.mul(b.unravel(bi, k.batch, k.bBatch), ci(k.panels()*k.K*p.nr)))
+			rowBase = b.mul(bi, ci(k.M))
+			C = b.gepF(C0, b.mul(rowBase, ci(k.N)))
+		}
 		i0 := b.mul(b.cur.NewSDiv(t, ci(nNC)), ci(p.mc))
 		i1 := b.minI(b.add(i0, ci(p.mc)), ci(k.M))
 		j0 := b.mul(b.cur.NewSRem(t, ci(nNC)), ci(nc))
@@ -345,7 +390,7 @@ func (k *gemmKernel) emit(e *segEmitter, temps []int64) error {
 				call := func(f *lir.Func, ir value.Value) {
 					ap := b.gepF(A, b.add(b.mul(ir, ci(k.si)), b.mul(kb, ci(k.sk))))
 					cp := b.gepF(C, b.add(b.mul(ir, ci(k.N)), jp))
-					args := []value.Value{ap, bp, kc, cp, nc, first, last, ir, jp}
+					args := []value.Value{ap, bp, kc, cp, nc, first, last, b.add(rowBase, ir), jp}
 					b.cur.NewCall(f, append(args, leaves...)...)
 				}
 				b.loop(i0, fullEnd, p.mr, func(ir value.Value) { call(full, ir) })
@@ -355,7 +400,7 @@ func (k *gemmKernel) emit(e *segEmitter, temps []int64) error {
 			})
 		})
 	})
-	e.launch(b, nMC*nNC, 2*float64(k.M)*float64(k.N)*float64(k.K))
+	e.launch(b, nb*nMC*nNC, 2*float64(nb*k.M)*float64(k.N)*float64(k.K))
 	return nil
 }
 
@@ -365,7 +410,13 @@ func (k *gemmKernel) emitPack(e *segEmitter, off int64) {
 	b, ctx, begin, end := e.task("_packb")
 	src := e.ptr(b, ctx, buf{v: k.bv})
 	dst := e.tempPtr(b, ctx, off)
-	b.loop(begin, end, 1, func(pi value.Value) {
+	P := k.panels()
+	b.loop(begin, end, 1, func(t value.Value) {
+		// Task t packs panel t%P of B matrix t/P.
+		m := b.cur.NewSDiv(t, ci(P))
+		pi := b.cur.NewSRem(t, ci(P))
+		src := b.gepF(src, b.mul(m, ci(k.K*k.N)))
+		dst := b.gepF(dst, b.mul(m, ci(P*k.K*p.nr)))
 		b.loop(ci(0), ci(k.K), 1, func(kk value.Value) {
 			row := b.gepF(dst, b.mul(b.add(b.mul(pi, ci(k.K)), kk), ci(p.nr)))
 			for j := int64(0); j < p.nr; j++ {
@@ -377,7 +428,7 @@ func (k *gemmKernel) emitPack(e *segEmitter, off int64) {
 			}
 		})
 	})
-	e.launch(b, k.panels(), float64(k.K*k.N))
+	e.launch(b, k.nbB*P, float64(k.nbB*k.K*k.N))
 }
 
 // microKernel emits C[mr x nr] (+)= A[mr x kc] · Bpanel[kc x nr], then the
@@ -559,8 +610,8 @@ func init() {
 	registerLowering("MatMul", &opLowering{lower: lower, check: func(n *ir.Node, _ int64) error {
 		a, _ := concreteShape(n.Inputs[0])
 		b, _ := concreteShape(n.Input(1))
-		if len(n.Inputs) != 2 || len(a) < 1 || len(b) != 2 {
-			return fmt.Errorf("MatMul of ranks %d x %d (B must be 2-D)", len(a), len(b))
+		if len(n.Inputs) != 2 || len(a) < 1 || len(b) < 2 {
+			return fmt.Errorf("MatMul of ranks %d x %d (B must have rank >= 2)", len(a), len(b))
 		}
 		return nil
 	}})

@@ -298,3 +298,21 @@ func (b *fnb) minI(x, y value.Value) value.Value {
 
 func (b *fnb) add(x, y value.Value) value.Value { return b.cur.NewAdd(x, y) }
 func (b *fnb) mul(x, y value.Value) value.Value { return b.cur.NewMul(x, y) }
+
+// unravel returns the offset sum(idx_d * strides[d]) of the flat row-major
+// index i over dims.
+func (b *fnb) unravel(i value.Value, dims, strides []int64) value.Value {
+	off := value.Value(ci(0))
+	rem := i
+	for d := len(dims) - 1; d >= 0; d-- {
+		idx := rem
+		if d > 0 {
+			idx = b.cur.NewSRem(rem, ci(dims[d]))
+			rem = b.cur.NewSDiv(rem, ci(dims[d]))
+		}
+		if strides[d] != 0 {
+			off = b.add(off, b.mul(idx, ci(strides[d])))
+		}
+	}
+	return off
+}

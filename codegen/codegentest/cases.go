@@ -90,6 +90,25 @@ func Cases() []Case {
 			b.Output(b.Op1("Mul", nil, y, s))
 			return b.Graph()
 		}},
+		{Name: "batched_matmul_attention", Build: func() *ir.Graph {
+			// Attention-like: scores = q·kᵀ (both run-time, batched), scaled,
+			// softmax, times v; plus broadcast batch dims and a constant
+			// batched B.
+			rng := rand.New(rand.NewPCG(13, 13))
+			b := ir.NewBuilder("g")
+			q := b.Input("q", f32(2, 3, 7, 16))
+			kt := b.Input("kt", f32(2, 3, 16, 7))
+			v := b.Input("v", f32(2, 3, 7, 16))
+			s := b.Op1("Mul", nil, b.Op1("MatMul", nil, q, kt), b.Const("scale", ir.ScalarF32(0.25)))
+			o := b.Op1("MatMul", nil, b.Op1("Softmax", nil, s), v)
+			x := b.Input("x", f32(2, 1, 5, 9))
+			w := weight(b, rng, "w", 3, 9, 20) // out [2,3,5,20]
+			y := b.Op1("Relu", nil, b.Op1("Add", nil, b.Op1("MatMul", nil, x, w), weight(b, rng, "bias", 20)))
+			r := b.Input("r", f32(9))                                 // rank-1 A
+			z := b.Op1("MatMul", nil, r, b.Input("bz", f32(4, 9, 6))) // out [4,6]
+			b.Output(o, y, z)
+			return b.Graph()
+		}},
 		{Name: "elementwise_broadcast_chain", Build: func() *ir.Graph {
 			rng := rand.New(rand.NewPCG(5, 5))
 			b := ir.NewBuilder("g")
