@@ -102,10 +102,7 @@ func (e *segEmitter) ptr(b *fnb, ctx value.Value, x buf) value.Value {
 	if x.w != nil {
 		return e.bytePtr(b, e.base(b, ctx, 2), x.w.Offset)
 	}
-	lc, ok := e.p.loc[e.l.root(x.v)]
-	if !ok {
-		lc = e.p.loc[x.v]
-	}
+	lc := e.p.loc[e.l.root(x.v)]
 	switch lc.kind {
 	case locInput, locOutput:
 		arr := b.cur.NewBitCast(e.base(b, ctx, int64(lc.kind)), tI8PP)
@@ -117,16 +114,17 @@ func (e *segEmitter) ptr(b *fnb, ctx value.Value, x buf) value.Value {
 	return e.bytePtr(b, e.base(b, ctx, 3), lc.off)
 }
 
-// outPtr is the destination of the current kernel's output value v
-// (a copy kernel's output has its own location; other outputs use their
-// root's).
+// outPtr is the destination of a kernel's output value v (its storage
+// root's location).
 func (e *segEmitter) outPtr(b *fnb, ctx value.Value, v *ir.Value) value.Value {
-	if lc, ok := e.p.loc[v]; ok && lc.kind == locOutput {
-		arr := b.cur.NewBitCast(e.base(b, ctx, 1), tI8PP)
-		p := b.cur.NewLoad(tI8P, b.cur.NewGetElementPtr(tI8P, arr, ci(int64(lc.idx))))
-		return b.cur.NewBitCast(p, tF32P)
-	}
 	return e.ptr(b, ctx, buf{v: v})
+}
+
+// outputPtr is segment output i.
+func (e *segEmitter) outputPtr(b *fnb, ctx value.Value, i int) value.Value {
+	arr := b.cur.NewBitCast(e.base(b, ctx, 1), tI8PP)
+	p := b.cur.NewLoad(tI8P, b.cur.NewGetElementPtr(tI8P, arr, ci(int64(i))))
+	return b.cur.NewBitCast(p, tF32P)
 }
 
 // tempPtr is a float* to a kernel temporary at scratch offset off.

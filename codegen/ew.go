@@ -206,13 +206,14 @@ func (k *ewKernel) emit(e *segEmitter, _ []int64) error {
 // copyKernel copies a value into an output buffer (a graph output that is
 // a graph input, a constant, or the same storage as another output).
 type copyKernel struct {
-	src buf
-	dst *ir.Value
-	n   int64
+	src    buf
+	dst    *ir.Value
+	outIdx int // the segment output written
+	n      int64
 }
 
-func (l *lowering) newCopyKernel(src, dst *ir.Value) (*copyKernel, error) {
-	k := &copyKernel{src: buf{v: src}, dst: dst, n: valueBytes(dst)}
+func (l *lowering) newCopyKernel(src, dst *ir.Value, outIdx int) (*copyKernel, error) {
+	k := &copyKernel{src: buf{v: src}, dst: dst, outIdx: outIdx, n: valueBytes(dst)}
 	if src.Const != nil {
 		w, err := l.c.denseWeight(src)
 		if err != nil {
@@ -230,7 +231,7 @@ func (k *copyKernel) describe() string  { return fmt.Sprintf("copy %d bytes to %
 
 func (k *copyKernel) emit(e *segEmitter, _ []int64) error {
 	b, ctx, _, _ := e.task("_copy")
-	dst := b.cur.NewBitCast(e.outPtr(b, ctx, k.dst), tI8P)
+	dst := b.cur.NewBitCast(e.outputPtr(b, ctx, k.outIdx), tI8P)
 	src := b.cur.NewBitCast(e.ptr(b, ctx, k.src), tI8P)
 	memcpy := e.c.mod.declare("llvm.memcpy.p0i8.p0i8.i64", types.Void, tI8P, tI8P, tI64, types.I1)
 	b.cur.NewCall(memcpy, dst, src, ci(k.n), cbool(false))

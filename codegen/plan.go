@@ -33,10 +33,10 @@ type memPlan struct {
 	scratch int64     // arena size
 }
 
-// valueBytes is the storage size of a float32 value.
+// valueBytes is the storage size of a value (dense, row-major).
 func valueBytes(v *ir.Value) int64 {
 	s, _ := concreteShape(v)
-	return ir.NumElements(s) * 4
+	return v.Type.DType.StorageBytes(ir.NumElements(s))
 }
 
 // plan locates the roots of l's values. Segment inputs and outputs are
@@ -61,12 +61,13 @@ func (l *lowering) plan() (*memPlan, error) {
 			p.loc[r] = loc{kind: locOutput, idx: i}
 			continue
 		}
-		k, err := l.newCopyKernel(r, o)
+		// The copy's destination is output i itself, not a location of o:
+		// o may also be an input (a graph output that is a graph input).
+		k, err := l.newCopyKernel(r, o, i)
 		if err != nil {
 			return nil, err
 		}
 		l.kernels = append(l.kernels, k)
-		p.loc[o] = loc{kind: locOutput, idx: i}
 	}
 	// Liveness of scratch values: last kernel reading each root.
 	last := map[*ir.Value]int{}
@@ -81,7 +82,9 @@ func (l *lowering) plan() (*memPlan, error) {
 	p.temps = make([][]int64, len(l.kernels))
 	for ki, k := range l.kernels {
 		out := k.output()
-		if _, ok := p.loc[out]; !ok {
+		if _, isCopy := k.(*copyKernel); isCopy {
+			// writes a segment output directly
+		} else if _, ok := p.loc[out]; !ok {
 			if out.Const != nil {
 				return nil, fmt.Errorf("kernel writes constant %q", out.Name)
 			}

@@ -151,7 +151,7 @@ func Cases() []Case {
 			w := weight(b, rng, "w", 4, 5)
 			y := b.Op1("MatMul", nil, r, w)
 			k := weight(b, rng, "k", 3)
-			b.Output(y, f, b.Op1("Identity", nil, x), k, f)
+			b.Output(y, f, b.Op1("Identity", nil, x), k, f, x)
 			return b.Graph()
 		}},
 		{Name: "partitioned", Partitioned: true, Build: func() *ir.Graph {
