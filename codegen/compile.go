@@ -127,12 +127,6 @@ func Compile(g *ir.Graph, opts Options) (*Result, error) {
 		c.uses[v]++
 	}
 	res := &Result{Graph: g, Fallback: fb, Bindings: binds}
-	nNative := 0
-	for _, s := range segs {
-		if s.native {
-			nNative++
-		}
-	}
 	for i, s := range segs {
 		st := Step{Native: s.native, Inputs: s.inputs, Outputs: s.outputs}
 		if s.native {
