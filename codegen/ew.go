@@ -263,7 +263,7 @@ func checkElementwise(n *ir.Node, _ int64) error {
 	if (n.Op == "Max" || n.Op == "Min") && len(n.Inputs) != 2 {
 		return fmt.Errorf("%s with %d inputs (only 2 are lowered)", n.Op, len(n.Inputs))
 	}
-	if ewBinary[n.Op] && len(n.Inputs) != 2 || ewUnary[n.Op] && n.Op != "Clip" && len(n.Inputs) != 1 {
+	if ewBinary[n.Op] && len(n.Inputs) != 2 || ewUnary[n.Op] && n.Op != "Clip" && n.Op != "Pow" && len(n.Inputs) != 1 {
 		return fmt.Errorf("%s with %d inputs", n.Op, len(n.Inputs))
 	}
 	out, _ := concreteShape(n.Outputs[0])

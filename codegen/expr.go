@@ -47,6 +47,7 @@ func (e *expr) String() string {
 var ewUnary = map[string]bool{
 	"Relu": true, "LeakyRelu": true, "Sigmoid": true, "Tanh": true, "Clip": true, "HardSigmoid": true,
 	"HardSwish": true, "Exp": true, "Neg": true, "Abs": true, "Sqrt": true, "Reciprocal": true, "Elu": true,
+	"Log": true, "Erf": true, "Softplus": true, "Softsign": true, "Pow": true,
 }
 
 var ewBinary = map[string]bool{"Add": true, "Sub": true, "Mul": true, "Div": true, "Max": true, "Min": true}
@@ -56,11 +57,16 @@ func isElementwise(op string) bool { return ewUnary[op] || ewBinary[op] }
 // ewDataInputs are the inputs of an elementwise node that are tensors
 // combined by the expression (Clip's min/max are folded as constants).
 func ewDataInputs(n *ir.Node) []*ir.Value {
-	if n.Op == "Clip" {
+	if n.Op == "Clip" || n.Op == "Pow" {
 		return n.Inputs[:1]
 	}
 	return n.Inputs
 }
+
+// powExponents are the constant exponents Pow is lowered for (exact
+// forms; a general x^y through exp(y·log x) would turn negative bases
+// with integer exponents into NaN).
+var powExponents = map[float64]bool{-2: true, -1: true, -0.5: true, 0: true, 0.5: true, 1: true, 2: true, 3: true}
 
 // scalarConst returns the value of a one-element float32 constant.
 func scalarConst(v *ir.Value) (float64, bool) {
@@ -82,6 +88,12 @@ func nodeExpr(n *ir.Node, args []*expr) (*expr, error) {
 		e.a = float64(n.AttrFloat("alpha", 1))
 	case "HardSigmoid":
 		e.a, e.b = float64(n.AttrFloat("alpha", 0.2)), float64(n.AttrFloat("beta", 0.5))
+	case "Pow":
+		t, ok := ir.ConstValue(n.Input(1))
+		if !ok || !t.IsDense() || t.Len() != 1 || t.DType == ir.String || !powExponents[t.Float64At(0)] {
+			return nil, fmt.Errorf("Pow exponent is not a constant in {-2, -1, -0.5, 0, 0.5, 1, 2, 3}")
+		}
+		e.a = t.Float64At(0)
 	case "Clip":
 		e.a, e.b = math.Inf(-1), math.Inf(1)
 		if n.HasAttr("min") || n.HasAttr("max") {
@@ -175,6 +187,38 @@ func (b *fnb) emitExpr(e *expr, leaves []value.Value, w int) value.Value {
 		return b.cur.NewFDiv(k(1), b.cur.NewFAdd(k(1), ex))
 	case "Tanh":
 		return b.tanh(arg(0), w)
+	case "Log":
+		return b.log(arg(0), w)
+	case "Erf":
+		return b.erf(arg(0), w)
+	case "Softplus":
+		// max(x, 0) + log(1 + exp(-|x|)): no overflow for large x.
+		x := arg(0)
+		t := b.log(b.cur.NewFAdd(k(1), b.exp(b.cur.NewFNeg(b.call1("llvm.fabs", x, w)), w)), w)
+		return b.cur.NewFAdd(b.fmax(x, k(0)), t)
+	case "Softsign":
+		x := arg(0)
+		return b.cur.NewFDiv(x, b.cur.NewFAdd(k(1), b.call1("llvm.fabs", x, w)))
+	case "Pow":
+		x := arg(0)
+		switch e.a {
+		case 0:
+			return k(1)
+		case 0.5:
+			return b.call1("llvm.sqrt", x, w)
+		case -0.5:
+			return b.cur.NewFDiv(k(1), b.call1("llvm.sqrt", x, w))
+		case 1:
+			return x
+		case -1:
+			return b.cur.NewFDiv(k(1), x)
+		case 2:
+			return b.cur.NewFMul(x, x)
+		case -2:
+			return b.cur.NewFDiv(k(1), b.cur.NewFMul(x, x))
+		case 3:
+			return b.cur.NewFMul(b.cur.NewFMul(x, x), x)
+		}
 	}
 	_ = c
 	panic("codegen: no emitter for elementwise op " + e.op)
@@ -241,4 +285,53 @@ func (b *fnb) tanh(x value.Value, w int) value.Value {
 	var big value.Value = b.cur.NewFSub(k(1), b.cur.NewFDiv(k(2), b.cur.NewFAdd(e, k(1))))
 	big = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOLT, x, k(0)), b.cur.NewFNeg(big), big)
 	return b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOLT, ax, k(0.625)), small, big)
+}
+
+// log is the Cephes single-precision natural logarithm: x = m·2^e with m
+// in [sqrt(1/2), sqrt(2)), log(m) by a degree-9 polynomial in m-1. Zero
+// gives -Inf, negative numbers NaN, +Inf and NaN themselves (subnormal
+// inputs are treated as their exponent field says, i.e. too large).
+func (b *fnb) log(x value.Value, w int) value.Value {
+	k := func(v float64) value.Value { return constF(v, w) }
+	bits := b.cur.NewBitCast(x, i32T(w))
+	e := b.cur.NewSub(b.cur.NewLShr(bits, constI32V(23, w)), constI32V(127, w))
+	mbits := b.cur.NewOr(b.cur.NewAnd(bits, constI32V(0x7fffff, w)), constI32V(0x3f800000, w))
+	m := value.Value(b.cur.NewBitCast(mbits, vecT(w)))
+	ef := value.Value(b.cur.NewSIToFP(e, vecT(w)))
+	big := b.cur.NewFCmp(enum.FPredOGT, m, k(1.41421356237))
+	m = b.cur.NewSelect(big, b.cur.NewFMul(m, k(0.5)), m)
+	ef = b.cur.NewSelect(big, b.cur.NewFAdd(ef, k(1)), ef)
+	z := b.cur.NewFSub(m, k(1))
+	p := k(7.0376836292e-2)
+	for _, coef := range []float64{-1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+		-1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1} {
+		p = b.fma(p, z, k(coef), w)
+	}
+	z2 := b.cur.NewFMul(z, z)
+	y := value.Value(b.cur.NewFMul(b.cur.NewFMul(z2, z), p))
+	y = b.fma(ef, k(-2.12194440e-4), y, w)
+	y = b.fma(z2, k(-0.5), y, w)
+	res := value.Value(b.cur.NewFAdd(z, y))
+	res = b.fma(ef, k(0.693359375), res, w)
+	res = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOEQ, x, k(0)), k(math.Inf(-1)), res)
+	res = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOLT, x, k(0)), k(math.NaN()), res)
+	res = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOEQ, x, k(math.Inf(1))), x, res)
+	return b.cur.NewSelect(b.cur.NewFCmp(enum.FPredUNO, x, x), x, res)
+}
+
+// erf is Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7):
+// sign(x)·(1 - t·P(t)·exp(-x²)), t = 1/(1 + 0.3275911|x|).
+func (b *fnb) erf(x value.Value, w int) value.Value {
+	k := func(v float64) value.Value { return constF(v, w) }
+	ax := b.call1("llvm.fabs", x, w)
+	t := b.cur.NewFDiv(k(1), b.fma(ax, k(0.3275911), k(1), w))
+	p := k(1.061405429)
+	for _, coef := range []float64{-1.453152027, 1.421413741, -0.284496736, 0.254829592} {
+		p = b.fma(p, t, k(coef), w)
+	}
+	p = b.cur.NewFMul(p, t)
+	ex := b.exp(b.cur.NewFNeg(b.cur.NewFMul(ax, ax)), w)
+	y := value.Value(b.cur.NewFSub(k(1), b.cur.NewFMul(p, ex)))
+	y = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOLT, x, k(0)), b.cur.NewFNeg(y), y)
+	return b.cur.NewSelect(b.cur.NewFCmp(enum.FPredUNO, x, x), x, y)
 }

@@ -131,8 +131,11 @@ func Cases() []Case {
 			b := ir.NewBuilder("g")
 			x := b.Input("x", f32(5, 37))
 			big := b.Op1("Mul", nil, x, b.Const("k", ir.ScalarF32(30)))
+			pos := b.Op1("Add", nil, b.Op1("Abs", nil, big), b.Const("tiny", ir.ScalarF32(1e-3)))
 			b.Output(b.Op1("Tanh", nil, big), b.Op1("Sigmoid", nil, big), b.Op1("Exp", nil, big),
-				b.Op1("Sqrt", nil, b.Op1("Abs", nil, x)), b.Op1("Reciprocal", nil, b.Op1("Add", nil, x, b.Const("three", ir.ScalarF32(3)))))
+				b.Op1("Sqrt", nil, b.Op1("Abs", nil, x)), b.Op1("Reciprocal", nil, b.Op1("Add", nil, x, b.Const("three", ir.ScalarF32(3)))),
+				b.Op1("Log", nil, pos), b.Op1("Erf", nil, x), b.Op1("Softplus", nil, big), b.Op1("Softsign", nil, big),
+				b.Op1("Pow", nil, x, b.Const("two", ir.ScalarI64(2))), b.Op1("Pow", nil, pos, b.Const("mhalf", ir.ScalarF32(-0.5))))
 			return b.Graph()
 		}},
 		{Name: "softmax_rows", Build: func() *ir.Graph {
