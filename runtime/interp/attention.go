@@ -1,6 +1,7 @@
 package interp
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/optc-dev/optc/ir"
@@ -389,6 +390,13 @@ func attnKernel(c *Call, in []Value) ([]Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cache != nil {
+		if tree := kvcache.TreeFromContext(c.Ctx); tree != nil {
+			if mask, err = attnTreeMask(tree, S, past, total, maskT != nil); err != nil {
+				return nil, c.Errorf("%v", err)
+			}
+		}
+	}
 
 	rep := hq / hkv
 	y := make([]float32, B*hq*S*dv) // head-major [B][hq][S][dv]
@@ -425,6 +433,32 @@ func attnKernel(c *Call, in []Value) ([]Value, error) {
 		out[2] = presentV
 	}
 	return out[:min(3, len(c.Node.Outputs))], nil
+}
+
+// attnTreeMask is the mask of tree attention (kvcache.WithTree): the S
+// new tokens, the last of the tree's tokens, see the keys before the tree
+// (held before it in the cache), their ancestors in the tree and
+// themselves.
+func attnTreeMask(t *kvcache.Tree, s, past, total int, masked bool) (*attnMask, error) {
+	if masked {
+		return nil, fmt.Errorf("attn_mask given while a token tree is bound")
+	}
+	if err := t.Check(t.Base+len(t.Parents)-s, s); err != nil {
+		return nil, err
+	}
+	start := total - len(t.Parents) // cache index of the tree's first token
+	if past != total-s || start < 0 {
+		return nil, fmt.Errorf("a tree of %d tokens, %d of them new, over a cache of %d", len(t.Parents), s, total)
+	}
+	keep := make([]bool, s*total)
+	for i, row := range t.Visible(s) {
+		r := keep[i*total : (i+1)*total]
+		for j := range start {
+			r[j] = true
+		}
+		copy(r[start:], row)
+	}
+	return &attnMask{keep: keep, stride: [4]int{0, 0, total, 1}}, nil
 }
 
 // attnWants reports whether output i of n is present.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 
 	"github.com/optc-dev/optc/gguf"
 	"github.com/optc-dev/optc/ir"
@@ -41,6 +42,12 @@ type Model struct {
 	WeightBytes int64
 	FileTypes   map[string]int
 
+	// hidden is Graph with the final hidden state as a second output
+	// (made on first use by ForwardWith).
+	hidden    *ir.Graph
+	hiddenErr error
+	hiddenMu  sync.Mutex
+
 	// rowsInput says the graph takes llama.LogitRows (else it returns the
 	// logits of every position); posInput that it takes position ids.
 	rowsInput, posInput bool
@@ -65,6 +72,15 @@ func (m *Model) NewCache() (kvcache.Cache, error) { return kvcache.NewDense(m.Ca
 
 // Forward implements LM on the interpreter.
 func (m *Model) Forward(ctx context.Context, cache kvcache.Cache, tokens []int32, rows []int) ([][]float32, error) {
+	r, err := m.ForwardWith(ctx, cache, tokens, rows, ForwardOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return r.Logits, nil
+}
+
+// ForwardWith is Forward with the options speculative decoding needs.
+func (m *Model) ForwardWith(ctx context.Context, cache kvcache.Cache, tokens []int32, rows []int, opt ForwardOptions) (*ForwardResult, error) {
 	n := len(tokens)
 	if n == 0 {
 		return nil, fmt.Errorf("llm: forward of no tokens")
@@ -73,6 +89,26 @@ func (m *Model) Forward(ctx context.Context, cache kvcache.Cache, tokens []int32
 	if cache != nil {
 		start = cache.Len(0)
 		ctx = kvcache.NewContext(ctx, cache)
+	}
+	depth := make([]int, n)
+	for i := range depth {
+		depth[i] = i
+	}
+	if t := opt.Tree; t != nil {
+		if cache == nil {
+			return nil, fmt.Errorf("llm: a token tree needs a KV cache")
+		}
+		if !m.posInput {
+			return nil, fmt.Errorf("llm: the graph takes no position ids, so it cannot run a token tree")
+		}
+		if err := t.Check(start, n); err != nil {
+			return nil, fmt.Errorf("llm: %w", err)
+		}
+		d := t.Depths()[len(t.Parents)-n:]
+		for i := range depth {
+			depth[i] = t.Base - start + d[i]
+		}
+		ctx = kvcache.WithTree(ctx, t)
 	}
 	if start+n > m.Config.ContextLen {
 		return nil, fmt.Errorf("llm: %d + %d tokens exceed the context length %d", start, n, m.Config.ContextLen)
@@ -83,7 +119,7 @@ func (m *Model) Forward(ctx context.Context, cache kvcache.Cache, tokens []int32
 		if t < 0 || int(t) >= m.Config.Vocab {
 			return nil, fmt.Errorf("llm: token id %d outside the vocabulary of %d", t, m.Config.Vocab)
 		}
-		ids[i], pos[i] = int64(t), int64(start+i)
+		ids[i], pos[i] = int64(t), int64(start+depth[i])
 	}
 	rs := make([]int64, len(rows))
 	for i, r := range rows {
@@ -95,6 +131,13 @@ func (m *Model) Forward(ctx context.Context, cache kvcache.Cache, tokens []int32
 	if len(rows) == 0 {
 		rs = []int64{int64(n - 1)} // the graph always computes a row; it is not returned
 	}
+	g := m.Graph
+	if opt.Hidden {
+		var err error
+		if g, err = m.hiddenGraph(); err != nil {
+			return nil, err
+		}
+	}
 	in := map[string]interp.Value{llama.InputIDs: ir.FromSlice(ir.Int64, []int64{1, int64(n)}, ids)}
 	if m.posInput {
 		in[llama.PositionIDs] = ir.FromSlice(ir.Int64, []int64{1, int64(n)}, pos)
@@ -102,7 +145,7 @@ func (m *Model) Forward(ctx context.Context, cache kvcache.Cache, tokens []int32
 	if m.rowsInput {
 		in[llama.LogitRows] = ir.FromSlice(ir.Int64, []int64{int64(len(rs))}, rs)
 	}
-	out, err := interp.Run(ctx, m.Graph, in)
+	out, err := interp.Run(ctx, g, in)
 	if err != nil {
 		if cache != nil {
 			if terr := cache.Truncate(start); terr != nil {
@@ -111,14 +154,32 @@ func (m *Model) Forward(ctx context.Context, cache kvcache.Cache, tokens []int32
 		}
 		return nil, fmt.Errorf("llm: %w", err)
 	}
-	lt, ok := out[llama.Logits].(*ir.Tensor)
+	res := &ForwardResult{}
+	if res.Logits, err = m.outputRows(out[llama.Logits], "logits", m.Config.Vocab, n, rows); err != nil {
+		return nil, err
+	}
+	if opt.Hidden {
+		if res.Hidden, err = m.outputRows(out[HiddenOutput], "hidden states", m.HiddenSize(), n, rows); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// outputRows splits a [1, rows or tokens, width] output into the rows
+// asked for.
+func (m *Model) outputRows(v interp.Value, what string, width, n int, rows []int) ([][]float32, error) {
+	lt, ok := v.(*ir.Tensor)
 	if !ok || lt.DType != ir.Float32 || len(lt.Shape) != 3 {
-		return nil, fmt.Errorf("llm: the graph returned logits %v", out[llama.Logits])
+		return nil, fmt.Errorf("llm: the graph returned %s %v", what, v)
 	}
 	data := lt.Data.([]float32)
-	v := m.Config.Vocab
-	if lt.Shape[2] != int64(v) || (m.rowsInput && lt.Shape[1] != int64(len(rs))) || (!m.rowsInput && lt.Shape[1] != int64(n)) {
-		return nil, fmt.Errorf("llm: the graph returned logits of shape %v", lt.Shape)
+	want := int64(n)
+	if m.rowsInput {
+		want = int64(max(len(rows), 1))
+	}
+	if lt.Shape[2] != int64(width) || lt.Shape[1] != want {
+		return nil, fmt.Errorf("llm: the graph returned %s of shape %v", what, lt.Shape)
 	}
 	res := make([][]float32, len(rows))
 	for i := range res {
@@ -126,7 +187,7 @@ func (m *Model) Forward(ctx context.Context, cache kvcache.Cache, tokens []int32
 		if !m.rowsInput {
 			r = rows[i]
 		}
-		res[i] = data[r*v : (r+1)*v : (r+1)*v]
+		res[i] = data[r*width : (r+1)*width : (r+1)*width]
 	}
 	return res, nil
 }

@@ -58,32 +58,77 @@ func NewSampler(cfg SamplerConfig) *Sampler {
 
 // Sample returns the next token given the logits and the sequence so far.
 func (s *Sampler) Sample(logits []float32, history []int32) int32 {
-	c := s.cfg
-	x := logits
-	if c.penalized() {
-		s.work = append(s.work[:0], logits...)
-		x = s.work
-		n := c.RepeatLastN
-		if n == 0 {
-			n = 64
-		}
-		seen := map[int32]bool{}
-		for _, t := range history[max(0, len(history)-n):] {
-			if t < 0 || int(t) >= len(x) || seen[t] {
-				continue
-			}
-			seen[t] = true
-			if x[t] <= 0 {
-				x[t] *= c.RepeatPenalty
-			} else {
-				x[t] /= c.RepeatPenalty
-			}
-		}
-	}
-	if c.Temperature <= 0 {
+	x := s.penalize(logits, history)
+	if s.cfg.Temperature <= 0 {
 		return Argmax(x)
 	}
-	// Candidates sorted by logit, descending (ties: lower id first).
+	cand, p := s.candidates(x)
+	r := s.rng.Float64()
+	var cum float64
+	for i, pi := range p {
+		cum += pi
+		if r < cum {
+			return cand[i]
+		}
+	}
+	return cand[len(cand)-1]
+}
+
+// Probs returns the distribution Sample draws the next token from, over
+// the whole vocabulary (zero outside the tokens top-k and top-p keep;
+// one-hot on the argmax when the temperature is ≤ 0), in dst when it is
+// long enough. It uses no random numbers: speculative decoding compares
+// a draft's and a target's distributions after the same warping.
+func (s *Sampler) Probs(logits []float32, history []int32, dst []float64) []float64 {
+	if cap(dst) < len(logits) {
+		dst = make([]float64, len(logits))
+	}
+	dst = dst[:len(logits)]
+	clear(dst)
+	x := s.penalize(logits, history)
+	if s.cfg.Temperature <= 0 {
+		dst[Argmax(x)] = 1
+		return dst
+	}
+	cand, p := s.candidates(x)
+	for i, id := range cand {
+		dst[id] = p[i]
+	}
+	return dst
+}
+
+// penalize applies the repetition penalty (to a copy of the logits).
+func (s *Sampler) penalize(logits []float32, history []int32) []float32 {
+	c := s.cfg
+	if !c.penalized() {
+		return logits
+	}
+	s.work = append(s.work[:0], logits...)
+	x := s.work
+	n := c.RepeatLastN
+	if n == 0 {
+		n = 64
+	}
+	seen := map[int32]bool{}
+	for _, t := range history[max(0, len(history)-n):] {
+		if t < 0 || int(t) >= len(x) || seen[t] {
+			continue
+		}
+		seen[t] = true
+		if x[t] <= 0 {
+			x[t] *= c.RepeatPenalty
+		} else {
+			x[t] /= c.RepeatPenalty
+		}
+	}
+	return x
+}
+
+// candidates returns the tokens top-k and top-p keep, sorted by logit
+// (descending; ties: lower id first), and their probabilities at the
+// temperature.
+func (s *Sampler) candidates(x []float32) ([]int32, []float64) {
+	c := s.cfg
 	s.idx = s.idx[:0]
 	for i := range x {
 		s.idx = append(s.idx, int32(i))
@@ -106,16 +151,7 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 		}
 		cand = cand[:keep]
 	}
-	p := s.softmax(x, cand, c.Temperature)
-	r := s.rng.Float64()
-	var cum float64
-	for i, pi := range p {
-		cum += pi
-		if r < cum {
-			return cand[i]
-		}
-	}
-	return cand[len(cand)-1]
+	return cand, s.softmax(x, cand, c.Temperature)
 }
 
 // softmax returns the probabilities of the candidates (sorted descending)
