@@ -1,0 +1,158 @@
+package spec
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/optc-dev/optc/runtime/llm"
+	"github.com/optc-dev/optc/runtime/llm/llmtest"
+)
+
+// fixtureDir is the committed fixture LMs' folder.
+func fixtureDir(name string) string {
+	return filepath.Join("..", "..", "..", "testdata", "models", name)
+}
+
+func loadModel(t *testing.T, path string) *llm.Model {
+	t.Helper()
+	m, err := llm.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func stories(t *testing.T) *llm.Model {
+	return loadModel(t, llmtest.Path(t, "stories260K.gguf"))
+}
+
+func encode(m *llm.Model, text string) []int32 {
+	p := m.Tokenizer.Encode(text)
+	if sp := m.Tokenizer.Specials(); sp.AddBOS && sp.BOS >= 0 {
+		p = append([]int32{sp.BOS}, p...)
+	}
+	return p
+}
+
+// A token tree's logits equal those of each node's path run as a chain:
+// exactly for the leading first-child chain (same keys at the same cache
+// places), to float rounding for the other branches.
+func TestTreeForwardMatchesChains(t *testing.T) {
+	ctx := context.Background()
+	m := stories(t)
+	prompt := encode(m, "Once upon a time")
+	rng := rand.New(rand.NewPCG(3, 4))
+	tr := &draftTree{}
+	for i := range 12 {
+		par := -1
+		if i > 0 {
+			par = i - 1 // the leading chain …
+			if i > 4 {
+				par = rng.IntN(i+1) - 1 // … then random branches
+			}
+		}
+		tr.add(int32(3+rng.IntN(500)), par)
+	}
+	st, err := newSeqState(m, nil2dense, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.extend(ctx, prompt, tr.tok, tr.parent, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := leadingChain(tr.parent)
+	if want := append(slices.Clone(prompt), tr.tok[:lead]...); !slices.Equal(st.held, want) || st.cache.Len(0) != len(want) {
+		t.Fatalf("after the tree the cache holds %d tokens %v, want the prompt and the leading chain (%d)", st.cache.Len(0), st.held, len(want))
+	}
+	for i := range tr.tok {
+		path := tr.history(prompt, i)
+		c, _ := m.NewCache()
+		want, err := llm.Prefill(ctx, m, c, path, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := r.Logits[i+1]
+		var diff float64
+		for j := range got {
+			diff = max(diff, math.Abs(float64(got[j]-want[j])))
+		}
+		if i < lead && diff != 0 {
+			t.Errorf("leading-chain node %d: logits differ from the chain's by %g (want exactly equal)", i, diff)
+		}
+		if diff > 1e-4 {
+			t.Errorf("node %d (depth %d): logits differ from the chain's by %g", i, tr.depth(i), diff)
+		}
+	}
+}
+
+// strategiesFor is every strategy with draft as the draft model.
+func strategiesFor(draft Model) []Strategy {
+	return []Strategy{
+		NewFixed(draft, 1), NewFixed(draft, 4),
+		NewSpecDecPP(draft, NewAcceptHead(hiddenSize(draft), 1, 7), 0.3, 1, 6),
+		NewPearl(draft, 3), NewPearl(draft, 0),
+		NewRSD(draft, []int{3, 2, 1}),
+		NewSpecTr(draft, 3, 3),
+		NewRecycle(0), NewRecycle(12),
+	}
+}
+
+// Greedy speculative decoding reproduces greedy decoding of the target
+// token for token, for every strategy (and with the guard switching to
+// plain decoding and back).
+func TestGreedyMatchesTarget(t *testing.T) {
+	ctx := context.Background()
+	type pair struct {
+		name   string
+		target *llm.Model
+		draft  func(*llm.Model) (*llm.Model, error)
+		prompt string
+	}
+	pairs := []pair{
+		{"stories260K/auto:2", nil, func(m *llm.Model) (*llm.Model, error) { return AutoDraft(m, 2) }, "Once upon a time, there was a"},
+	}
+	if _, ok := llmtest.Find(); !ok {
+		pairs = nil
+	}
+	pairs = append(pairs, pair{"lm-draft/auto:1", loadModel(t, fixtureDir("lm-draft")), func(m *llm.Model) (*llm.Model, error) { return AutoDraft(m, 1) }, "func main() {\n\tfmt."})
+	for _, p := range pairs {
+		target := p.target
+		if target == nil {
+			target = stories(t)
+		}
+		draft, err := p.draft(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prompt := encode(target, p.prompt)
+		const n = 40
+		ref, err := llm.NewGenerator(target).Generate(ctx, llm.Request{Prompt: prompt, MaxTokens: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range append(strategiesFor(draft), Plain{}) {
+			for _, guard := range []*Guard{nil, {Window: 2, Margin: 1e9, Probe: 1, Backoff: 3}} {
+				d := &Decoder{Target: target, Strategy: s, Guard: guard}
+				res, err := d.Generate(ctx, llm.Request{Prompt: prompt, MaxTokens: n})
+				if err != nil {
+					t.Fatalf("%s %s: %v", p.name, s.Name(), err)
+				}
+				if !slices.Equal(res.Tokens, ref.Tokens) {
+					t.Errorf("%s %s (guard %v): greedy tokens\n%v\nwant the target's\n%v", p.name, s.Name(), guard != nil, res.Tokens, ref.Tokens)
+				}
+				if guard != nil && s.Name() != "none" && res.Stats.GuardSwitches == 0 {
+					t.Errorf("%s %s: a guard that never lets speculation win did not switch", p.name, s.Name())
+				}
+				if guard == nil {
+					t.Logf("%s %-14s acceptance %.2f, %.2f tokens/round, %d target passes for %d tokens", p.name, s.Name(),
+						res.Stats.AcceptanceRate(), res.Stats.TokensPerRound(), res.Stats.TargetCalls, len(res.Tokens))
+				}
+			}
+		}
+	}
+}
