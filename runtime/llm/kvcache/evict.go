@@ -50,9 +50,13 @@ func (c EvictConfig) String() string {
 //
 // Scores from the attention kernel (AttentionObserver) are held per query
 // until the next Append folds them in, and eviction also happens at the
-// start of an Append, so Truncate undoes the last Append exactly.
-// Truncating further back keeps the tokens before the cut as they are
-// now: evicted tokens stay evicted, folded scores stay folded.
+// start of an Append. So cutting the last Append with Truncate — keeping
+// j ≥ 1 of its tokens — leaves exactly the state that appending only
+// those j tokens would have left (scores included). Truncating further
+// back keeps the tokens before the cut as they are now: evicted tokens
+// stay evicted, folded scores stay folded, and heads that then hold
+// different numbers of tokens evict down to the fewest (attention reads
+// one length per layer).
 type Evict struct {
 	spec   Spec
 	cfg    EvictConfig

@@ -23,10 +23,10 @@ type GEARConfig struct {
 	// Outliers is s, the fraction of entries kept exactly (s/2 at each
 	// end of every quantization group).
 	Outliers float64
-	// PrefillRank is the low-rank residual's rank for blocks holding
-	// prompt tokens (tokens that arrived in an Append of more than one);
-	// DecodeRank for blocks of decoded tokens. Loop is the number of
-	// power iterations.
+	// PrefillRank is the low-rank residual's rank for blocks of more
+	// than Buffer tokens (a prompt: decoding fills the buffer one token at
+	// a time, so its blocks hold exactly Buffer); DecodeRank for the
+	// others. Loop is the number of power iterations.
 	PrefillRank, DecodeRank, Loop int
 	// Seed seeds the power iteration's random start.
 	Seed uint64
@@ -71,15 +71,22 @@ func (c GEARConfig) String() string {
 
 // GEAR is a cache that compresses keys and values with GEAR: b-bit
 // quantization, sparse exact outliers and a low-rank residual, with the
-// most recent tokens in a full-precision streaming buffer. Reads decode
+// most recent tokens in a full-precision streaming buffer. As in GEAR's
+// code, a layer's kv heads are compressed together: a block is the
+// [tokens][heads·channels] matrix of the layer's keys (or values), so
+// quantization groups and outliers span heads (v1: the whole block; KIVI:
+// a channel over Group tokens, or Group channels of a token); the
+// residual is factored over the whole block in v1 and per head in KIVI
+// (as v2's code does). Reads decode the rows and the head's columns of
 // one block of tokens at a time into the reader's scratch buffers.
 //
 // Compression is deferred: the buffer is compressed at the start of the
-// Append after the one that filled it, so Truncate undoes the last Append
-// exactly (speculative decoding's rollback). Truncating further back
-// leaves the tokens before the cut as they read now (compressed tokens
-// stay compressed; a partly cut block keeps its storage until it is
-// dropped).
+// Append after the one that filled it. So cutting the last Append with
+// Truncate — keeping j ≥ 1 of its tokens, as speculative decoding does
+// after a rejected draft — leaves exactly the state that appending only
+// those j tokens would have left. Truncating further back keeps the
+// tokens before the cut as they read now (compressed tokens stay
+// compressed; a partly cut block keeps its storage until it is dropped).
 type GEAR struct {
 	spec   Spec
 	cfg    GEARConfig
@@ -89,17 +96,15 @@ type GEAR struct {
 }
 
 type gearLayer struct {
-	bufStart int    // position of the first buffered token
-	multi    []bool // per buffered token: it came in an Append of more than one token
-	heads    []gearHead
+	bufStart, bufLen int // the buffered tokens' first position and number
+	segs             []gearSeg
+	// bk[h], bv[h] are head h's buffered keys [bufLen][HeadDim] and
+	// values [bufLen][ValDim].
+	bk, bv [][]float32
 }
 
-type gearHead struct {
-	segs   []gearSeg
-	bk, bv []float32 // buffered keys [n][HeadDim] and values [n][ValDim]
-}
-
-// gearSeg is a compressed block of tokens [start, start+n).
+// gearSeg is a compressed block of tokens [start, start+n): keys
+// [rows][KVHeads·HeadDim], values [rows][KVHeads·ValDim].
 type gearSeg struct {
 	start, n int // n ≤ k.rows: a truncation may hide trailing rows
 	k, v     gearMat
@@ -115,7 +120,8 @@ func NewGEAR(s Spec, cfg GEARConfig) (*GEAR, error) {
 	}
 	g := &GEAR{spec: s, cfg: cfg, lens: make([]int, s.Layers), layers: make([]gearLayer, s.Layers)}
 	for l := range g.layers {
-		g.layers[l].heads = make([]gearHead, s.KVHeads)
+		g.layers[l].bk = make([][]float32, s.KVHeads)
+		g.layers[l].bv = make([][]float32, s.KVHeads)
 	}
 	g.pbuf = make([]float32, max(s.HeadDim, s.ValDim)*max(cfg.PrefillRank, cfg.DecodeRank, 1))
 	return g, nil
@@ -137,14 +143,11 @@ func (g *GEAR) Append(layer int, k, v []float32, n int) error {
 	g.compress(layer)
 	L := &g.layers[layer]
 	hd, vd := s.HeadDim, s.ValDim
-	for h := range L.heads {
-		H := &L.heads[h]
-		H.bk = append(H.bk, k[h*n*hd:(h+1)*n*hd]...)
-		H.bv = append(H.bv, v[h*n*vd:(h+1)*n*vd]...)
+	for h := range L.bk {
+		L.bk[h] = append(L.bk[h], k[h*n*hd:(h+1)*n*hd]...)
+		L.bv[h] = append(L.bv[h], v[h*n*vd:(h+1)*n*vd]...)
 	}
-	for i := 0; i < n; i++ {
-		L.multi = append(L.multi, n > 1)
-	}
+	L.bufLen += n
 	g.lens[layer] += n
 	return nil
 }
@@ -152,40 +155,43 @@ func (g *GEAR) Append(layer int, k, v []float32, n int) error {
 // compress turns a full streaming buffer into a compressed block.
 func (g *GEAR) compress(layer int) {
 	L := &g.layers[layer]
-	nbuf := len(L.multi)
-	if nbuf < g.cfg.Buffer {
+	if L.bufLen < g.cfg.Buffer {
 		return
 	}
-	m := nbuf
-	kl, vl := gearUniform, gearUniform
+	m := L.bufLen
+	kl, vl, bands := gearUniform, gearUniform, 1
 	if g.cfg.KIVI {
-		m = nbuf / g.cfg.Group * g.cfg.Group
-		kl, vl = gearPerChannel, gearPerToken
+		m = m / g.cfg.Group * g.cfg.Group
+		kl, vl, bands = gearPerChannel, gearPerToken, g.spec.KVHeads
 	}
 	if m == 0 {
 		return
 	}
 	rank := g.cfg.DecodeRank
-	for _, p := range L.multi[:m] {
-		if p {
-			rank = g.cfg.PrefillRank
-			break
-		}
+	if m > g.cfg.Buffer {
+		rank = g.cfg.PrefillRank
 	}
-	hd, vd := g.spec.HeadDim, g.spec.ValDim
-	for h := range L.heads {
-		H := &L.heads[h]
-		seed := uint64(layer)<<40 | uint64(h)<<24 | uint64(L.bufStart)
-		rng := rand.New(rand.NewPCG(g.cfg.Seed, seed))
-		seg := gearSeg{start: L.bufStart, n: m,
-			k: gearCompress(H.bk[:m*hd], m, hd, g.cfg.Bits, kl, g.cfg.Group, g.cfg.Outliers, rank, g.cfg.Loop, rng),
-			v: gearCompress(H.bv[:m*vd], m, vd, g.cfg.Bits, vl, g.cfg.Group, g.cfg.Outliers, rank, g.cfg.Loop, rng),
+	H, hd, vd := g.spec.KVHeads, g.spec.HeadDim, g.spec.ValDim
+	merge := func(buf [][]float32, d int) []float32 {
+		x := make([]float32, m*H*d)
+		for h, b := range buf {
+			for t := 0; t < m; t++ {
+				copy(x[(t*H+h)*d:(t*H+h+1)*d], b[t*d:(t+1)*d])
+			}
 		}
-		H.segs = append(H.segs, seg)
-		H.bk = append(H.bk[:0], H.bk[m*hd:]...)
-		H.bv = append(H.bv[:0], H.bv[m*vd:]...)
+		return x
 	}
-	L.multi = append(L.multi[:0], L.multi[m:]...)
+	rng := rand.New(rand.NewPCG(g.cfg.Seed, uint64(layer)<<32|uint64(L.bufStart)))
+	seg := gearSeg{start: L.bufStart, n: m,
+		k: gearCompress(merge(L.bk, hd), m, H*hd, g.cfg.Bits, kl, g.cfg.Group, g.cfg.Outliers, rank, g.cfg.Loop, bands, rng),
+		v: gearCompress(merge(L.bv, vd), m, H*vd, g.cfg.Bits, vl, g.cfg.Group, g.cfg.Outliers, rank, g.cfg.Loop, bands, rng),
+	}
+	L.segs = append(L.segs, seg)
+	for h := range L.bk {
+		L.bk[h] = append(L.bk[h][:0], L.bk[h][m*hd:]...)
+		L.bv[h] = append(L.bv[h][:0], L.bv[h][m*vd:]...)
+	}
+	L.bufLen -= m
 	L.bufStart += m
 }
 
@@ -196,27 +202,22 @@ func (g *GEAR) Truncate(n int) error {
 	hd, vd := g.spec.HeadDim, g.spec.ValDim
 	for l := range g.layers {
 		L := &g.layers[l]
+		keep := 0
 		if n >= L.bufStart {
-			keep := n - L.bufStart
-			L.multi = L.multi[:keep]
-			for h := range L.heads {
-				H := &L.heads[h]
-				H.bk, H.bv = H.bk[:keep*hd], H.bv[:keep*vd]
-			}
+			keep = n - L.bufStart
 		} else {
-			L.multi = L.multi[:0]
-			for h := range L.heads {
-				H := &L.heads[h]
-				H.bk, H.bv = H.bk[:0], H.bv[:0]
-				i := sort.Search(len(H.segs), func(i int) bool { return H.segs[i].start >= n })
-				clear(H.segs[i:])
-				H.segs = H.segs[:i]
-				if i > 0 {
-					last := &H.segs[i-1]
-					last.n = min(last.n, n-last.start)
-				}
+			i := sort.Search(len(L.segs), func(i int) bool { return L.segs[i].start >= n })
+			clear(L.segs[i:])
+			L.segs = L.segs[:i]
+			if i > 0 {
+				last := &L.segs[i-1]
+				last.n = min(last.n, n-last.start)
 			}
 			L.bufStart = n
+		}
+		L.bufLen = keep
+		for h := range L.bk {
+			L.bk[h], L.bv[h] = L.bk[h][:keep*hd], L.bv[h][:keep*vd]
 		}
 		g.lens[l] = n
 	}
@@ -226,44 +227,37 @@ func (g *GEAR) Truncate(n int) error {
 // Bytes is the exact payload: every compressed block's codes,
 // quantization parameters, outliers and low-rank factors (gearMat.bytes),
 // plus the buffered tokens at 4 bytes per element.
-func (g *GEAR) Bytes() int64 {
-	var b int64
-	for _, L := range g.layers {
-		for _, H := range L.heads {
-			for i := range H.segs {
-				b += H.segs[i].k.bytes() + H.segs[i].v.bytes()
-			}
-			b += 4 * int64(len(H.bk)+len(H.bv))
-		}
-	}
-	return b
-}
+func (g *GEAR) Bytes() int64 { return g.count(false) }
 
 // Reserved counts the compressed blocks and the buffers' capacity.
-func (g *GEAR) Reserved() int64 {
+func (g *GEAR) Reserved() int64 { return g.count(true) }
+
+func (g *GEAR) count(capacity bool) int64 {
 	var b int64
 	for _, L := range g.layers {
-		for _, H := range L.heads {
-			for i := range H.segs {
-				b += H.segs[i].k.bytes() + H.segs[i].v.bytes()
+		for i := range L.segs {
+			b += L.segs[i].k.bytes() + L.segs[i].v.bytes()
+		}
+		for h := range L.bk {
+			if capacity {
+				b += 4 * int64(cap(L.bk[h])+cap(L.bv[h]))
+			} else {
+				b += 4 * int64(len(L.bk[h])+len(L.bv[h]))
 			}
-			b += 4 * int64(cap(H.bk)+cap(H.bv))
 		}
 	}
 	return b
 }
 
-// Stats counts what the cache holds: compressed tokens, buffered tokens
-// and outliers, summed over layers and heads.
+// Stats counts what the cache holds, summed over layers: compressed and
+// buffered tokens, and outliers.
 func (g *GEAR) Stats() (compressed, buffered, outliers int) {
 	for _, L := range g.layers {
-		for _, H := range L.heads {
-			for _, s := range H.segs {
-				compressed += s.n
-				outliers += len(s.k.outVal) + len(s.v.outVal)
-			}
-			buffered += len(H.bk) / g.spec.HeadDim
+		for _, s := range L.segs {
+			compressed += s.n
+			outliers += len(s.k.outVal) + len(s.v.outVal)
 		}
+		buffered += L.bufLen
 	}
 	return
 }
@@ -285,21 +279,20 @@ func (v gearView) Block(b int, kbuf, vbuf []float32) ([]float32, []float32, int)
 		return nil, nil, 0
 	}
 	L := &g.layers[v.layer]
-	H := &L.heads[v.head]
 	kout, vout := kbuf[:n*hd], vbuf[:n*vd]
 	t1 := t0 + n
-	// Compressed blocks overlapping [t0, t1).
-	i := sort.Search(len(H.segs), func(i int) bool { return H.segs[i].start+H.segs[i].n > t0 })
-	for ; i < len(H.segs) && H.segs[i].start < t1; i++ {
-		s := &H.segs[i]
+	// Compressed blocks overlapping [t0, t1): this head's columns.
+	i := sort.Search(len(L.segs), func(i int) bool { return L.segs[i].start+L.segs[i].n > t0 })
+	for ; i < len(L.segs) && L.segs[i].start < t1; i++ {
+		s := &L.segs[i]
 		a, e := max(t0, s.start), min(t1, s.start+s.n)
-		s.k.decodeRows(kout[(a-t0)*hd:(e-t0)*hd], a-s.start, e-s.start, g.pbuf)
-		s.v.decodeRows(vout[(a-t0)*vd:(e-t0)*vd], a-s.start, e-s.start, g.pbuf)
+		s.k.decodeRows(kout[(a-t0)*hd:(e-t0)*hd], a-s.start, e-s.start, v.head*hd, (v.head+1)*hd, g.pbuf)
+		s.v.decodeRows(vout[(a-t0)*vd:(e-t0)*vd], a-s.start, e-s.start, v.head*vd, (v.head+1)*vd, g.pbuf)
 	}
 	// Buffered tokens.
 	if a := max(t0, L.bufStart); a < t1 {
-		copy(kout[(a-t0)*hd:], H.bk[(a-L.bufStart)*hd:(t1-L.bufStart)*hd])
-		copy(vout[(a-t0)*vd:], H.bv[(a-L.bufStart)*vd:(t1-L.bufStart)*vd])
+		copy(kout[(a-t0)*hd:], L.bk[v.head][(a-L.bufStart)*hd:(t1-L.bufStart)*hd])
+		copy(vout[(a-t0)*vd:], L.bv[v.head][(a-L.bufStart)*vd:(t1-L.bufStart)*vd])
 	}
 	return kout, vout, n
 }

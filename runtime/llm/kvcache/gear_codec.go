@@ -9,7 +9,8 @@ import (
 )
 
 // GEAR's matrix codec: a [rows][cols] block of keys or values (rows =
-// tokens, cols = channels of one kv head) is stored as
+// tokens, cols = the channels of a layer's kv heads side by side, as
+// GEAR's code merges heads) is stored as
 //
 //	X ≈ D̂ + L, with the sparse outliers S overwriting D̂ + L exactly,
 //
@@ -49,7 +50,13 @@ type gearMat struct {
 	outVal      []float32 // their exact values
 	idxBytes    int       // bytes per stored outlier index: 2 when rows·cols ≤ 65536, else 4
 	rank        int
-	lq, lp      []uint16 // low-rank factors as half floats: Q [rows][rank], P [cols][rank]
+	// lrHeads is the number of column bands factored separately (1: the
+	// whole matrix; the kv heads: one factorization per head).
+	lrHeads int
+	// Low-rank factors as half floats: per band Q [rows][rank], stored
+	// band after band, and P [cols][rank] (each band's rows of P are its
+	// columns').
+	lq, lp []uint16
 }
 
 // bytes is the exact size of the stored payload: codes, quantization
@@ -111,9 +118,11 @@ func gearOutliersPerSide(layout gearLayout, n int, s float64) int {
 	return max(0, min(k, (n-1)/2))
 }
 
-// gearCompress encodes x ([rows][cols]); rng seeds the power iteration.
-func gearCompress(x []float32, rows, cols, bits int, layout gearLayout, group int, s float64, rank, loop int, rng *rand.Rand) gearMat {
-	m := gearMat{rows: rows, cols: cols, bits: bits, layout: layout, group: group, idxBytes: 2}
+// gearCompress encodes x ([rows][cols]); the residual is factored in
+// lrHeads bands of columns (each of rank min(rank, rows, band width)),
+// the power iteration seeded by rng.
+func gearCompress(x []float32, rows, cols, bits int, layout gearLayout, group int, s float64, rank, loop, lrHeads int, rng *rand.Rand) gearMat {
+	m := gearMat{rows: rows, cols: cols, bits: bits, layout: layout, group: group, idxBytes: 2, lrHeads: max(lrHeads, 1)}
 	if rows*cols > 1<<16 {
 		m.idxBytes = 4
 	}
@@ -167,24 +176,31 @@ func gearCompress(x []float32, rows, cols, bits int, layout gearLayout, group in
 			m.outVal = append(m.outVal, x[i])
 		}
 	}
-	rank = min(rank, rows, cols)
-	if rank <= 0 {
+	cw := cols / m.lrHeads
+	rank = min(rank, rows, cw)
+	if rank <= 0 || cw*m.lrHeads != cols {
 		return m
 	}
-	r := make([]float64, len(x))
-	for i := range x {
-		if !isOut[i] {
-			r[i] = float64(x[i]) - float64(deq[i])
-		}
-	}
-	q, p := gearPowerIteration(r, rows, cols, rank, loop, rng)
 	m.rank = rank
-	m.lq, m.lp = make([]uint16, len(q)), make([]uint16, len(p))
-	for i, v := range q {
-		m.lq[i] = float16.Fromfloat32(float32(v)).Bits()
-	}
-	for i, v := range p {
-		m.lp[i] = float16.Fromfloat32(float32(v)).Bits()
+	m.lq, m.lp = make([]uint16, m.lrHeads*rows*rank), make([]uint16, cols*rank)
+	r := make([]float64, rows*cw)
+	for b := 0; b < m.lrHeads; b++ {
+		for t := 0; t < rows; t++ {
+			for c := 0; c < cw; c++ {
+				i := t*cols + b*cw + c
+				r[t*cw+c] = 0
+				if !isOut[i] {
+					r[t*cw+c] = float64(x[i]) - float64(deq[i])
+				}
+			}
+		}
+		q, p := gearPowerIteration(r, rows, cw, rank, loop, rng)
+		for i, v := range q {
+			m.lq[b*rows*rank+i] = float16.Fromfloat32(float32(v)).Bits()
+		}
+		for i, v := range p {
+			m.lp[b*cw*rank+i] = float16.Fromfloat32(float32(v)).Bits()
+		}
 	}
 	return m
 }
@@ -304,13 +320,14 @@ func gearOrth(a []float64, n, k int) {
 	}
 }
 
-// decodeRows writes rows [r0, r1) of the matrix into dst
-// ([r1−r0][cols]). pbuf is scratch of at least cols·rank floats.
-func (m *gearMat) decodeRows(dst []float32, r0, r1 int, pbuf []float32) {
-	cols := m.cols
+// decodeRows writes rows [r0, r1), columns [c0, c1) of the matrix into
+// dst ([r1−r0][c1−c0]); the columns lie in one low-rank band. pbuf is
+// scratch of at least (c1−c0)·rank floats.
+func (m *gearMat) decodeRows(dst []float32, r0, r1, c0, c1 int, pbuf []float32) {
+	w := c1 - c0
 	for t := r0; t < r1; t++ {
-		row := dst[(t-r0)*cols : (t-r0+1)*cols]
-		base := t * cols
+		row := dst[(t-r0)*w : (t-r0+1)*w]
+		base := t*m.cols + c0
 		switch m.layout {
 		case gearUniform:
 			lo, step := m.qmin[0], m.qstep[0]
@@ -319,25 +336,28 @@ func (m *gearMat) decodeRows(dst []float32, r0, r1 int, pbuf []float32) {
 			}
 		default:
 			for c := range row {
-				g := m.groupOf(t, c)
+				g := m.groupOf(t, c0+c)
 				row[c] = float32(gearGet(m.codes, base+c, m.bits))*m.qstep[g] + m.qmin[g]
 			}
 		}
 	}
 	if m.rank > 0 {
 		rk := m.rank
-		p := pbuf[:cols*rk]
-		f16Decode(p, m.lp)
+		band := c0 / (m.cols / m.lrHeads)
+		lq := m.lq[band*m.rows*rk:]
+		p := pbuf[:w*rk]
+		f16Decode(p, m.lp[c0*rk:c1*rk])
+		var qt [8]float32
+		qs := qt[:0]
+		if rk > len(qt) {
+			qs = make([]float32, 0, rk)
+		}
 		for t := r0; t < r1; t++ {
-			var qt [8]float32
-			qs := qt[:0]
-			if rk > len(qt) {
-				qs = make([]float32, 0, rk)
-			}
+			qs = qs[:0]
 			for k := 0; k < rk; k++ {
-				qs = append(qs, float16.Frombits(m.lq[t*rk+k]).Float32())
+				qs = append(qs, float16.Frombits(lq[t*rk+k]).Float32())
 			}
-			row := dst[(t-r0)*cols : (t-r0+1)*cols]
+			row := dst[(t-r0)*w : (t-r0+1)*w]
 			for c := range row {
 				var s float32
 				pc := p[c*rk : (c+1)*rk]
@@ -348,9 +368,11 @@ func (m *gearMat) decodeRows(dst []float32, r0, r1 int, pbuf []float32) {
 			}
 		}
 	}
-	lo, hi := uint32(r0*cols), uint32(r1*cols)
-	i, _ := slices.BinarySearch(m.outIdx, lo)
-	for ; i < len(m.outIdx) && m.outIdx[i] < hi; i++ {
-		dst[m.outIdx[i]-lo] = m.outVal[i]
+	for t := r0; t < r1; t++ {
+		lo, hi := uint32(t*m.cols+c0), uint32(t*m.cols+c1)
+		i, _ := slices.BinarySearch(m.outIdx, lo)
+		for ; i < len(m.outIdx) && m.outIdx[i] < hi; i++ {
+			dst[(t-r0)*w+int(m.outIdx[i]-lo)] = m.outVal[i]
+		}
 	}
 }
