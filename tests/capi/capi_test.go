@@ -67,6 +67,7 @@ func cases() []modelCase {
 	repo := filepath.Join("..", "..", "testdata", "models")
 	return append(cs,
 		fileCase("pytorch_Linear", data+"/pytorch-converted/test_Linear/model.onnx", nil),
+		fileCase("pytorch_Linear_no_bias", data+"/pytorch-converted/test_Linear_no_bias/model.onnx", nil),
 		fileCase("node_gemm_all_attributes", data+"/node/test_gemm_all_attributes/model.onnx", nil),
 		fileCase("node_softmax_large_number", data+"/node/test_softmax_large_number/model.onnx", nil),
 		fileCase("fmnist_mlp_batch1", filepath.Join(repo, "fmnist-mlp", "model-op17.onnx"), nil),
