@@ -68,6 +68,11 @@ type Weight struct {
 	Offset   int64     // byte offset in the blob
 }
 
+// DefaultPipeline is the pass pipeline optc compile runs before lowering
+// unless told otherwise: constants folded (Transpose of a weight, shape
+// arithmetic) and dead nodes removed.
+const DefaultPipeline = "fold,dce"
+
 // EntryName is the symbol of the single entry point of a fully native graph.
 const EntryName = "optc_graph_run"
 

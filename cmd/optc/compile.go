@@ -14,19 +14,21 @@ import (
 	"github.com/optc-dev/optc/bundle/build"
 	"github.com/optc-dev/optc/codegen"
 	"github.com/optc-dev/optc/frontend/onnx"
+	"github.com/optc-dev/optc/passes"
 	"github.com/optc-dev/optc/targets"
 )
 
 type compileFlags struct {
-	target  string
-	mcpu    string
-	optLvl  int
-	emit    string
-	out     string
-	shapes  []string
-	threads int
-	name    string
-	quant   compileQuantFlags
+	target   string
+	mcpu     string
+	optLvl   int
+	emit     string
+	out      string
+	shapes   []string
+	threads  int
+	name     string
+	pipeline string
+	quant    compileQuantFlags
 }
 
 func newCompileCmd() *cobra.Command {
@@ -60,6 +62,7 @@ generic, cortex-a72, neoverse-n1, …).`,
 	fl.StringArrayVar(&f.shapes, "shape", nil, "fix an input's shape, as name=d0,d1,… (repeatable)")
 	fl.IntVar(&f.threads, "threads", 0, "default number of threads of the bundle (0: all cores)")
 	fl.StringVar(&f.name, "name", "", "model name for the library and header (default: from the file name)")
+	fl.StringVar(&f.pipeline, "pipeline", codegen.DefaultPipeline, "passes run before lowering (see DESIGN.md; \"\" for none)")
 	addCompileQuantFlags(fl, &f.quant)
 	return cmd
 }
@@ -91,8 +94,19 @@ func compileModel(cmd *cobra.Command, path string, f *compileFlags) error {
 	if err != nil {
 		return err
 	}
+	pipeline, err := passes.ParsePipeline(f.pipeline)
+	if err != nil {
+		return err
+	}
+	if err := passes.Run(passes.NewContext(1), g, pipeline); err != nil {
+		return fmt.Errorf("compile %s: %w", filepath.Base(path), err)
+	}
 	if g, err = compileQuantize(cmd, g, path, &f.quant); err != nil {
 		return err
+	}
+	recipe := f.pipeline
+	if f.quant.quant != "" {
+		recipe += " + quant " + f.quant.quant
 	}
 	res, err := codegen.Compile(g, codegen.Options{Target: t, Shapes: shapes})
 	if err != nil {
@@ -105,7 +119,7 @@ func compileModel(cmd *cobra.Command, path string, f *compileFlags) error {
 		return fmt.Errorf("compile: --name %q is not a lower-case C identifier (try %q)", name, build.SanitizeName(name))
 	}
 	out, err := build.Build(cmd.Context(), res, build.Options{
-		Name: name, OutDir: f.out, Emit: f.emit, Version: version, Source: path, Toolchain: tc, Threads: f.threads,
+		Name: name, OutDir: f.out, Emit: f.emit, Version: version, Source: path, Toolchain: tc, Threads: f.threads, Pipeline: recipe,
 	})
 	if err != nil {
 		return fmt.Errorf("compile %s: %w", filepath.Base(path), err)

@@ -13,6 +13,7 @@ import (
 	"github.com/optc-dev/optc/bundle/build"
 	"github.com/optc-dev/optc/codegen"
 	"github.com/optc-dev/optc/ir"
+	"github.com/optc-dev/optc/passes"
 	"github.com/optc-dev/optc/targets"
 )
 
@@ -41,6 +42,15 @@ func Host(tb testing.TB) *targets.Target {
 // emit stage ("" = bundle) and returns codegen's result.
 func Bundle(tb testing.TB, g *ir.Graph, t *targets.Target, shapes map[string][]int64, dir, emit string) *codegen.Result {
 	tb.Helper()
+	// The passes optc compile runs by default (folding a transposed weight,
+	// for one); the graph stays equivalent for the interpreter.
+	pl, err := passes.ParsePipeline(codegen.DefaultPipeline)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := passes.Run(passes.NewContext(1), g, pl); err != nil {
+		tb.Fatal(err)
+	}
 	res, err := codegen.Compile(g, codegen.Options{Target: t, Shapes: shapes})
 	if err != nil {
 		tb.Fatalf("compile: %v", err)
