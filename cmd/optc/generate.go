@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/optc-dev/optc/runtime/llm"
 	"github.com/optc-dev/optc/runtime/llm/kvcache"
+	"github.com/optc-dev/optc/runtime/llm/spec"
 	"github.com/optc-dev/optc/runtime/llm/tokenizer"
 )
 
@@ -34,6 +36,11 @@ type generateFlags struct {
 	bench         bool
 	pp, tg, runs  int
 	threads       int
+	// Speculative decoding and the KV cache.
+	draft, spec string
+	acceptHead  string
+	guard       bool
+	kv          string
 }
 
 func newGenerateCmd() *cobra.Command {
@@ -62,7 +69,37 @@ text, stop reason, timing and KV-cache bytes.
 
 --bench measures like llama-bench: pp (prompt processing of --pp random
 tokens) and tg (--tg single-token steps), medians over --runs runs after a
-warm-up; --threads sets GOMAXPROCS (1 for single-thread figures).`,
+warm-up; --threads sets GOMAXPROCS (1 for single-thread figures).
+
+Speculative decoding (lossless: greedy output equals the target's greedy
+output; sampled output is distributed as the target's):
+
+  --draft MODEL         a draft model sharing the target's vocabulary
+  --draft auto[:K]      a draft derived from the target by optc: its first K
+                        decoder layers (auto: the depth with the best expected
+                        speedup, measured on the prompt's continuation)
+  --draft recycle       Token Recycling: no draft model; an adjacency matrix
+                        of top-8 successors fills a static tree verified with
+                        tree attention (--spec tree:N cuts it to N nodes)
+  --draft none          plain decoding
+  --spec fixed:K        K draft tokens per round (default fixed:4)
+  --spec specdec++[:H]  adaptive length: stop when the acceptance head
+                        (--accept-head, from optc train-accept-head) predicts
+                        P(some draft rejected) > H (default 0.3), within [2, 20]
+  --spec pearl[:G]      drafting and verification in parallel goroutines
+                        (G: draft length; default: the measured cost ratio)
+  --spec spectr[:KxL]   K i.i.d. drafts of length L, K-SEQ verification (3x4)
+  --spec rsd[:B1-B2-…]  RSD-C draft tree with branching B1, B2, … (2-2-1-1)
+
+--guard (on by default) decodes plainly while the rolling throughput of
+speculation is below plain decoding's. With --draft, --bench generates -n
+tokens (after --prompt) plainly and speculatively, alternately, --runs
+times after a warm-up, and reports tokens/s of both and their ratio
+(speedup), acceptance rate, tokens per round, acceptance per draft
+position, forward-pass cost (fixed + per token) and KV bytes.
+
+--kv chooses the KV cache:
+` + kvcache.SpecSyntax,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runGenerate(cmd, args[0], &f) },
 	}
@@ -84,6 +121,11 @@ warm-up; --threads sets GOMAXPROCS (1 for single-thread figures).`,
 	fl.IntVar(&f.tg, "tg", 128, "--bench: generated tokens")
 	fl.IntVar(&f.runs, "runs", 5, "--bench: runs per test (median reported)")
 	fl.IntVar(&f.threads, "threads", 0, "GOMAXPROCS for the run (0 = leave as is)")
+	fl.StringVar(&f.draft, "draft", "", "speculative decoding draft: a model path, auto[:K], recycle or none")
+	fl.StringVar(&f.spec, "spec", "", "speculative decoding strategy: fixed:K, specdec++[:H], pearl[:G], spectr[:KxL], rsd[:B1-B2-…], tree:N (recycle)")
+	fl.StringVar(&f.acceptHead, "accept-head", "", "SpecDec++ acceptance head (safetensors from optc train-accept-head)")
+	fl.BoolVar(&f.guard, "guard", true, "decode plainly while speculation is slower than plain decoding")
+	fl.StringVar(&f.kv, "kv", "dense", "KV cache: dense, f16, gear:B[,kivi], evict:N, locret:N,head=FILE (see the help)")
 	return cmd
 }
 
@@ -127,14 +169,22 @@ func runGenerate(cmd *cobra.Command, path string, f *generateFlags) error {
 	if f.n < 0 || f.chunk <= 0 {
 		return fmt.Errorf("generate: -n must be ≥ 0 and --chunk > 0")
 	}
+	newCache, err := kvcache.ParseSpec(f.kv)
+	if err != nil {
+		return err
+	}
 	m, err := llm.Load(path)
 	if err != nil {
 		return err
 	}
 	ctx := context.Background()
 	out := cmd.OutOrStdout()
-	if f.bench {
-		return runBench(ctx, out, m, f)
+	speculative := f.draft != "" && f.draft != "none"
+	if !speculative && f.spec != "" && f.spec != "none" {
+		return fmt.Errorf("generate: --spec %s needs a --draft (a model, auto or recycle)", f.spec)
+	}
+	if f.bench && !speculative {
+		return runBench(ctx, out, m, f, newCache)
 	}
 	cfg := llm.SamplerConfig{Temperature: f.temp, TopK: f.topK, TopP: f.topP, RepeatPenalty: f.repeatPenalty, RepeatLastN: f.repeatLastN, Seed: f.seed}
 	if err := cfg.Validate(); err != nil {
@@ -153,6 +203,16 @@ func runGenerate(cmd *cobra.Command, path string, f *generateFlags) error {
 	if !f.ignoreEOS && sp.EOS >= 0 {
 		req.Stop = []int32{sp.EOS}
 	}
+	if speculative && f.bench {
+		return runSpecBench(ctx, out, m, f, cfg, prompt, newCache)
+	}
+	var mk func() spec.Strategy
+	var info *draftInfo
+	if speculative {
+		if mk, info, err = buildStrategy(ctx, m, f, cfg, prompt); err != nil {
+			return err
+		}
+	}
 	w := bufio.NewWriter(out)
 	if !f.asJSON {
 		// Stream: the prompt as given, then each token's piece as it comes.
@@ -165,7 +225,10 @@ func runGenerate(cmd *cobra.Command, path string, f *generateFlags) error {
 			return w.Flush()
 		}
 	}
-	gen := llm.NewGenerator(m, llm.WithSampler(cfg), llm.WithChunkSize(f.chunk))
+	if speculative {
+		return runSpeculative(ctx, cmd, m, path, f, cfg, req, newCache, w, mk, info)
+	}
+	gen := llm.NewGenerator(m, llm.WithSampler(cfg), llm.WithChunkSize(f.chunk), llm.WithCache(newCache))
 	res, err := gen.Generate(ctx, req)
 	if err != nil {
 		return err
@@ -204,9 +267,9 @@ func decodeGenerated(tok tokenizer.Tokenizer, ids []int32) string {
 	return tok.Decode(ids)
 }
 
-func runBench(ctx context.Context, out io.Writer, m *llm.Model, f *generateFlags) error {
+func runBench(ctx context.Context, out io.Writer, m *llm.Model, f *generateFlags, newCache kvcache.Constructor) error {
 	stats, err := llm.Bench(ctx, m, llm.BenchConfig{PromptTokens: f.pp, GenTokens: f.tg, Runs: f.runs, Chunk: f.chunk, Seed: f.seed},
-		func() (kvcache.Cache, error) { return m.NewCache() })
+		func() (kvcache.Cache, error) { return newCache(m.CacheSpec()) })
 	if err != nil {
 		return err
 	}
@@ -240,4 +303,296 @@ func humanCount(n int64) string {
 		return fmt.Sprintf("%.1f K", float64(n)/1e3)
 	}
 	return strings.TrimSpace(fmt.Sprint(n))
+}
+
+// draftInfo describes the draft side of speculative decoding.
+type draftInfo struct {
+	Kind        string `json:"kind"` // model, auto, recycle
+	Name        string `json:"name,omitempty"`
+	Params      int64  `json:"params,omitempty"`
+	WeightBytes int64  `json:"weight_bytes,omitempty"`
+	Layers      int    `json:"layers,omitempty"`
+	// AutoCandidates are the depths --draft auto measured.
+	AutoCandidates []spec.AutoDraftCandidate `json:"auto_candidates,omitempty"`
+}
+
+// buildStrategy turns --draft and --spec into a strategy maker.
+func buildStrategy(ctx context.Context, m *llm.Model, f *generateFlags, cfg llm.SamplerConfig, prompt []int32) (func() spec.Strategy, *draftInfo, error) {
+	kind, arg, _ := strings.Cut(f.spec, ":")
+	if f.draft == "recycle" {
+		n := 0
+		switch kind {
+		case "", "tree", "recycle":
+			if arg != "" {
+				v, err := strconv.Atoi(arg)
+				if err != nil || v < 1 {
+					return nil, nil, fmt.Errorf("generate: --spec %s: want tree:N with N ≥ 1 nodes", f.spec)
+				}
+				n = v
+			}
+		default:
+			return nil, nil, fmt.Errorf("generate: --draft recycle takes --spec tree[:N], not %q", f.spec)
+		}
+		return func() spec.Strategy { return spec.NewRecycle(n) }, &draftInfo{Kind: "recycle", Name: spec.NewRecycle(n).Name()}, nil
+	}
+	if kind == "tree" {
+		return nil, nil, fmt.Errorf("generate: --spec tree is Token Recycling's; use --draft recycle")
+	}
+	gamma := 4
+	if kind == "fixed" && arg != "" {
+		v, err := strconv.Atoi(arg)
+		if err != nil || v < 1 {
+			return nil, nil, fmt.Errorf("generate: --spec %s: want fixed:K with K ≥ 1", f.spec)
+		}
+		gamma = v
+	}
+	var draft *llm.Model
+	info := &draftInfo{}
+	switch d := f.draft; {
+	case d == "auto" || strings.HasPrefix(d, "auto:"):
+		info.Kind = "auto"
+		if k, ok := strings.CutPrefix(d, "auto:"); ok {
+			layers, err := strconv.Atoi(k)
+			if err != nil {
+				return nil, nil, fmt.Errorf("generate: --draft %s: want auto:K (K decoder layers)", d)
+			}
+			if draft, err = spec.AutoDraft(m, layers); err != nil {
+				return nil, nil, err
+			}
+		} else {
+			// Calibrate on the prompt and the target's own greedy
+			// continuation of it.
+			calib := prompt
+			if n := min(32, m.MaxLen()-len(prompt)); n > 0 {
+				res, err := (&spec.Decoder{Target: m}).Generate(ctx, llm.Request{Prompt: prompt, MaxTokens: n})
+				if err != nil {
+					return nil, nil, err
+				}
+				calib = append(append([]int32{}, prompt...), res.Tokens...)
+			}
+			var err error
+			if draft, info.AutoCandidates, err = spec.SelectAutoDraft(ctx, m, calib, gamma); err != nil {
+				return nil, nil, err
+			}
+		}
+	default:
+		var err error
+		if draft, err = llm.Load(d); err != nil {
+			return nil, nil, err
+		}
+		info.Kind = "model"
+	}
+	info.Name, info.WeightBytes, info.Params, info.Layers = draft.Name, draft.WeightBytes, draft.WeightBytes/4, draft.Config.Layers
+	var mk func() spec.Strategy
+	bad := func(want string) error { return fmt.Errorf("generate: --spec %s: want %s", f.spec, want) }
+	switch kind {
+	case "", "fixed":
+		mk = func() spec.Strategy { return spec.NewFixed(draft, gamma) }
+	case "specdec++":
+		h := 0.3
+		if arg != "" {
+			v, err := strconv.ParseFloat(arg, 64)
+			if err != nil || v <= 0 || v >= 1 {
+				return nil, nil, bad("specdec++:H with a threshold 0 < H < 1")
+			}
+			h = v
+		}
+		if f.acceptHead == "" {
+			return nil, nil, fmt.Errorf("generate: --spec specdec++ needs --accept-head (train one with optc train-accept-head)")
+		}
+		head, err := spec.LoadAcceptHead(f.acceptHead)
+		if err != nil {
+			return nil, nil, err
+		}
+		mk = func() spec.Strategy { return spec.NewSpecDecPP(draft, head, h, 2, 20) }
+	case "pearl":
+		g := 0
+		if arg != "" {
+			v, err := strconv.Atoi(arg)
+			if err != nil || v < 1 {
+				return nil, nil, bad("pearl:G with a draft length G ≥ 1")
+			}
+			g = v
+		}
+		mk = func() spec.Strategy { return spec.NewPearl(draft, g) }
+	case "spectr":
+		k, l := 3, 4
+		if arg != "" {
+			a, b, ok := strings.Cut(arg, "x")
+			var e1, e2 error
+			k, e1 = strconv.Atoi(a)
+			l, e2 = strconv.Atoi(b)
+			if !ok || e1 != nil || e2 != nil || k < 1 || l < 1 {
+				return nil, nil, bad("spectr:KxL (K drafts of length L)")
+			}
+		}
+		mk = func() spec.Strategy { return spec.NewSpecTr(draft, k, l) }
+	case "rsd":
+		branch := []int{2, 2, 1, 1}
+		if arg != "" {
+			branch = nil
+			for _, x := range strings.Split(arg, "-") {
+				v, err := strconv.Atoi(x)
+				if err != nil || v < 1 {
+					return nil, nil, bad("rsd:B1-B2-… (branching factors ≥ 1 per level)")
+				}
+				branch = append(branch, v)
+			}
+		}
+		mk = func() spec.Strategy { return spec.NewRSD(draft, branch) }
+	default:
+		return nil, nil, bad("fixed:K, specdec++[:H], pearl[:G], spectr[:KxL] or rsd[:B1-B2-…]")
+	}
+	return mk, info, nil
+}
+
+func guardOf(f *generateFlags) *spec.Guard {
+	if !f.guard {
+		return nil
+	}
+	return &spec.Guard{}
+}
+
+// specReport is the --json output of speculative generation.
+type specReport struct {
+	generateReport
+	Strategy        string     `json:"strategy"`
+	Draft           *draftInfo `json:"draft"`
+	Stats           spec.Stats `json:"stats"`
+	AcceptanceRate  float64    `json:"acceptance_rate"`
+	TokensPerRound  float64    `json:"tokens_per_round"`
+	DraftCacheBytes int64      `json:"draft_kv_cache_bytes"`
+}
+
+func runSpeculative(ctx context.Context, cmd *cobra.Command, m *llm.Model, path string, f *generateFlags, cfg llm.SamplerConfig, req llm.Request,
+	newCache kvcache.Constructor, w *bufio.Writer, mk func() spec.Strategy, info *draftInfo) error {
+	d := &spec.Decoder{Target: m, Strategy: mk(), Sampler: cfg, NewCache: newCache, Chunk: f.chunk, Guard: guardOf(f)}
+	res, err := d.Generate(ctx, req)
+	if err != nil {
+		return err
+	}
+	tok := m.Tokenizer
+	genRate := rateOf(len(res.Tokens), res.GenTime.Seconds())
+	st := &res.Stats
+	if f.asJSON {
+		rep := specReport{Strategy: st.Strategy, Draft: info, Stats: *st, AcceptanceRate: st.AcceptanceRate(), TokensPerRound: st.TokensPerRound(), DraftCacheBytes: res.DraftCacheBytes}
+		rep.generateReport = generateReport{Model: filepath.Base(path), Backend: "interp", Prompt: f.prompt, PromptTokens: res.Prompt,
+			Tokens: res.Tokens, Text: decodeGenerated(tok, res.Tokens), StopReason: res.StopReason,
+			KVCacheBytes: res.CacheBytes, KVBytesPerToken: m.CacheSpec().TokenBytes(), Sampler: cfg}
+		rep.Timing.PromptMS = ms(res.PromptTime.Seconds())
+		rep.Timing.PromptTokensPerS = res.PromptTokensPerSec()
+		rep.Timing.GenMS = ms(res.GenTime.Seconds())
+		rep.Timing.GenTokensPerS = genRate
+		rep.Timing.DecodeSteps = res.DecodeSteps
+		rep.Timing.PrefillChunkToken = f.chunk
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Fprintln(w)
+	w.Flush()
+	fmt.Fprintf(cmd.ErrOrStderr(), "prompt: %d tokens in %.1f ms; generated %d tokens (%s) in %.1f ms (%.1f tokens/s) with %s, draft %s: %d rounds, acceptance %.2f, %.2f tokens/round, %d plain steps; KV cache %d bytes (+%d draft)\n",
+		len(res.Prompt), ms(res.PromptTime.Seconds()), len(res.Tokens), res.StopReason, ms(res.GenTime.Seconds()), genRate,
+		st.Strategy, info.Kind, st.Rounds, st.AcceptanceRate(), st.TokensPerRound(), st.PlainSteps, res.CacheBytes, res.DraftCacheBytes)
+	return nil
+}
+
+func rateOf(n int, secs float64) float64 {
+	if secs <= 0 {
+		return 0
+	}
+	return float64(n) / secs
+}
+
+// specBenchReport is the --bench output with a draft.
+type specBenchReport struct {
+	Model       string            `json:"model"`
+	Backend     string            `json:"backend"`
+	Threads     int               `json:"threads"`
+	KV          string            `json:"kv"`
+	Sampler     llm.SamplerConfig `json:"sampler"`
+	GenTokens   int               `json:"gen_tokens"`
+	Runs        int               `json:"runs"`
+	Guard       bool              `json:"guard"`
+	Draft       *draftInfo        `json:"draft"`
+	Result      *spec.BenchResult `json:"result"`
+	Acceptance  float64           `json:"acceptance_rate"`
+	TokensRound float64           `json:"tokens_per_round"`
+	// Forward-pass cost t(n) = fixed + per_token·n of the target and the
+	// draft (after a context of the prompt's length), and the measured
+	// draft/target cost ratio of one-token steps.
+	TargetCost *spec.ForwardCost `json:"target_forward_cost"`
+	DraftCost  *spec.ForwardCost `json:"draft_forward_cost,omitempty"`
+	CostRatio  float64           `json:"cost_ratio,omitempty"`
+}
+
+func runSpecBench(ctx context.Context, out io.Writer, m *llm.Model, f *generateFlags, cfg llm.SamplerConfig, prompt []int32, newCache kvcache.Constructor) error {
+	mk, info, err := buildStrategy(ctx, m, f, cfg, prompt)
+	if err != nil {
+		return err
+	}
+	if f.n <= 0 {
+		return fmt.Errorf("generate: --bench with --draft generates -n tokens (got %d)", f.n)
+	}
+	res, err := spec.Bench(ctx, m, mk, spec.BenchConfig{Prompts: [][]int32{prompt}, GenTokens: f.n, Runs: f.runs, Sampler: cfg, NewCache: newCache, Chunk: f.chunk, Guard: guardOf(f)})
+	if err != nil {
+		return err
+	}
+	rep := specBenchReport{Model: m.Name, Backend: "interp", Threads: goruntime.GOMAXPROCS(0), KV: f.kv, Sampler: cfg, GenTokens: f.n, Runs: f.runs,
+		Guard: f.guard, Draft: info, Result: res, Acceptance: res.AcceptanceRate(), TokensRound: res.TokensPerRound()}
+	sizes := []int{1, 2, 4, 8}
+	if rep.TargetCost, err = spec.MeasureForward(ctx, m, len(prompt), sizes, 5); err != nil {
+		return err
+	}
+	if info.Kind != "recycle" {
+		var dm spec.Model
+		if st, ok := mk().(interface{ DraftModel() spec.Model }); ok {
+			dm = st.DraftModel()
+		}
+		if dm != nil {
+			if rep.DraftCost, err = spec.MeasureForward(ctx, dm, len(prompt), sizes, 5); err != nil {
+				return err
+			}
+			if t1 := rep.TargetCost.Points[0].MS; t1 > 0 {
+				rep.CostRatio = rep.DraftCost.Points[0].MS / t1
+			}
+		}
+	}
+	if f.asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "model\tstrategy\tdraft\tthreads\ttemp\tplain t/s\tspec t/s\tspeedup\tacceptance\ttokens/round\tgreedy exact")
+	exact := "-"
+	if cfg.Temperature <= 0 {
+		exact = strconv.FormatBool(res.Exact)
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%g\t%.1f\t%.1f\t%.2fx\t%.3f\t%.2f\t%s\n", m.Name, res.Strategy, info.Name, rep.Threads, cfg.Temperature,
+		res.PlainTokensPerS, res.SpecTokensPerS, res.Speedup, rep.Acceptance, rep.TokensRound, exact)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	st := &res.Stats
+	fmt.Fprintf(out, "rounds %d, plain steps %d, drafted %d, accepted %d; target %d passes (%d tokens), draft %d passes (%d tokens); guard switches %d\n",
+		st.Rounds, st.PlainSteps, st.Drafted, st.Accepted, st.TargetCalls, st.TargetTokens, st.DraftCalls, st.DraftTokens, st.GuardSwitches)
+	fmt.Fprint(out, "acceptance per draft position:")
+	for i, p := range st.Positions {
+		fmt.Fprintf(out, " %d:%.2f(%d)", i+1, p.Rate(), p.Reached)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "target forward: %.3f ms + %.3f ms/token", rep.TargetCost.Fixed, rep.TargetCost.PerToken)
+	if rep.DraftCost != nil {
+		fmt.Fprintf(out, "; draft forward: %.3f ms + %.3f ms/token; draft/target cost ratio %.2f", rep.DraftCost.Fixed, rep.DraftCost.PerToken, rep.CostRatio)
+	}
+	fmt.Fprintln(out)
+	if info.Kind != "recycle" {
+		fmt.Fprintf(out, "draft: %s, %s params, %d weight bytes, %d layers\n", info.Name, humanCount(info.Params), info.WeightBytes, info.Layers)
+	}
+	for _, c := range info.AutoCandidates {
+		fmt.Fprintf(out, "  auto-draft %d layers: agreement %.2f, cost ratio %.2f, expected speedup %.2fx\n", c.Layers, c.Agreement, c.CostRatio, c.Speedup)
+	}
+	_, err = fmt.Fprintf(out, "KV cache (%s): target %d bytes, draft %d bytes\n", f.kv, res.TargetKVBytes, res.DraftKVBytes)
+	return err
 }

@@ -28,6 +28,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspectCmd(), newRunCmd(), newEvalCmd(), newCompileCmd(), newGenerateCmd(), newQuantReportCmd())
+	root.AddCommand(newInspectCmd(), newRunCmd(), newEvalCmd(), newCompileCmd(), newGenerateCmd(), newQuantReportCmd(), newTrainAcceptHeadCmd())
 	return root
 }

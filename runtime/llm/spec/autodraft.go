@@ -1,8 +1,11 @@
 package spec
 
 import (
+	"context"
 	"fmt"
 	"maps"
+	"math"
+	"time"
 
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/passes"
@@ -94,4 +97,109 @@ func cloneGraph(src *ir.Graph) (*ir.Graph, map[*ir.Value]*ir.Value) {
 		g.Outputs = append(g.Outputs, val(v))
 	}
 	return g, vals
+}
+
+// AutoDraftCandidate is one auto-draft depth measured by SelectAutoDraft.
+type AutoDraftCandidate struct {
+	Layers int `json:"layers"`
+	// Agreement is the fraction of calibration positions where the
+	// draft's argmax equals the target's (the greedy acceptance rate).
+	Agreement float64 `json:"agreement"`
+	// CostRatio is the measured time of a one-token draft step over the
+	// target's.
+	CostRatio float64 `json:"cost_ratio"`
+	// Speedup is the expected speedup of fixed-length speculation with
+	// the given draft length: (1 − α^{γ+1}) / ((1 − α)(γc + 1)).
+	Speedup     float64 `json:"expected_speedup"`
+	WeightBytes int64   `json:"weight_bytes"`
+}
+
+// ExpectedSpeedup is the i.i.d. estimate of fixed-length speculative
+// decoding's speedup for acceptance rate alpha, draft length gamma and
+// draft/target cost ratio c (Leviathan et al.).
+func ExpectedSpeedup(alpha float64, gamma int, c float64) float64 {
+	tokens := float64(gamma + 1)
+	if alpha < 1 {
+		tokens = (1 - math.Pow(alpha, float64(gamma+1))) / (1 - alpha)
+	}
+	return tokens / (float64(gamma)*c + 1)
+}
+
+// SelectAutoDraft measures every auto-draft depth on a calibration
+// sequence (greedy agreement with the target at each position; time of
+// one-token steps) and returns the draft with the best expected speedup
+// at draft length gamma, and all candidates.
+func SelectAutoDraft(ctx context.Context, target *llm.Model, calib []int32, gamma int) (*llm.Model, []AutoDraftCandidate, error) {
+	if len(calib) < 2 {
+		return nil, nil, fmt.Errorf("spec: auto-draft calibration needs at least 2 tokens")
+	}
+	rows := make([]int, len(calib)-1)
+	for i := range rows {
+		rows[i] = i
+	}
+	tl, err := target.Forward(ctx, nil, calib[:len(calib)-1], rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	tt, err := stepTime(ctx, target, calib)
+	if err != nil {
+		return nil, nil, err
+	}
+	var best *llm.Model
+	var cands []AutoDraftCandidate
+	bi := -1
+	for k := 1; k < target.Config.Layers; k++ {
+		d, err := AutoDraft(target, k)
+		if err != nil {
+			return nil, nil, err
+		}
+		dl, err := d.Forward(ctx, nil, calib[:len(calib)-1], rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		agree := 0
+		for i := range rows {
+			if llm.Argmax(dl[i]) == llm.Argmax(tl[i]) {
+				agree++
+			}
+		}
+		dt, err := stepTime(ctx, d, calib)
+		if err != nil {
+			return nil, nil, err
+		}
+		c := AutoDraftCandidate{Layers: k, Agreement: float64(agree) / float64(len(rows)), CostRatio: dt / tt, WeightBytes: d.WeightBytes}
+		c.Speedup = ExpectedSpeedup(c.Agreement, gamma, c.CostRatio)
+		cands = append(cands, c)
+		if bi < 0 || c.Speedup > cands[bi].Speedup {
+			bi, best = len(cands)-1, d
+		}
+	}
+	if best == nil {
+		return nil, nil, fmt.Errorf("spec: %s has %d layer(s): no shallower draft to derive", target.Name, target.Config.Layers)
+	}
+	return best, cands, nil
+}
+
+// stepTime is the median time of a one-token step after seq (cached).
+func stepTime(ctx context.Context, m *llm.Model, seq []int32) (float64, error) {
+	c, err := m.NewCache()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := llm.Prefill(ctx, m, c, seq[:len(seq)-1], llm.DefaultChunk); err != nil {
+		return 0, err
+	}
+	n := len(seq) - 1
+	var ts []float64
+	for range 7 {
+		t0 := time.Now()
+		if _, err := m.Forward(ctx, c, seq[n:], []int{0}); err != nil {
+			return 0, err
+		}
+		ts = append(ts, time.Since(t0).Seconds())
+		if err := c.Truncate(n); err != nil {
+			return 0, err
+		}
+	}
+	return median(ts), nil
 }

@@ -147,3 +147,6 @@ func verifyDrafts(ctx context.Context, s *Session, drafts []int32, qs [][]float6
 	s.Stats.round(len(drafts), min(n+1, len(drafts)), n, len(out))
 	return out, nil
 }
+
+// DraftModel is the draft model.
+func (f *Fixed) DraftModel() Model { return f.Draft }

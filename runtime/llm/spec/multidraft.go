@@ -239,3 +239,6 @@ func joinInts(xs []int, sep string) string {
 	}
 	return strings.Join(s, sep)
 }
+
+// DraftModel is the draft model.
+func (d *treeDrafter) DraftModel() Model { return d.Draft }

@@ -170,3 +170,6 @@ func (p *Pearl) Round(ctx context.Context, s *Session) ([]int32, error) {
 	p.after = len(s.Seq) + len(out)
 	return out, nil
 }
+
+// DraftModel is the draft model.
+func (p *Pearl) DraftModel() Model { return p.Draft }
