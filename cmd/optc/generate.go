@@ -382,6 +382,9 @@ func buildStrategy(ctx context.Context, m *llm.Model, f *generateFlags, cfg llm.
 		}
 		info.Kind = "model"
 	}
+	if draft.VocabSize() != m.VocabSize() {
+		return nil, nil, fmt.Errorf("generate: the draft's vocabulary has %d tokens, the target's %d (they must share one)", draft.VocabSize(), m.VocabSize())
+	}
 	info.Name, info.WeightBytes, info.Params, info.Layers = draft.Name, draft.WeightBytes, draft.WeightBytes/4, draft.Config.Layers
 	var mk func() spec.Strategy
 	bad := func(want string) error { return fmt.Errorf("generate: --spec %s: want %s", f.spec, want) }
