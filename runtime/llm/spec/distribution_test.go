@@ -45,7 +45,7 @@ func chiCritical(k int, z float64) float64 {
 // The verifiers alone (papers §5.1, §8): on small random p and q, the
 // first emitted token is distributed as p.
 func TestVerifierDistributions(t *testing.T) {
-	const v, n = 6, 200000
+	const v, n = 6, 100000
 	rng := rand.New(rand.NewPCG(11, 12))
 	randDist := func(sparse bool) []float64 {
 		d := make([]float64, v)
