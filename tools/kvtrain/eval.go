@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/optc-dev/optc/runtime/llm"
 	"github.com/optc-dev/optc/runtime/llm/kvcache"
@@ -29,6 +30,7 @@ type evalResult struct {
 	bytes    int64   // cache bytes at the end of each sequence, summed
 	f32Bytes int64   // what a dense f32 cache would hold, summed
 	tokens   int     // tokens fed, summed
+	elapsed  time.Duration
 }
 
 func (r *evalResult) bitsPerItem() float64 { return r.nll / math.Ln2 / float64(r.scored) }
@@ -109,6 +111,7 @@ func evalKinds(ctx context.Context, m llm.LM, kinds []string, seqs []evalSeq, jo
 			err   error
 		}
 		outs := make([]one, len(seqs))
+		t0 := time.Now()
 		sem := make(chan struct{}, max(jobs, 1))
 		var wg sync.WaitGroup
 		for i, s := range seqs {
@@ -122,6 +125,7 @@ func evalKinds(ctx context.Context, m llm.LM, kinds []string, seqs []evalSeq, jo
 			}()
 		}
 		wg.Wait()
+		r.elapsed = time.Since(t0)
 		// Summed in sequence order: the same result for any jobs.
 		for i, o := range outs {
 			if o.err != nil {

@@ -18,13 +18,16 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/optc-dev/optc/runtime/llm"
+	"github.com/optc-dev/optc/runtime/llm/locret"
 )
 
 func main() {
@@ -109,14 +112,14 @@ func runEval(args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "kv\tbits/%s\tΔ vs first\tperplexity\tKV bytes (mean, end of sequence)\t%% of f32\n", unit)
+	fmt.Fprintf(tw, "kv\tbits/%s\tΔ vs first\tperplexity\tKV bytes (mean, end of sequence)\t%% of f32\ttokens/s\n", unit)
 	base := res[0].bitsPerItem()
 	for _, r := range res {
 		b := r.bitsPerItem()
-		fmt.Fprintf(tw, "%s\t%.4f\t%+.4f\t%.3f\t%d\t%.1f%%\n", r.kind, b, b-base, math.Exp2(b), r.bytes/int64(len(seqs)), 100*r.ratio())
+		fmt.Fprintf(tw, "%s\t%.4f\t%+.4f\t%.3f\t%d\t%.1f%%\t%.0f\n", r.kind, b, b-base, math.Exp2(b), r.bytes/int64(len(seqs)), 100*r.ratio(), float64(r.tokens)/r.elapsed.Seconds())
 	}
 	tw.Flush()
-	fmt.Printf("%d sequences, %d predictions each kind, prompt %d tokens prefilled, the rest one token per pass\n", len(seqs), res[0].scored, seqs[0].prompt)
+	fmt.Printf("%d sequences, %d predictions each kind, prompt %d tokens prefilled, the rest one token per pass; tokens/s over %d parallel jobs\n", len(seqs), res[0].scored, seqs[0].prompt, *jobs)
 	return nil
 }
 
@@ -194,5 +197,72 @@ func sampledSeqs(ctx context.Context, m *llm.Model, n, length int, seed uint64, 
 }
 
 func runTrain(args []string) error {
-	return fmt.Errorf("train: not yet")
+	fs := flag.NewFlagSet("train", flag.ExitOnError)
+	model := fs.String("model", "", "language model (checkpoint folder, .gguf or .onnx)")
+	text := fs.String("text", "", "training text (a byte LM's train split)")
+	windows := fs.Int("windows", 256, "windows drawn at random offsets")
+	ctxLen := fs.Int("ctx", 512, "window length in tokens (BOS + bytes)")
+	prompt := fs.Int("prompt", 384, "labelled prompt tokens per window; the rest are the answer whose attention labels them")
+	hidden := fs.Int("hidden", 256, "hidden width of each layer's head (the paper's is 1024, for 8B models)")
+	steps := fs.Int("steps", 1500, "optimizer steps (one window each)")
+	lr := fs.Float64("lr", 5e-4, "peak learning rate")
+	seed := fs.Uint64("seed", 1, "seed of the windows and the initialization")
+	out := fs.String("o", "", "output retaining-head file")
+	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "windows logged in parallel")
+	fs.Parse(args)
+	if *model == "" || *text == "" || *out == "" {
+		return fmt.Errorf("train: -model, -text and -o are required")
+	}
+	m, err := llm.Load(*model)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(*text)
+	if err != nil {
+		return err
+	}
+	if len(data) < *ctxLen {
+		return fmt.Errorf("train: %s is shorter than one window", *text)
+	}
+	bos := m.Tokenizer.Specials().BOS
+	rng := rand.New(rand.NewPCG(*seed, 0))
+	var wins [][]int32
+	for i := 0; i < *windows; i++ {
+		off := rng.IntN(len(data) - *ctxLen + 1)
+		toks := []int32{bos}
+		for _, b := range data[off : off+*ctxLen-1] {
+			toks = append(toks, int32(b))
+		}
+		wins = append(wins, toks)
+	}
+	t0 := time.Now()
+	ds, err := locret.Collect(context.Background(), m, locret.Geometry(m, *hidden), wins, *prompt, *jobs)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "logged %d windows (%d labelled tokens per layer) in %s\n", len(wins), len(wins)**prompt, time.Since(t0).Round(time.Second))
+	cfg := locret.DefaultTrain()
+	cfg.Steps, cfg.LR, cfg.Seed, cfg.Warmup = *steps, *lr, *seed, max(*steps/10, 1)
+	cfg.Log = func(step int, train, valid float64) {
+		fmt.Fprintf(os.Stderr, "step %d: train loss %.5f, valid %.5f (%s)\n", step, train, valid, time.Since(t0).Round(time.Second))
+	}
+	head, valid, err := locret.Train(ds, cfg)
+	if err != nil {
+		return err
+	}
+	head.Note = fmt.Sprintf("Locret retaining head for %s: %d windows of %d tokens from %s (seed %d), labels = max attention of the last %d tokens' queries on the first %d; hidden %d, %d AdamW steps, lr %g; validation loss per layer %v",
+		filepath.Base(*model), *windows, *ctxLen, filepath.Base(*text), *seed, *ctxLen-*prompt, *prompt, *hidden, *steps, *lr, valid)
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	if _, err := head.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s: %s\n", *out, head.Note)
+	return nil
 }

@@ -337,11 +337,11 @@ func TestParseSpec(t *testing.T) {
 		{"gear:4,kivi", "gear:4,kivi,group=64,buffer=64,outliers=0.02,rank=4/2,loop=3"},
 		{"gear:2,kivi,group=32,buffer=32,outliers=0.05,rank=2", "gear:2,kivi,group=32,buffer=32,outliers=0.05,rank=2/2,loop=3"},
 		{"gear:3,rank=8/4,loop=1", "gear:3,buffer=20,outliers=0.02,rank=8/4,loop=1"},
-		{"evict:100", "evict:100,sink=4,recent=25"},
-		{"evict:25%", "evict:128,sink=4,recent=32"}, // ⌈0.25 · 512⌉
+		{"evict:100", "evict:100,sink=4,recent=50"},
+		{"evict:25%", "evict:128,sink=4,recent=64"}, // ⌈0.25 · 512⌉
 		{"evict:10%,sink=0,recent=8", "evict:52,sink=0,recent=8"},
-		{"evict:3", "evict:3,sink=3,recent=0"},
-		{"locret:25%,head=" + path, "locret:128,sink=4,recent=32"},
+		{"evict:3", "evict:3,sink=2,recent=1"},
+		{"locret:25%,head=" + path, "locret:128,sink=4,recent=64"},
 	} {
 		mk, err := ParseSpec(c.spec)
 		if err != nil {

@@ -20,7 +20,7 @@ gear:B[,kivi][,OPT…]         GEAR, B-bit: v1 layout (one min/max per block) or
                              rank=4/2 (prefill/decode), loop=3, seed=1
 evict:N | evict:P%[,OPT…]    keep N tokens (or P% of the model's context) per layer and
                              kv head, scored by accumulated attention mass; options
-                             sink=4, recent=N (default a quarter of the budget)
+                             sink=4, recent=N (default half the budget, as H2O splits it)
 locret:N | locret:P%,head=FILE[,OPT…]
                              the same budget, scored by a trained retaining head (Locret)`
 
@@ -148,11 +148,13 @@ func ParseSpec(spec string) (Constructor, error) {
 				}
 				b = int(math.Ceil(frac * float64(s.MaxLen)))
 			}
-			// Defaults: a quarter of the budget recent, 4 sinks (fewer
-			// when the budget is tiny); given values are checked as they are.
+			// Defaults: half the budget recent (H2O's split of heavy
+			// hitters and recent tokens; Locret's stabilizers are 40% of
+			// its budget), 4 sinks (fewer when the budget is tiny); given
+			// values are checked as they are.
 			r, sk := recent, sink
 			if r < 0 {
-				r = b / 4
+				r = b / 2
 			}
 			if sk < 0 {
 				sk = min(4, max(b-r, 0))
