@@ -197,9 +197,11 @@ func (tc *Toolchain) CompileC(ctx context.Context, src, obj string, flags ...str
 	return err
 }
 
-// LinkShared links objects (and C sources) into a shared library.
+// LinkShared links objects (and C sources) into a shared library. Its
+// references to its own symbols bind inside it (-Bsymbolic), so several
+// libraries exporting the same names can live in one process.
 func (tc *Toolchain) LinkShared(ctx context.Context, out string, inputs ...string) error {
-	args := []string{"-shared", "-fPIC", "-O2", "-std=c11", "-o", out}
+	args := []string{"-shared", "-fPIC", "-O2", "-std=c11", "-Wl,-Bsymbolic", "-o", out}
 	args = append(args, inputs...)
 	_, err := run(ctx, nil, tc.CC, append(args, "-lpthread", "-lm")...)
 	return err

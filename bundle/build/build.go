@@ -334,6 +334,18 @@ func infoSource(res *codegen.Result, name string, t *targets.Target, hdr []byte,
 		}
 	}
 	b.WriteString("\treturn 0;\n}\n")
+	// Per-model names, so that a program can link several bundles.
+	fmt.Fprintf(&b, `
+typedef struct optc_model optc_model;
+optc_model *optc_model_open(const char *);
+int optc_model_run(optc_model *, const void *const *, void *const *);
+int optc_model_set_threads(optc_model *, int);
+void optc_model_close(optc_model *);
+optc_model *%[1]s_open(const char *p) { return optc_model_open(p); }
+int %[1]s_run(optc_model *m, const void *const *in, void *const *out) { return optc_model_run(m, in, out); }
+int %[1]s_set_threads(optc_model *m, int n) { return optc_model_set_threads(m, n); }
+void %[1]s_close(optc_model *m) { optc_model_close(m); }
+`, name)
 	return b.Bytes()
 }
 
@@ -367,26 +379,37 @@ func headerSource(res *codegen.Result, name string, t *targets.Target, version s
 	}
 	b.WriteString(" */\n")
 	fmt.Fprintf(&b, "#ifndef %s\n#define %s\n\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n", guard, guard)
-	fmt.Fprintf(&b, "#define OPTC_MODEL_NAME %q\n", name)
-	fmt.Fprintf(&b, "#define OPTC_MODEL_FULLY_NATIVE %d\n", b2i(res.FullyNative()))
-	fmt.Fprintf(&b, "#define OPTC_MODEL_NUM_INPUTS %d\n", len(res.Graph.Inputs))
-	fmt.Fprintf(&b, "#define OPTC_MODEL_NUM_OUTPUTS %d\n", len(res.Graph.Outputs))
-	list := func(vals []*ir.Value) string {
+	list := func(vals []*ir.Value, size func(*ir.Value) int64) string {
 		var parts []string
 		for _, v := range vals {
-			parts = append(parts, fmt.Sprint(elems(v)))
+			parts = append(parts, fmt.Sprint(size(v)))
 		}
 		if len(parts) == 0 {
 			return "{0}"
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	}
-	fmt.Fprintf(&b, "/* Element counts of each input and output, in order. */\n")
-	fmt.Fprintf(&b, "#define OPTC_MODEL_INPUT_ELEMS %s\n", list(res.Graph.Inputs))
-	fmt.Fprintf(&b, "#define OPTC_MODEL_OUTPUT_ELEMS %s\n", list(res.Graph.Outputs))
-	fmt.Fprintf(&b, "/* Byte sizes of each input and output, in order. */\n")
-	fmt.Fprintf(&b, "#define OPTC_MODEL_INPUT_BYTES %s\n", byteList(res.Graph.Inputs))
-	fmt.Fprintf(&b, "#define OPTC_MODEL_OUTPUT_BYTES %s\n\n", byteList(res.Graph.Outputs))
+	bytesOf := func(v *ir.Value) int64 { return v.Type.DType.StorageBytes(elems(v)) }
+	// The signature under this model's own macro names, then under the
+	// generic OPTC_MODEL_* names (defined by the first header included).
+	for _, prefix := range []string{"OPTC_" + strings.ToUpper(name), "OPTC_MODEL"} {
+		if prefix == "OPTC_MODEL" {
+			b.WriteString("#ifndef OPTC_MODEL_NAME\n")
+		}
+		fmt.Fprintf(&b, "#define %s_NAME %q\n", prefix, name)
+		fmt.Fprintf(&b, "#define %s_FULLY_NATIVE %d\n", prefix, b2i(res.FullyNative()))
+		fmt.Fprintf(&b, "#define %s_NUM_INPUTS %d\n", prefix, len(res.Graph.Inputs))
+		fmt.Fprintf(&b, "#define %s_NUM_OUTPUTS %d\n", prefix, len(res.Graph.Outputs))
+		fmt.Fprintf(&b, "/* Element counts and byte sizes of each input and output, in order. */\n")
+		fmt.Fprintf(&b, "#define %s_INPUT_ELEMS %s\n", prefix, list(res.Graph.Inputs, elems))
+		fmt.Fprintf(&b, "#define %s_OUTPUT_ELEMS %s\n", prefix, list(res.Graph.Outputs, elems))
+		fmt.Fprintf(&b, "#define %s_INPUT_BYTES %s\n", prefix, list(res.Graph.Inputs, bytesOf))
+		fmt.Fprintf(&b, "#define %s_OUTPUT_BYTES %s\n", prefix, list(res.Graph.Outputs, bytesOf))
+		if prefix == "OPTC_MODEL" {
+			b.WriteString("#endif\n")
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString(`typedef struct optc_model optc_model;
 
 /* Maps the weights (weights.safetensors of the same bundle) and checks them
@@ -406,6 +429,14 @@ void optc_model_close(optc_model *model);
 /* The last error of this thread, "" if none. */
 const char *optc_last_error(void);
 `)
+	fmt.Fprintf(&b, `
+/* The same functions under this model's own names, for programs that
+ * link several bundles (each library binds its optc_* names internally). */
+optc_model *%[1]s_open(const char *weights_path);
+int %[1]s_run(optc_model *model, const void *const *inputs, void *const *outputs);
+int %[1]s_set_threads(optc_model *model, int threads);
+void %[1]s_close(optc_model *model);
+`, name)
 	if res.FullyNative() {
 		b.WriteString(`
 /* The compiled graph itself, for callers that manage memory themselves:
@@ -417,17 +448,6 @@ int32_t optc_graph_run(const void *const *inputs, void *const *outputs,
 	}
 	b.WriteString("\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n")
 	return b.Bytes()
-}
-
-func byteList(vals []*ir.Value) string {
-	var parts []string
-	for _, v := range vals {
-		parts = append(parts, fmt.Sprint(v.Type.DType.StorageBytes(elems(v))))
-	}
-	if len(parts) == 0 {
-		return "{0}"
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 func prefixed(p, s string) string {

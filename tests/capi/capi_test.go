@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/optc-dev/optc/bundle/build"
+	"github.com/optc-dev/optc/codegen"
 	"github.com/optc-dev/optc/codegen/codegentest"
 	"github.com/optc-dev/optc/frontend/onnx"
 	"github.com/optc-dev/optc/ir"
@@ -219,3 +221,67 @@ func fromF32Bytes(b []byte, shape []int64) *ir.Tensor {
 	}
 	return t
 }
+
+// TestTwoBundles links two bundles into one C program (testdata/two.c):
+// each runs through its own names and gives its own results, so the
+// optc_* names both libraries export do not interpose.
+func TestTwoBundles(t *testing.T) {
+	for _, arch := range []string{"x86_64", "aarch64"} {
+		t.Run(arch, func(t *testing.T) {
+			tc := capiTarget(t, arch)
+			dir := t.TempDir()
+			var graphs []*ir.Graph
+			var args []string
+			for i, pick := range []string{"mlp_batch1", "softmax_rows"} {
+				name := []string{"first", "second"}[i]
+				var c codegentest.Case
+				for _, cc := range codegentest.Cases() {
+					if cc.Name == pick {
+						c = cc
+					}
+				}
+				g := c.Build()
+				sub := filepath.Join(dir, name)
+				res, err := codegen.Compile(g, codegen.Options{Target: tc.Target, Shapes: c.Shapes})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := build.Build(context.Background(), res, build.Options{Name: name, OutDir: sub, Version: "test", Toolchain: tc}); err != nil {
+					t.Fatal(err)
+				}
+				in := codegentest.Inputs(t, g, uint64(i+1))
+				inFile := filepath.Join(dir, name+".in")
+				if err := os.WriteFile(inFile, f32Bytes(in[g.Inputs[0].Name]), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				graphs = append(graphs, g)
+				args = append(args, filepath.Join(sub, bundleWeights), inFile, filepath.Join(dir, name+".out"))
+			}
+			src, _ := filepath.Abs(filepath.Join("testdata", "two.c"))
+			prog := filepath.Join(dir, "two")
+			first, second := filepath.Join(dir, "first"), filepath.Join(dir, "second")
+			if err := tc.LinkExecutable(context.Background(), prog, "-std=c11", "-Wall", "-Werror", "-I"+first, "-I"+second, src,
+				"-L"+first, "-lfirst", "-L"+second, "-lsecond", "-Wl,-rpath,"+first+":"+second); err != nil {
+				t.Fatal(err)
+			}
+			cmd := tc.Command(context.Background(), prog, args...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			for i, g := range graphs {
+				name := []string{"first", "second"}[i]
+				in := codegentest.Inputs(t, g, uint64(i+1))
+				want := reference(t, g, in)[g.Outputs[0].Name]
+				b, err := os.ReadFile(filepath.Join(dir, name+".out"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := codegentest.Close(fromF32Bytes(b, want.Shape), want, atol, rtol); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
+		})
+	}
+}
+
+const bundleWeights = "weights.safetensors"
