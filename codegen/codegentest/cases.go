@@ -157,6 +157,8 @@ func Cases() []Case {
 			b.Output(y, f, b.Op1("Identity", nil, x), k, f, x)
 			return b.Graph()
 		}},
+		{Name: "random_mix_1", Build: RandomGraph(1, 40)},
+		{Name: "random_mix_2", Build: RandomGraph(2, 40)},
 		{Name: "partitioned", Partitioned: true, Build: func() *ir.Graph {
 			rng := rand.New(rand.NewPCG(11, 11))
 			b := ir.NewBuilder("g")
