@@ -92,7 +92,6 @@ type GEAR struct {
 	cfg    GEARConfig
 	lens   []int
 	layers []gearLayer
-	pbuf   []float32 // scratch for decoding low-rank factors
 }
 
 type gearLayer struct {
@@ -123,14 +122,18 @@ func NewGEAR(s Spec, cfg GEARConfig) (*GEAR, error) {
 		g.layers[l].bk = make([][]float32, s.KVHeads)
 		g.layers[l].bv = make([][]float32, s.KVHeads)
 	}
-	g.pbuf = make([]float32, max(s.HeadDim, s.ValDim)*max(cfg.PrefillRank, cfg.DecodeRank, 1))
 	return g, nil
 }
 
-func (g *GEAR) Spec() Spec             { return g.spec }
-func (g *GEAR) Config() GEARConfig     { return g.cfg }
-func (g *GEAR) Len(layer int) int      { return layerLen(g.lens, layer) }
-func (g *GEAR) Head(l, h int) HeadView { return gearView{g: g, layer: l, head: h} }
+func (g *GEAR) Spec() Spec         { return g.spec }
+func (g *GEAR) Config() GEARConfig { return g.cfg }
+func (g *GEAR) Len(layer int) int  { return layerLen(g.lens, layer) }
+
+// Head returns a view with its own scratch for the low-rank factors, so
+// views of different heads may be read concurrently.
+func (g *GEAR) Head(l, h int) HeadView {
+	return gearView{g: g, layer: l, head: h, pbuf: make([]float32, max(g.spec.HeadDim, g.spec.ValDim)*max(g.cfg.PrefillRank, g.cfg.DecodeRank, 1))}
+}
 
 func (g *GEAR) Append(layer int, k, v []float32, n int) error {
 	s := g.spec
@@ -265,6 +268,7 @@ func (g *GEAR) Stats() (compressed, buffered, outliers int) {
 type gearView struct {
 	g           *GEAR
 	layer, head int
+	pbuf        []float32
 }
 
 func (v gearView) Len() int       { return v.g.Len(v.layer) }
@@ -286,8 +290,8 @@ func (v gearView) Block(b int, kbuf, vbuf []float32) ([]float32, []float32, int)
 	for ; i < len(L.segs) && L.segs[i].start < t1; i++ {
 		s := &L.segs[i]
 		a, e := max(t0, s.start), min(t1, s.start+s.n)
-		s.k.decodeRows(kout[(a-t0)*hd:(e-t0)*hd], a-s.start, e-s.start, v.head*hd, (v.head+1)*hd, g.pbuf)
-		s.v.decodeRows(vout[(a-t0)*vd:(e-t0)*vd], a-s.start, e-s.start, v.head*vd, (v.head+1)*vd, g.pbuf)
+		s.k.decodeRows(kout[(a-t0)*hd:(e-t0)*hd], a-s.start, e-s.start, v.head*hd, (v.head+1)*hd, v.pbuf)
+		s.v.decodeRows(vout[(a-t0)*vd:(e-t0)*vd], a-s.start, e-s.start, v.head*vd, (v.head+1)*vd, v.pbuf)
 	}
 	// Buffered tokens.
 	if a := max(t0, L.bufStart); a < t1 {
