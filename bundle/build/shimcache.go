@@ -30,10 +30,13 @@ func shimObject(ctx context.Context, tc *targets.Toolchain, tmp string) (string,
 	if err := os.WriteFile(src, []byte(shimSource), 0o644); err != nil {
 		return "", err
 	}
-	dir, err := os.UserCacheDir()
-	if err != nil || os.MkdirAll(filepath.Join(dir, "optc"), 0o755) != nil {
+	local := func() (string, error) {
 		obj := filepath.Join(tmp, "optc_shim.o")
 		return obj, tc.CompileC(ctx, src, obj)
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil || os.MkdirAll(filepath.Join(dir, "optc"), 0o755) != nil {
+		return local()
 	}
 	obj := filepath.Join(dir, "optc", "shim-"+key+".o")
 	if _, err := os.Stat(obj); err == nil {
@@ -41,12 +44,16 @@ func shimObject(ctx context.Context, tc *targets.Toolchain, tmp string) (string,
 	}
 	part, err := os.CreateTemp(filepath.Dir(obj), "shim-*.o.tmp")
 	if err != nil {
-		return "", err
+		return local() // a read-only cache: compile it here
 	}
 	part.Close()
 	if err := tc.CompileC(ctx, src, part.Name()); err != nil {
 		os.Remove(part.Name())
 		return "", err
 	}
-	return obj, os.Rename(part.Name(), obj)
+	if err := os.Rename(part.Name(), obj); err != nil {
+		os.Remove(part.Name())
+		return local()
+	}
+	return obj, nil
 }
