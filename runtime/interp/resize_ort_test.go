@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/optc-dev/optc/frontend/onnx/onnxpb"
+	"github.com/optc-dev/optc/internal/ort"
 	"github.com/optc-dev/optc/ir"
-	"github.com/optc-dev/optc/tests/ort"
 )
 
 // Differential tests of the recurrent and resampling kernels against ONNX

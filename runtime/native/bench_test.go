@@ -17,11 +17,11 @@ import (
 	"github.com/optc-dev/optc/codegen/codegentest"
 	"github.com/optc-dev/optc/frontend/onnx"
 	"github.com/optc-dev/optc/frontend/onnx/onnxpb"
+	"github.com/optc-dev/optc/internal/ort"
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/runtime/interp"
 	"github.com/optc-dev/optc/runtime/native"
 	"github.com/optc-dev/optc/targets"
-	"github.com/optc-dev/optc/tests/ort"
 )
 
 // matmulModel writes an ONNX model y = x[M,K] · w[K,N] with w an

@@ -9,9 +9,9 @@ import (
 
 	"github.com/optc-dev/optc/codegen/codegentest"
 	"github.com/optc-dev/optc/frontend/onnx"
+	"github.com/optc-dev/optc/internal/ort"
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/runtime/native"
-	"github.com/optc-dev/optc/tests/ort"
 )
 
 // TestRealModelsPartitioned compiles the real models of the foundation

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/optc-dev/optc/internal/ort"
 	"github.com/optc-dev/optc/ir"
-	"github.com/optc-dev/optc/tests/ort"
 )
 
 // rmRunner names one way of running a model.

@@ -7,7 +7,7 @@
 // ("in.<name>") and ONNX Runtime's outputs for them ("out.<name>"). The
 // normal test runs frontend/onnx + runtime/interp on the stored inputs and
 // compares with the goldens within rtol 1e-3, atol 1e-4; when the ONNX
-// Runtime library is available (tests/ort) it also compares live. Goldens
+// Runtime library is available (internal/ort) it also compares live. Goldens
 // are rewritten only by
 //
 //	go test ./tests/realmodels -update

@@ -14,10 +14,10 @@ import (
 	"testing"
 
 	"github.com/optc-dev/optc/frontend/onnx"
+	"github.com/optc-dev/optc/internal/ort"
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/npy"
 	"github.com/optc-dev/optc/runtime/interp"
-	"github.com/optc-dev/optc/tests/ort"
 )
 
 var update = flag.Bool("update", false, "regenerate the golden files with ONNX Runtime")
