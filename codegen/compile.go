@@ -71,7 +71,7 @@ type Weight struct {
 // DefaultPipeline is the pass pipeline optc compile runs before lowering
 // unless told otherwise: constants folded (Transpose of a weight, shape
 // arithmetic) and dead nodes removed.
-const DefaultPipeline = "fold,dce"
+const DefaultPipeline = "fold,fold-bn,dce"
 
 // EntryName is the symbol of the single entry point of a fully native graph.
 const EntryName = "optc_graph_run"
