@@ -45,6 +45,10 @@ type Manifest struct {
 type Source struct {
 	File   string `json:"file"`
 	SHA256 string `json:"sha256"`
+	// Path is the source model's absolute path at compile time (so optc
+	// bench can run the interpreter and ONNX Runtime on the same model);
+	// empty in bundles written before it was recorded.
+	Path string `json:"path,omitempty"`
 }
 
 // Target is the machine the code was compiled for.

@@ -264,6 +264,9 @@ func manifest(res *codegen.Result, opts Options, emit string, t *targets.Target)
 		sum, err := bundle.HashFile(opts.Source)
 		if err == nil {
 			m.Source = &bundle.Source{File: filepath.Base(opts.Source), SHA256: sum}
+			if abs, err := filepath.Abs(opts.Source); err == nil {
+				m.Source.Path = abs
+			}
 		}
 	}
 	for _, b := range res.Bindings {
