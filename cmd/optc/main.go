@@ -28,6 +28,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspectCmd(), newRunCmd(), newEvalCmd(), newCompileCmd(), newGenerateCmd(), newQuantReportCmd(), newTrainAcceptHeadCmd())
+	root.AddCommand(newInspectCmd(), newRunCmd(), newEvalCmd(), newCompileCmd(), newGenerateCmd(), newQuantReportCmd(), newTrainAcceptHeadCmd(), newBenchCmd())
 	return root
 }
