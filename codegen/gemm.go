@@ -76,6 +76,9 @@ type gemmKernel struct {
 	batch          []int64
 	aBatch, bBatch []int64
 	nbB            int64
+	// packFn, when set, fills the packed run-time B in scratch instead of
+	// emitPack (Conv's im2col packs straight into the panel layout).
+	packFn func(e *segEmitter, off int64)
 }
 
 func newGemmKernel(l *lowering, n *ir.Node) (*gemmKernel, error) {
@@ -332,7 +335,10 @@ func (k *gemmKernel) kc() int64 {
 
 func (k *gemmKernel) emit(e *segEmitter, temps []int64) error {
 	p := k.p
-	if k.bv != nil {
+	switch {
+	case k.packFn != nil:
+		k.packFn(e, temps[0])
+	case k.bv != nil:
 		k.emitPack(e, temps[0])
 	}
 	full := k.microKernel(e, p.mr)

@@ -1,0 +1,284 @@
+package codegen
+
+import (
+	"fmt"
+
+	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/value"
+
+	"github.com/optc-dev/optc/ir"
+)
+
+// convGeom is the geometry of a 1-D or 2-D Conv, 1-D as 2-D with H = 1.
+type convGeom struct {
+	Nb, C, H, W    int64 // input
+	M, OH, OW      int64 // output channels and size
+	KH, KW         int64
+	sh, sw, dh, dw int64
+	ph, pw         int64 // leading pads
+	group          int64
+	rank1          bool
+}
+
+// convGeometry reads n's attributes and static shapes. Only the leading
+// pads matter: the output size is the output value's static shape.
+func convGeometry(n *ir.Node) (*convGeom, error) {
+	xs, _ := concreteShape(n.Inputs[0])
+	ws, _ := concreteShape(n.Input(1))
+	os, _ := concreteShape(n.Outputs[0])
+	if len(xs) != 3 && len(xs) != 4 {
+		return nil, fmt.Errorf("Conv of rank %d (only 1-D and 2-D are lowered)", len(xs))
+	}
+	if len(ws) != len(xs) || len(os) != len(xs) {
+		return nil, fmt.Errorf("Conv weight/output ranks %d/%d differ from the input's %d", len(ws), len(os), len(xs))
+	}
+	sp := len(xs) - 2
+	ints := func(name string, def int64) ([]int64, error) {
+		v := n.AttrInts(name, nil)
+		if v == nil {
+			v = make([]int64, sp)
+			for i := range v {
+				v[i] = def
+			}
+		}
+		if len(v) != sp {
+			return nil, fmt.Errorf("Conv %s has %d values for %d spatial dims", name, len(v), sp)
+		}
+		return v, nil
+	}
+	strides, err := ints("strides", 1)
+	if err != nil {
+		return nil, err
+	}
+	dil, err := ints("dilations", 1)
+	if err != nil {
+		return nil, err
+	}
+	if ks := n.AttrInts("kernel_shape", nil); ks != nil && (len(ks) != sp || ks[0] != ws[2] || ks[sp-1] != ws[len(ws)-1]) {
+		return nil, fmt.Errorf("Conv kernel_shape %v does not match the weight %v", ks, ws)
+	}
+	pads := n.AttrInts("pads", nil)
+	begin := make([]int64, sp)
+	switch ap := n.AttrString("auto_pad", "NOTSET"); ap {
+	case "NOTSET", "":
+		if pads != nil {
+			if len(pads) != 2*sp {
+				return nil, fmt.Errorf("Conv pads has %d values for %d spatial dims", len(pads), sp)
+			}
+			copy(begin, pads[:sp])
+		}
+	case "VALID":
+	case "SAME_UPPER", "SAME_LOWER":
+		for i := 0; i < sp; i++ {
+			in, k := xs[2+i], ws[2+i]
+			total := (os[2+i]-1)*strides[i] + (k-1)*dil[i] + 1 - in
+			if total < 0 {
+				total = 0
+			}
+			begin[i] = total / 2
+			if ap == "SAME_LOWER" {
+				begin[i] = total - total/2
+			}
+		}
+	default:
+		return nil, fmt.Errorf("Conv auto_pad %q", ap)
+	}
+	g := &convGeom{Nb: xs[0], C: xs[1], M: os[1], group: n.AttrInt("group", 1), rank1: sp == 1,
+		H: 1, OH: 1, KH: 1, sh: 1, dh: 1}
+	if g.group <= 0 || g.C%g.group != 0 || g.M%g.group != 0 || ws[1]*g.group != g.C || ws[0] != g.M {
+		return nil, fmt.Errorf("Conv group %d does not fit input %v and weight %v", g.group, xs, ws)
+	}
+	last := len(xs) - 1
+	g.W, g.OW, g.KW, g.sw, g.dw, g.pw = xs[last], os[last], ws[last], strides[sp-1], dil[sp-1], begin[sp-1]
+	if sp == 2 {
+		g.H, g.OH, g.KH, g.sh, g.dh, g.ph = xs[2], os[2], ws[2], strides[0], dil[0], begin[0]
+	}
+	for _, s := range append(strides, dil...) {
+		if s <= 0 {
+			return nil, fmt.Errorf("Conv strides/dilations must be positive")
+		}
+	}
+	if g.OH <= 0 || g.OW <= 0 {
+		return nil, fmt.Errorf("Conv output %v is empty", os)
+	}
+	return g, nil
+}
+
+// convKernel is a Conv with group 1 as a GEMM per image:
+//
+//	out[b][m][p] = Σ_k W[m][k] · col_b[k][p],   k = (c, kh, kw), p = (oh, ow)
+//
+// W (constant, [M, C·KH·KW] row-major) is the A operand; col_b, the
+// im2col matrix of image b, is the run-time B operand, written by an
+// im2col task straight into the micro-kernel's nr-wide panel layout (no
+// separate packing pass). The bias (replicated per image, since the GEMM
+// rows of the batched view are b·M + m) and following elementwise ops
+// (Relu, Clip, HardSwish, …) run in the GEMM epilogue.
+type convKernel struct {
+	*gemmKernel
+	g *convGeom
+	x *ir.Value
+}
+
+func newConvKernel(l *lowering, n *ir.Node) (kernel, error) {
+	c := l.c
+	g, err := convGeometry(n)
+	if err != nil {
+		return nil, err
+	}
+	if g.group != 1 {
+		return newDWConvKernel(l, n, g)
+	}
+	x := n.Inputs[0]
+	out := n.Outputs[0]
+	wv, err := c.denseWeight(n.Inputs[1])
+	if err != nil {
+		return nil, err
+	}
+	os, _ := concreteShape(out)
+	gk := &gemmKernel{
+		node: nodeName(n), out: out, p: c.gemmParams(),
+		M: g.M, N: g.OH * g.OW, K: g.C * g.KH * g.KW,
+		a:  buf{w: wv},
+		bv: x,
+		// The GEMM's 2-D view of the output: rows b·M + m, columns oh·OW + ow.
+		outShape: []int64{g.Nb * g.M, g.OH * g.OW},
+		batch:    []int64{g.Nb}, aBatch: []int64{0}, bBatch: []int64{1}, nbB: g.Nb,
+		epi: leafExpr(0),
+	}
+	_ = os
+	gk.si, gk.sk = gk.K, 1
+	if bv := n.Input(2); bv != nil {
+		bias, _, err := constF32(bv)
+		if err != nil {
+			return nil, err
+		}
+		rep := make([]float32, 0, g.Nb*g.M)
+		for b := int64(0); b < g.Nb; b++ {
+			rep = append(rep, bias...)
+		}
+		w := c.weight(bv, fmt.Sprintf("conv_bias(batch=%d)", g.Nb), []int64{g.Nb * g.M}, rep)
+		gk.leaves = append(gk.leaves, gemmLeaf{b: buf{w: w}, rs: 1, cs: 0})
+		gk.epi = &expr{op: "Add", args: []*expr{gk.epi, leafExpr(1)}}
+	}
+	k := &convKernel{gemmKernel: gk, g: g, x: x}
+	gk.packFn = k.emitIm2col
+	return k, nil
+}
+
+// absorb takes elementwise consumers whose other operands are scalars or
+// 1-D (broadcast along the output's last axis, which maps onto the GEMM
+// columns only for 1-D convolutions or when it is of size 1): a rank-2
+// operand could line up with the batched row view by accident.
+func (k *convKernel) absorb(c *compiler, n *ir.Node, idx int) bool {
+	for i, v := range ewDataInputs(n) {
+		if i == idx {
+			continue
+		}
+		if _, ok := scalarConst(v); ok {
+			continue
+		}
+		vs, _ := concreteShape(v)
+		if len(vs) > 1 || (len(vs) == 1 && vs[0] != 1 && !k.g.rank1) {
+			return false
+		}
+	}
+	return k.gemmKernel.absorb(c, n, idx)
+}
+
+func (k *convKernel) describe() string {
+	g := k.g
+	s := fmt.Sprintf("conv %dx%d s%dx%d d%dx%d im2col-gemm %dx%dx%d batch %d (tile %dx%d) %s",
+		g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, k.M, k.N, k.K, g.Nb, k.p.mr, k.p.nr, k.node)
+	if !k.epi.isLeaf(0) {
+		s += " epilogue " + k.epi.String()
+	}
+	return s
+}
+
+// emitIm2col writes col_b in panels: dst[b][panel][k][j] = x[b][c][ih][iw]
+// for column p = panel·nr + j (0 beyond the image, the pads and N). One
+// task per (image, panel); the nr columns' source coordinates are
+// computed once per task.
+func (k *convKernel) emitIm2col(e *segEmitter, off int64) {
+	g, p := k.g, k.p
+	b, ctx, begin, end := e.task("_im2col")
+	src0 := e.ptr(b, ctx, buf{v: k.x})
+	dst0 := e.tempPtr(b, ctx, off)
+	P := k.panels()
+	b.loop(begin, end, 1, func(t value.Value) {
+		bi := b.cur.NewSDiv(t, ci(P))
+		pi := b.cur.NewSRem(t, ci(P))
+		src := b.gepF(src0, b.mul(bi, ci(g.C*g.H*g.W)))
+		dst := b.gepF(dst0, b.mul(t, ci(k.K*p.nr)))
+		ih0 := make([]value.Value, p.nr)
+		iw0 := make([]value.Value, p.nr)
+		inN := make([]value.Value, p.nr)
+		for j := int64(0); j < p.nr; j++ {
+			col := b.add(b.mul(pi, ci(p.nr)), ci(j))
+			inN[j] = b.cur.NewICmp(enum.IPredSLT, col, ci(k.N))
+			cc := b.minI(col, ci(k.N-1))
+			oh := b.cur.NewSDiv(cc, ci(g.OW))
+			ow := b.cur.NewSRem(cc, ci(g.OW))
+			ih0[j] = b.cur.NewSub(b.mul(oh, ci(g.sh)), ci(g.ph))
+			iw0[j] = b.cur.NewSub(b.mul(ow, ci(g.sw)), ci(g.pw))
+		}
+		inRange := func(v value.Value, n int64) value.Value {
+			return b.cur.NewICmp(enum.IPredULT, v, ci(n)) // 0 <= v < n
+		}
+		clamp := func(v value.Value, n int64) value.Value {
+			return b.cur.NewSelect(inRange(v, n), v, ci(0))
+		}
+		b.loop(ci(0), ci(g.C), 1, func(ch value.Value) {
+			plane := b.gepF(src, b.mul(ch, ci(g.H*g.W)))
+			b.loop(ci(0), ci(g.KH), 1, func(kh value.Value) {
+				rowOK := make([]value.Value, p.nr)
+				rowPtr := make([]value.Value, p.nr)
+				for j := int64(0); j < p.nr; j++ {
+					ih := b.add(ih0[j], b.mul(kh, ci(g.dh)))
+					rowOK[j] = b.cur.NewAnd(inN[j], inRange(ih, g.H))
+					rowPtr[j] = b.gepF(plane, b.mul(clamp(ih, g.H), ci(g.W)))
+				}
+				kbase := b.mul(b.add(b.mul(ch, ci(g.KH)), kh), ci(g.KW))
+				b.loop(ci(0), ci(g.KW), 1, func(kw value.Value) {
+					out := b.gepF(dst, b.mul(b.add(kbase, kw), ci(p.nr)))
+					for j := int64(0); j < p.nr; j++ {
+						iw := b.add(iw0[j], b.mul(kw, ci(g.dw)))
+						ok := b.cur.NewAnd(rowOK[j], inRange(iw, g.W))
+						x := b.load(b.gepF(rowPtr[j], clamp(iw, g.W)), 1)
+						b.store(b.cur.NewSelect(ok, x, cf(0)), b.gepF(out, ci(j)), 1)
+					}
+				})
+			})
+		})
+	})
+	e.launch(b, g.Nb*P, float64(g.Nb*k.K*k.N))
+}
+
+func convCheck(n *ir.Node, _ int64) error {
+	if len(n.Inputs) < 2 || len(n.Inputs) > 3 {
+		return fmt.Errorf("Conv with %d inputs", len(n.Inputs))
+	}
+	if w := n.Inputs[1]; w.Const == nil {
+		return fmt.Errorf("Conv weight is not a constant")
+	}
+	if bv := n.Input(2); bv != nil && bv.Const == nil {
+		return fmt.Errorf("Conv bias is not a constant")
+	}
+	g, err := convGeometry(n)
+	if err != nil {
+		return err
+	}
+	if g.group != 1 && !(g.group == g.C && g.M == g.C) {
+		return fmt.Errorf("grouped Conv (group %d of %d channels, not depthwise) is not lowered yet", g.group, g.C)
+	}
+	return nil
+}
+
+func init() {
+	registerLowering("Conv", &opLowering{
+		inputs: firstInput,
+		check:  convCheck,
+		lower:  newConvKernel,
+	})
+}
