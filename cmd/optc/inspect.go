@@ -33,9 +33,11 @@ type inspectReport struct {
 	FLOPs      int64             `json:"flops"`
 	// FLOPsUnknownNodes counts nodes whose cost could not be computed
 	// (unknown shapes or no cost model); FLOPs is then a lower bound.
-	FLOPsUnknownNodes int        `json:"flops_unknown_nodes"`
-	Ops               []opReport `json:"ops"`
-	Coverage          coverage   `json:"coverage"`
+	FLOPsUnknownNodes int `json:"flops_unknown_nodes"`
+	// FLOPsDims are the symbolic input dims bound to compute FLOPs.
+	FLOPsDims map[string]int64 `json:"flops_dims,omitempty"`
+	Ops       []opReport       `json:"ops"`
+	Coverage  coverage         `json:"coverage"`
 }
 
 type ioReport struct {
@@ -61,8 +63,9 @@ type coverage struct {
 
 func newInspectCmd() *cobra.Command {
 	var asJSON bool
+	var dims []string
 	cmd := &cobra.Command{
-		Use:   "inspect model.onnx",
+		Use:   "inspect model.onnx [--dim name=size]",
 		Short: "Print a model's graph summary, op counts, parameters, FLOPs and op coverage",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,7 +73,11 @@ func newInspectCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := buildInspectReport(args[0], g)
+			bind, err := parseDims(dims)
+			if err != nil {
+				return err
+			}
+			r, err := buildInspectReport(args[0], g, bind)
 			if err != nil {
 				return err
 			}
@@ -83,25 +90,29 @@ func newInspectCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts")
+	cmd.Flags().StringArrayVar(&dims, "dim", nil, "bind a symbolic input dim for FLOPs, as name=size (default 1)")
 	return cmd
 }
 
-func buildInspectReport(path string, g *ir.Graph) (*inspectReport, error) {
-	// Shape inference fills intermediate types so costs can be computed;
-	// a model it cannot fully infer is still inspectable.
+func buildInspectReport(path string, g *ir.Graph, bind map[string]int64) (*inspectReport, error) {
+	var inputs []ioReport
+	for _, v := range g.Inputs {
+		inputs = append(inputs, ioReport{v.Name, v.Type.String()})
+	}
+	// FLOPs need concrete shapes: symbolic input dims are bound (default
+	// 1) before shape inference fills the intermediate types. A model it
+	// cannot fully infer is still inspectable.
+	bound := bindInputDims(g, bind)
 	inferErr := ir.InferShapes(g)
 	st := ir.ComputeStats(g)
 	cost, unknown := ir.GraphCost(g)
 	r := &inspectReport{
 		Model: filepath.Base(path), Graph: g.Name, Opsets: g.Opsets, Meta: g.Meta,
 		Nodes: st.Nodes, Subgraphs: st.Subgraphs, Params: st.Params, ParamBytes: st.ParamBytes,
-		FLOPs: cost.FLOPs, FLOPsUnknownNodes: unknown,
+		FLOPs: cost.FLOPs, FLOPsUnknownNodes: unknown, FLOPsDims: bound, Inputs: inputs,
 	}
 	if inferErr != nil {
 		r.FLOPsUnknownNodes = st.Nodes
-	}
-	for _, v := range g.Inputs {
-		r.Inputs = append(r.Inputs, ioReport{v.Name, v.Type.String()})
 	}
 	for _, v := range g.Outputs {
 		r.Outputs = append(r.Outputs, ioReport{v.Name, v.Type.String()})
@@ -139,7 +150,7 @@ func printInspect(w io.Writer, r *inspectReport) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s\n", r.Model)
 	fmt.Fprintf(tw, "opsets\t%s\n", formatOpsets(r.Opsets))
-	if p := r.Meta["producer_name"]; p != "" {
+	if p := r.Meta["producer"]; p != "" {
 		fmt.Fprintf(tw, "producer\t%s %s\n", p, r.Meta["producer_version"])
 	}
 	for _, in := range r.Inputs {
@@ -153,6 +164,9 @@ func printInspect(w io.Writer, r *inspectReport) error {
 	flops := groupDigits(r.FLOPs)
 	if r.FLOPsUnknownNodes > 0 {
 		flops = fmt.Sprintf("≥ %s (%d nodes of unknown cost)", flops, r.FLOPsUnknownNodes)
+	}
+	if len(r.FLOPsDims) > 0 {
+		flops += " at " + formatDims(r.FLOPsDims)
 	}
 	fmt.Fprintf(tw, "FLOPs\t%s\n", flops)
 	if err := tw.Flush(); err != nil {
@@ -171,6 +185,73 @@ func printInspect(w io.Writer, r *inspectReport) error {
 	_, err := fmt.Fprintf(w, "\ncoverage: interpreter %d/%d ops (%d/%d nodes), codegen %d/%d ops (%d/%d nodes)\n",
 		c.InterpOps, c.Ops, c.InterpNodes, c.Nodes, c.CodegenOps, c.Ops, c.CodegenNodes, c.Nodes)
 	return err
+}
+
+// bindInputDims replaces the symbolic and unknown dims of the graph's
+// inputs by concrete sizes (bind[name], default 1) and returns the
+// bindings made, by dim name ("?" for anonymous dims).
+func bindInputDims(g *ir.Graph, bind map[string]int64) map[string]int64 {
+	bound := map[string]int64{}
+	for _, v := range g.Inputs {
+		if v.Type.Kind != ir.KindTensor || !v.Type.Ranked {
+			continue
+		}
+		shape := append(ir.Shape{}, v.Type.Shape...)
+		for i, d := range shape {
+			if d.Known() {
+				continue
+			}
+			name := d.Param
+			if name == "" {
+				name = "?"
+			}
+			n, ok := bind[name]
+			if !ok {
+				n = 1
+			}
+			bound[name] = n
+			shape[i] = ir.D(n)
+		}
+		v.Type.Shape = shape
+	}
+	if len(bound) == 0 {
+		return nil
+	}
+	// Declared types elsewhere (outputs, value_info) name the same dims.
+	subst := func(v *ir.Value) {
+		if v == nil || !v.Type.Ranked {
+			return
+		}
+		shape := append(ir.Shape{}, v.Type.Shape...)
+		for i, d := range shape {
+			if n, ok := bound[d.Param]; ok && d.Param != "" {
+				shape[i] = ir.D(n)
+			}
+		}
+		v.Type.Shape = shape
+	}
+	for _, v := range g.Outputs {
+		subst(v)
+	}
+	for _, n := range g.Nodes {
+		for _, v := range n.Outputs {
+			subst(v)
+		}
+	}
+	return bound
+}
+
+func formatDims(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
 }
 
 func formatOpsets(m map[string]int64) string {

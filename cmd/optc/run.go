@@ -35,9 +35,10 @@ type runFlags struct {
 func newRunCmd() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run model.onnx -i name=input.npy … [-o outdir/]",
-		Short: "Run a model on the reference interpreter; inputs and outputs in NumPy .npy/.npz",
-		Long: `Run a model on the reference interpreter.
+		Use:   "run model.onnx|bundle/ -i name=input.npy … [-o outdir/]",
+		Short: "Run a model (interpreter) or a compiled bundle (native); inputs and outputs in NumPy .npy/.npz",
+		Long: `Run a model: an .onnx file (or optc IR text) on the reference interpreter,
+a bundle directory written by optc compile on its native code.
 
 Inputs are given as -i name=file.npy (repeatable) or -i file.npz (every array
 bound by its name). --random-inputs fills the inputs not given with seeded
@@ -92,9 +93,9 @@ func runModel(cmd *cobra.Command, path string, f *runFlags) error {
 		}
 	}
 	if f.asJSON {
-		return printRunJSON(cmd.OutOrStdout(), names, out, elapsed)
+		return printRunJSON(cmd.OutOrStdout(), m.Backend(), names, out, elapsed)
 	}
-	return printRun(cmd.OutOrStdout(), names, out, elapsed, f.maxPrint)
+	return printRun(cmd.OutOrStdout(), m.Backend(), names, out, elapsed, f.maxPrint)
 }
 
 // loadInputs reads -i arguments: name=file.npy or file.npz.
@@ -270,7 +271,7 @@ func finite(v float64) *float64 {
 	return &v
 }
 
-func printRun(w io.Writer, names []string, out map[string]*ir.Tensor, elapsed time.Duration, head int) error {
+func printRun(w io.Writer, backend string, names []string, out map[string]*ir.Tensor, elapsed time.Duration, head int) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "output\tdtype\tshape\tmin\tmax\tmean\tfirst values")
 	for _, name := range names {
@@ -284,7 +285,7 @@ func printRun(w io.Writer, names []string, out map[string]*ir.Tensor, elapsed ti
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "ran in %s (interpreter)\n", elapsed.Round(time.Microsecond))
+	_, err := fmt.Fprintf(w, "ran in %s (%s)\n", elapsed.Round(time.Microsecond), backendName(backend))
 	return err
 }
 
@@ -295,12 +296,23 @@ func fmtStat(v *float64) string {
 	return strconv.FormatFloat(*v, 'g', 6, 64)
 }
 
-func printRunJSON(w io.Writer, names []string, out map[string]*ir.Tensor, elapsed time.Duration) error {
+// backendName spells a backend out for people.
+func backendName(b string) string {
+	switch b {
+	case "interp":
+		return "interpreter"
+	case "native":
+		return "native code"
+	}
+	return b
+}
+
+func printRunJSON(w io.Writer, backend string, names []string, out map[string]*ir.Tensor, elapsed time.Duration) error {
 	res := struct {
 		Backend string          `json:"backend"`
 		Seconds float64         `json:"seconds"`
 		Outputs []outputSummary `json:"outputs"`
-	}{Backend: "interp", Seconds: elapsed.Seconds()}
+	}{Backend: backend, Seconds: elapsed.Seconds()}
 	for _, name := range names {
 		res.Outputs = append(res.Outputs, summarize(name, out[name], 6))
 	}
