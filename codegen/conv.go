@@ -104,7 +104,7 @@ func convGeometry(n *ir.Node) (*convGeom, error) {
 	return g, nil
 }
 
-// convKernel is a Conv with group 1 as a GEMM per image:
+// convKernel is a Conv as a GEMM per image (and per group):
 //
 //	out[b][m][p] = Σ_k W[m][k] · col_b[k][p],   k = (c, kh, kw), p = (oh, ow)
 //
@@ -126,27 +126,28 @@ func newConvKernel(l *lowering, n *ir.Node) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if g.group != 1 {
+	if g.group != 1 && g.group == g.C && g.M == g.C {
 		return newDWConvKernel(l, n, g)
 	}
+	G := g.group
 	x := n.Inputs[0]
 	out := n.Outputs[0]
 	wv, err := c.denseWeight(n.Inputs[1])
 	if err != nil {
 		return nil, err
 	}
-	os, _ := concreteShape(out)
 	gk := &gemmKernel{
 		node: nodeName(n), out: out, p: c.gemmParams(),
-		M: g.M, N: g.OH * g.OW, K: g.C * g.KH * g.KW,
+		M: g.M / G, N: g.OH * g.OW, K: g.C / G * g.KH * g.KW,
 		a:  buf{w: wv},
 		bv: x,
 		// The GEMM's 2-D view of the output: rows b·M + m, columns oh·OW + ow.
 		outShape: []int64{g.Nb * g.M, g.OH * g.OW},
-		batch:    []int64{g.Nb}, aBatch: []int64{0}, bBatch: []int64{1}, nbB: g.Nb,
+		// Groups are a second batch dim: group j uses rows j·M/G… of W
+		// and its own im2col matrix.
+		batch: []int64{g.Nb, G}, aBatch: []int64{0, 1}, bBatch: []int64{G, 1}, nbB: g.Nb * G,
 		epi: leafExpr(0),
 	}
-	_ = os
 	gk.si, gk.sk = gk.K, 1
 	if bv := n.Input(2); bv != nil {
 		bias, _, err := constF32(bv)
@@ -188,8 +189,8 @@ func (k *convKernel) absorb(c *compiler, n *ir.Node, idx int) bool {
 
 func (k *convKernel) describe() string {
 	g := k.g
-	s := fmt.Sprintf("conv %dx%d s%dx%d d%dx%d im2col-gemm %dx%dx%d batch %d (tile %dx%d) %s",
-		g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, k.M, k.N, k.K, g.Nb, k.p.mr, k.p.nr, k.node)
+	s := fmt.Sprintf("conv %dx%d s%dx%d d%dx%d group %d im2col-gemm %dx%dx%d batch %d (tile %dx%d) %s",
+		g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, g.group, k.M, k.N, k.K, g.Nb, k.p.mr, k.p.nr, k.node)
 	if !k.epi.isLeaf(0) {
 		s += " epilogue " + k.epi.String()
 	}
@@ -209,7 +210,7 @@ func (k *convKernel) emitIm2col(e *segEmitter, off int64) {
 	b.loop(begin, end, 1, func(t value.Value) {
 		bi := b.cur.NewSDiv(t, ci(P))
 		pi := b.cur.NewSRem(t, ci(P))
-		src := b.gepF(src0, b.mul(bi, ci(g.C*g.H*g.W)))
+		src := b.gepF(src0, b.mul(bi, ci(g.C/g.group*g.H*g.W)))
 		dst := b.gepF(dst0, b.mul(t, ci(k.K*p.nr)))
 		ih0 := make([]value.Value, p.nr)
 		iw0 := make([]value.Value, p.nr)
@@ -229,7 +230,7 @@ func (k *convKernel) emitIm2col(e *segEmitter, off int64) {
 		clamp := func(v value.Value, n int64) value.Value {
 			return b.cur.NewSelect(inRange(v, n), v, ci(0))
 		}
-		b.loop(ci(0), ci(g.C), 1, func(ch value.Value) {
+		b.loop(ci(0), ci(g.C/g.group), 1, func(ch value.Value) {
 			plane := b.gepF(src, b.mul(ch, ci(g.H*g.W)))
 			b.loop(ci(0), ci(g.KH), 1, func(kh value.Value) {
 				rowOK := make([]value.Value, p.nr)
@@ -252,7 +253,7 @@ func (k *convKernel) emitIm2col(e *segEmitter, off int64) {
 			})
 		})
 	})
-	e.launch(b, g.Nb*P, float64(g.Nb*k.K*k.N))
+	e.launch(b, k.nbB*P, float64(k.nbB*k.K*k.N))
 }
 
 func convCheck(n *ir.Node, _ int64) error {
@@ -265,14 +266,11 @@ func convCheck(n *ir.Node, _ int64) error {
 	if bv := n.Input(2); bv != nil && bv.Const == nil {
 		return fmt.Errorf("Conv bias is not a constant")
 	}
-	g, err := convGeometry(n)
-	if err != nil {
-		return err
+	if w := n.Inputs[1].Const; w.DType != ir.Float32 {
+		return fmt.Errorf("Conv weight is %s (only f32 is lowered)", w.DType)
 	}
-	if g.group != 1 && !(g.group == g.C && g.M == g.C) {
-		return fmt.Errorf("grouped Conv (group %d of %d channels, not depthwise) is not lowered yet", g.group, g.C)
-	}
-	return nil
+	_, err := convGeometry(n)
+	return err
 }
 
 func init() {

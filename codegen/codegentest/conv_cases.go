@@ -52,6 +52,8 @@ func ConvCases() []Case {
 		{Name: "dwconv3x3_pad1_relu", Build: convCase(9, []int64{2, 12, 13, 21}, []int64{12, 1, 3, 3}, A{"group": ir.IntAttr(12), "pads": ints(1, 1, 1, 1)}, true, "Relu")},
 		{Name: "dwconv5x5_stride2", Build: convCase(10, []int64{1, 8, 17, 19}, []int64{8, 1, 5, 5}, A{"group": ir.IntAttr(8), "pads": ints(2, 2, 2, 2), "strides": ints(2, 2)}, true, "HardSwish")},
 		{Name: "dwconv3x3_dilated_same", Build: convCase(11, []int64{1, 5, 9, 30}, []int64{5, 1, 3, 3}, A{"group": ir.IntAttr(5), "dilations": ints(2, 2), "auto_pad": ir.StringAttr("SAME_UPPER")}, false, "Clip")},
+		{Name: "grouped_conv_g3", Build: convCase(13, []int64{2, 6, 11, 10}, []int64{9, 2, 3, 3}, A{"group": ir.IntAttr(3), "pads": ints(1, 1, 1, 1), "strides": ints(1, 2)}, true, "Relu")},
+		{Name: "dwconv_multiplier2", Build: convCase(14, []int64{1, 4, 9, 9}, []int64{8, 1, 3, 3}, A{"group": ir.IntAttr(4)}, true)},
 		{Name: "dwconv1d", Build: convCase(12, []int64{1, 4, 33}, []int64{4, 1, 3}, A{"group": ir.IntAttr(4), "pads": ints(1, 1)}, true)},
 	}
 }
