@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 CACHE ?= $(CURDIR)/.cache
 export OPTC_CACHE := $(CACHE)
-EXAMPLE := $(CACHE)/npm/ocr-models/package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx
+EXAMPLE := testdata/models/fmnist-mlp/model-op17.onnx
 
 .PHONY: help deps fetch build example test test-go fuzz conformance vet generate clean
 
@@ -22,10 +22,11 @@ fetch: ## fetch the real models and ONNX Runtime into .cache (idempotent)
 build: ## build bin/optc
 	$(GO) build -o bin/optc ./cmd/optc
 
-example: build fetch ## inspect and run the bundled example model (PP-OCR direction classifier)
+example: build ## inspect, run, compile and run natively the bundled example model (Fashion-MNIST MLP)
 	bin/optc inspect $(EXAMPLE)
 	bin/optc run $(EXAMPLE) --random-inputs --seed 1 -o $(CACHE)/example-out
-	@ls -l $(CACHE)/example-out
+	bin/optc compile $(EXAMPLE) -o $(CACHE)/example-bundle
+	bin/optc run $(CACHE)/example-bundle --random-inputs --seed 1
 
 vet: ## go vet and gofmt check
 	$(GO) vet ./...
