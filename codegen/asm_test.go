@@ -63,6 +63,17 @@ var asmTests = []struct {
 		{"x86_64/x86-64-v3", "", []string{`-call\s+\S*(malloc|free|calloc)`}},
 		{"aarch64/generic", "", []string{`-bl\s+\S*(malloc|free|calloc)`}},
 	}},
+	{"conv3x3_relu", convGraph, []asmCheck{
+		// Conv as im2col + the GEMM micro-kernel: vector FMA in the tile.
+		{"x86_64/x86-64-v3", "_uk6", []string{`vfmadd\d+ps\s+[^\n]*%ymm`}},
+		{"aarch64/generic", "_uk8", []string{`fmla\s+v\d+\.4s`}},
+		{"x86_64/x86-64-v3", "", []string{`-call\s+\S*(malloc|free|calloc)`}},
+	}},
+	{"dwconv3x3", dwConvGraph, []asmCheck{
+		// Depthwise: broadcast weight times a vector of output columns.
+		{"x86_64/x86-64-v3", "", []string{`vfmadd\d+ps\s+[^\n]*%ymm`}},
+		{"aarch64/generic", "", []string{`fmla\s+v\d+\.4s`}},
+	}},
 	{"silu_fused", ewGraph, []asmCheck{
 		// One fused loop: the polynomial exp is inline (FMAs, no libm call).
 		{"x86_64/x86-64-v3", "", []string{`vfmadd\d+ps\s+[^\n]*%ymm`, `vdivps`, `-call\s+\S*(malloc|free|exp)`}},
