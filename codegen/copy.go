@@ -439,6 +439,65 @@ func lowerPad(l *lowering, n *ir.Node) (*regionKernel, error) {
 	return &regionKernel{op: "pad", out: n.Outputs[0], fill: &fill, pieces: []copyPiece{{src: src, dims: dims, srcSt: ist, srcOff: srcOff, dstSt: ost, dstOff: dstOff}}}, nil
 }
 
+// splitSizes returns the output sizes along the axis of a Split (the
+// split attribute before opset 13, a constant input from 13, else equal
+// parts).
+func splitSizes(n *ir.Node, opset int64) (axis int64, sizes []int64, err error) {
+	in := mustShape(n.Inputs[0])
+	if axis, err = copyNormAxis(n.AttrInt("axis", 0), int64(len(in))); err != nil {
+		return 0, nil, err
+	}
+	if opset < 13 {
+		sizes = n.AttrInts("split", nil)
+	} else {
+		var ok bool
+		if sizes, ok = copyConstInts(n.Input(1)); !ok {
+			return 0, nil, fmt.Errorf("Split sizes are not a constant")
+		}
+	}
+	if sizes == nil {
+		// Equal parts (the last smaller, opset 18's num_outputs rule).
+		m := int64(len(n.Outputs))
+		part := (in[axis] + m - 1) / m
+		for i := int64(0); i < m; i++ {
+			sizes = append(sizes, max(0, min(part, in[axis]-i*part)))
+		}
+	}
+	total := int64(0)
+	for _, s := range sizes {
+		total += s
+	}
+	if len(sizes) != len(n.Outputs) || total != in[axis] {
+		return 0, nil, fmt.Errorf("Split sizes %v do not match %d outputs and dim %d", sizes, len(n.Outputs), in[axis])
+	}
+	return axis, sizes, nil
+}
+
+// lowerSplit is one strided copy per (used) output.
+func lowerSplit(l *lowering, n *ir.Node) ([]kernel, error) {
+	axis, sizes, err := splitSizes(n, l.c.g.Opset(""))
+	if err != nil {
+		return nil, err
+	}
+	in := mustShape(n.Inputs[0])
+	ist := copyContig(in)
+	src, err := copySrc(l.c, n.Inputs[0])
+	if err != nil {
+		return nil, err
+	}
+	var ks []kernel
+	at := int64(0)
+	for i, o := range n.Outputs {
+		if o != nil {
+			dims := append([]int64(nil), in...)
+			dims[axis] = sizes[i]
+			ks = append(ks, &regionKernel{op: "split", out: o, pieces: []copyPiece{{src: src, dims: dims, srcSt: ist, srcOff: at * ist[axis], dstSt: copyContig(dims)}}})
+		}
+		at += sizes[i]
+	}
+	return ks, nil
+}
+
 func init() {
 	type lowerFn func(*lowering, *ir.Node) (*regionKernel, error)
 	wrap := func(f lowerFn) func(*lowering, *ir.Node) (kernel, error) {
@@ -471,6 +530,14 @@ func init() {
 			return err
 		},
 		lower: wrap(lowerGather),
+	})
+	registerLowering("Split", &opLowering{
+		inputs: firstInput,
+		check: func(n *ir.Node, opset int64) error {
+			_, _, err := splitSizes(n, opset)
+			return err
+		},
+		lowerMulti: lowerSplit,
 	})
 	registerLowering("Pad", &opLowering{
 		inputs: firstInput,

@@ -25,6 +25,9 @@ type opLowering struct {
 	// lower makes n's kernel. A nil kernel makes n's output a view of its
 	// first input: same bytes, new shape, no code.
 	lower func(l *lowering, n *ir.Node) (kernel, error)
+	// lowerMulti, when set, lowers a node with several outputs (Split)
+	// into one kernel per output; it replaces lower.
+	lowerMulti func(l *lowering, n *ir.Node) ([]kernel, error)
 }
 
 var lowerings = map[string]*opLowering{}
@@ -85,7 +88,7 @@ func checkNode(n *ir.Node, opset int64) error {
 			return err
 		}
 	}
-	if outs != 1 || n.Outputs[0] == nil {
+	if lw.lowerMulti == nil && (outs != 1 || n.Outputs[0] == nil) {
 		return fmt.Errorf("only single-output nodes are lowered")
 	}
 	if lw.check != nil {
@@ -163,6 +166,13 @@ func (l *lowering) moveLast(k kernel) {
 func (l *lowering) node(n *ir.Node) error {
 	out := n.Outputs[0]
 	lw := lowerings[n.Op]
+	if lw.lowerMulti != nil {
+		ks, err := lw.lowerMulti(l, n)
+		for _, k := range ks {
+			l.add(k)
+		}
+		return err
+	}
 	if lw.elementwise {
 		for i, v := range ewDataInputs(n) {
 			k, ok := l.open[v]
