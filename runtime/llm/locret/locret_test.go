@@ -196,3 +196,48 @@ func (r *qkRecorder) ObserveQueries(layer int, q []float32, heads, n int) {
 	}
 	r.q[layer] = append([]float32{}, q...)
 }
+
+// TestCommittedHead: the retaining head trained for the fixture LM
+// (testdata/lm-draft.lrh, made by `go run ./tools/kvtrain train`) fits the
+// model's geometry and scores tokens through ParseSpec's locret cache.
+func TestCommittedHead(t *testing.T) {
+	dir := "../../../testdata/models/lm-draft"
+	if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err != nil {
+		t.Skipf("fixture LM not present: %v", err)
+	}
+	m, err := llm.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, err := kvcache.ParseSpec("locret:16,head=testdata/lm-draft.lrh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := mk(m.CacheSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := []int32{256}
+	for _, b := range []byte("func main() {\n\tfmt.Println(\"hello, world\")\n}\n") {
+		seq = append(seq, int32(b))
+	}
+	ctx := context.Background()
+	if _, err := m.Forward(ctx, c, seq[:10], nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range seq[10:] {
+		out, err := m.Forward(ctx, c, []int32{tok}, []int{0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range out[0] {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				t.Fatal("non-finite logit")
+			}
+		}
+	}
+	e := c.(*kvcache.Evict)
+	if e.Stats().Evicted == 0 || c.Head(1, 0).Len() > 16+1 {
+		t.Errorf("evicted %d, holding %d", e.Stats().Evicted, c.Head(1, 0).Len())
+	}
+}
