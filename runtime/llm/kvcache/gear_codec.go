@@ -225,6 +225,34 @@ func gearPut(codes []byte, i, bits, code int) {
 	}
 }
 
+// gearCodes writes codes start, start+1, … of a packed b-bit array into
+// dst as floats; whole bytes at a time when they are byte-aligned.
+func gearCodes(dst []float32, codes []byte, start, bits int) {
+	if bit := start * bits; bit%8 == 0 && (bits == 2 || bits == 4 || bits == 8) {
+		per := 8 / bits
+		mask := byte(1)<<bits - 1
+		src := codes[bit/8:]
+		n := len(dst)
+		i := 0
+		for ; i+per <= n; i += per {
+			b := src[i/per]
+			for j := 0; j < per; j++ {
+				dst[i+j] = float32(b >> (j * bits) & mask)
+			}
+		}
+		if i < n {
+			b := src[i/per]
+			for j := 0; i+j < n; j++ {
+				dst[i+j] = float32(b >> (j * bits) & mask)
+			}
+		}
+		return
+	}
+	for i := range dst {
+		dst[i] = float32(gearGet(codes, start+i, bits))
+	}
+}
+
 // gearGet reads code i of a packed b-bit array.
 func gearGet(codes []byte, i, bits int) int {
 	bit := i * bits
@@ -327,17 +355,23 @@ func (m *gearMat) decodeRows(dst []float32, r0, r1, c0, c1 int, pbuf []float32) 
 	w := c1 - c0
 	for t := r0; t < r1; t++ {
 		row := dst[(t-r0)*w : (t-r0+1)*w]
-		base := t*m.cols + c0
+		gearCodes(row, m.codes, t*m.cols+c0, m.bits)
 		switch m.layout {
 		case gearUniform:
 			lo, step := m.qmin[0], m.qstep[0]
-			for c := range row {
-				row[c] = float32(gearGet(m.codes, base+c, m.bits))*step + lo
+			for c, x := range row {
+				row[c] = x*step + lo
+			}
+		case gearPerChannel: // groups t/G·cols + column: contiguous
+			g0 := t/m.group*m.cols + c0
+			lo, step := m.qmin[g0:g0+w], m.qstep[g0:g0+w]
+			for c, x := range row {
+				row[c] = x*step[c] + lo[c]
 			}
 		default:
-			for c := range row {
+			for c, x := range row {
 				g := m.groupOf(t, c0+c)
-				row[c] = float32(gearGet(m.codes, base+c, m.bits))*m.qstep[g] + m.qmin[g]
+				row[c] = x*m.qstep[g] + m.qmin[g]
 			}
 		}
 	}

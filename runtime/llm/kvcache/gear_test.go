@@ -204,6 +204,19 @@ func TestGEARQuantizationByHand(t *testing.T) {
 				t.Fatalf("%d bits: code %d reads %d", bits, i, c)
 			}
 		}
+		// The row reader (whole bytes when aligned) agrees at every start
+		// and length.
+		for start := 0; start < 37; start++ {
+			for n := 0; start+n <= 37; n += 5 {
+				row := make([]float32, n)
+				gearCodes(row, codes, start, bits)
+				for i, x := range row {
+					if int(x) != (start+i)%(1<<bits) {
+						t.Fatalf("%d bits: row from %d, code %d reads %v", bits, start, start+i, x)
+					}
+				}
+			}
+		}
 	}
 }
 
