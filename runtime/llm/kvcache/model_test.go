@@ -26,7 +26,7 @@ type kvModel struct {
 	seq  []int32
 }
 
-func kvModels(t *testing.T) []kvModel {
+func kvModels(t testing.TB) []kvModel {
 	t.Helper()
 	var ms []kvModel
 	if _, err := os.Stat(filepath.Join(fixtureLM, "model.safetensors")); err == nil {
