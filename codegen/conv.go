@@ -116,8 +116,9 @@ func convGeometry(n *ir.Node) (*convGeom, error) {
 // (Relu, Clip, HardSwish, …) run in the GEMM epilogue.
 type convKernel struct {
 	*gemmKernel
-	g *convGeom
-	x *ir.Value
+	g      *convGeom
+	x      *ir.Value
+	padOff int64 // scratch offset of the padded planes
 }
 
 func newConvKernel(l *lowering, n *ir.Node) (kernel, error) {
@@ -197,63 +198,107 @@ func (k *convKernel) describe() string {
 	return s
 }
 
-// emitIm2col writes col_b in panels: dst[b][panel][k][j] = x[b][c][ih][iw]
-// for column p = panel·nr + j (0 beyond the image, the pads and N). One
-// task per (image, panel); the nr columns' source coordinates are
-// computed once per task.
-func (k *convKernel) emitIm2col(e *segEmitter, off int64) {
-	g, p := k.g, k.p
-	b, ctx, begin, end := e.task("_im2col")
+// convPlane is the source the im2col step reads: the input itself, or a
+// zero-padded copy in scratch when the conv pads. Either way every
+// (oh·sh + kh·dh, ow·sw + kw·dw) of the output grid is inside it, so the
+// im2col copy has no bounds checks.
+func (k *convKernel) plane() (rows, cols int64, padded bool) {
+	g := k.g
+	rows = (g.OH-1)*g.sh + (g.KH-1)*g.dh + 1
+	cols = (g.OW-1)*g.sw + (g.KW-1)*g.dw + 1
+	if g.ph == 0 && g.pw == 0 && rows <= g.H && cols <= g.W {
+		return g.H, g.W, false
+	}
+	return rows, cols, true
+}
+
+func (k *convKernel) temps() []int64 {
+	t := k.gemmKernel.temps()
+	if r, c, padded := k.plane(); padded {
+		t = append(t, k.g.Nb*k.g.C*r*c*4)
+	}
+	return t
+}
+
+// emitPad copies every input plane into a zero-padded plane of rows x
+// cols: pad[r][q] = x[r-ph][q-pw] or 0. One task per (image, channel).
+func (k *convKernel) emitPad(e *segEmitter, off int64, rows, cols int64) {
+	g := k.g
+	b, ctx, begin, end := e.task("_convpad")
 	src0 := e.ptr(b, ctx, buf{v: k.x})
 	dst0 := e.tempPtr(b, ctx, off)
+	b.loop(begin, end, 1, func(t value.Value) {
+		src := b.gepF(src0, b.mul(t, ci(g.H*g.W)))
+		dst := b.gepF(dst0, b.mul(t, ci(rows*cols)))
+		b.loop(ci(0), ci(rows), 1, func(r value.Value) {
+			ih := b.cur.NewSub(r, ci(g.ph))
+			rowOK := b.cur.NewICmp(enum.IPredULT, ih, ci(g.H))
+			srow := b.gepF(src, b.mul(b.cur.NewSelect(rowOK, ih, ci(0)), ci(g.W)))
+			drow := b.gepF(dst, b.mul(r, ci(cols)))
+			b.loop(ci(0), ci(cols), 1, func(q value.Value) {
+				iw := b.cur.NewSub(q, ci(g.pw))
+				ok := b.cur.NewAnd(rowOK, b.cur.NewICmp(enum.IPredULT, iw, ci(g.W)))
+				x := b.load(b.gepF(srow, b.cur.NewSelect(ok, iw, ci(0))), 1)
+				b.store(b.cur.NewSelect(ok, x, cf(0)), b.gepF(drow, q), 1)
+			})
+		})
+	})
+	e.launch(b, g.Nb*g.C, float64(g.Nb*g.C*rows*cols))
+}
+
+// emitIm2col writes col_b in panels: dst[b][panel][k][j] = plane[b][c]
+// [oh·sh + kh·dh][ow·sw + kw·dw] for column p = panel·nr + j. One task per
+// (image·group, panel); the nr columns' offsets in the plane are computed
+// once per task, so the copy is one load and one store per element.
+// Columns beyond N repeat column N-1: they only feed output columns the
+// micro-kernel never stores.
+func (k *convKernel) emitIm2col(e *segEmitter, off int64) {
+	g, p := k.g, k.p
+	rows, cols, padded := k.plane()
+	b, ctx, begin, end := e.task("_im2col")
+	src0 := e.ptr(b, ctx, buf{v: k.x})
+	if padded {
+		src0 = e.tempPtr(b, ctx, k.padOff)
+	}
+	dst0 := e.tempPtr(b, ctx, off)
 	P := k.panels()
+	Cg := g.C / g.group
 	b.loop(begin, end, 1, func(t value.Value) {
 		bi := b.cur.NewSDiv(t, ci(P))
 		pi := b.cur.NewSRem(t, ci(P))
-		src := b.gepF(src0, b.mul(bi, ci(g.C/g.group*g.H*g.W)))
+		src := b.gepF(src0, b.mul(bi, ci(Cg*rows*cols)))
 		dst := b.gepF(dst0, b.mul(t, ci(k.K*p.nr)))
-		ih0 := make([]value.Value, p.nr)
-		iw0 := make([]value.Value, p.nr)
-		inN := make([]value.Value, p.nr)
+		offs := make([]value.Value, p.nr)
 		for j := int64(0); j < p.nr; j++ {
-			col := b.add(b.mul(pi, ci(p.nr)), ci(j))
-			inN[j] = b.cur.NewICmp(enum.IPredSLT, col, ci(k.N))
-			cc := b.minI(col, ci(k.N-1))
+			cc := b.minI(b.add(b.mul(pi, ci(p.nr)), ci(j)), ci(k.N-1))
 			oh := b.cur.NewSDiv(cc, ci(g.OW))
 			ow := b.cur.NewSRem(cc, ci(g.OW))
-			ih0[j] = b.cur.NewSub(b.mul(oh, ci(g.sh)), ci(g.ph))
-			iw0[j] = b.cur.NewSub(b.mul(ow, ci(g.sw)), ci(g.pw))
+			offs[j] = b.add(b.mul(b.mul(oh, ci(g.sh)), ci(cols)), b.mul(ow, ci(g.sw)))
 		}
-		inRange := func(v value.Value, n int64) value.Value {
-			return b.cur.NewICmp(enum.IPredULT, v, ci(n)) // 0 <= v < n
-		}
-		clamp := func(v value.Value, n int64) value.Value {
-			return b.cur.NewSelect(inRange(v, n), v, ci(0))
-		}
-		b.loop(ci(0), ci(g.C/g.group), 1, func(ch value.Value) {
-			plane := b.gepF(src, b.mul(ch, ci(g.H*g.W)))
+		b.loop(ci(0), ci(Cg), 1, func(ch value.Value) {
+			pl := b.gepF(src, b.mul(ch, ci(rows*cols)))
 			b.loop(ci(0), ci(g.KH), 1, func(kh value.Value) {
-				rowOK := make([]value.Value, p.nr)
-				rowPtr := make([]value.Value, p.nr)
-				for j := int64(0); j < p.nr; j++ {
-					ih := b.add(ih0[j], b.mul(kh, ci(g.dh)))
-					rowOK[j] = b.cur.NewAnd(inN[j], inRange(ih, g.H))
-					rowPtr[j] = b.gepF(plane, b.mul(clamp(ih, g.H), ci(g.W)))
-				}
+				rowp := b.gepF(pl, b.mul(kh, ci(g.dh*cols)))
 				kbase := b.mul(b.add(b.mul(ch, ci(g.KH)), kh), ci(g.KW))
 				b.loop(ci(0), ci(g.KW), 1, func(kw value.Value) {
+					in := b.gepF(rowp, b.mul(kw, ci(g.dw)))
 					out := b.gepF(dst, b.mul(b.add(kbase, kw), ci(p.nr)))
 					for j := int64(0); j < p.nr; j++ {
-						iw := b.add(iw0[j], b.mul(kw, ci(g.dw)))
-						ok := b.cur.NewAnd(rowOK[j], inRange(iw, g.W))
-						x := b.load(b.gepF(rowPtr[j], clamp(iw, g.W)), 1)
-						b.store(b.cur.NewSelect(ok, x, cf(0)), b.gepF(out, ci(j)), 1)
+						b.store(b.load(b.gepF(in, offs[j]), 1), b.gepF(out, ci(j)), 1)
 					}
 				})
 			})
 		})
 	})
 	e.launch(b, k.nbB*P, float64(k.nbB*k.K*k.N))
+}
+
+func (k *convKernel) emit(e *segEmitter, temps []int64) error {
+	if rows, cols, padded := k.plane(); padded {
+		k.padOff = temps[1]
+		k.emitPad(e, k.padOff, rows, cols)
+	}
+	return k.gemmKernel.emit(e, temps)
 }
 
 func convCheck(n *ir.Node, _ int64) error {
