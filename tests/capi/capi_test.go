@@ -59,7 +59,7 @@ func fileCase(name, path string, shapes map[string][]int64) modelCase {
 
 func cases() []modelCase {
 	var cs []modelCase
-	for _, c := range codegentest.Cases() {
+	for _, c := range append(codegentest.Cases(), codegentest.ConvCases()...) {
 		if c.Partitioned {
 			continue // the C ABI runs fully native models only
 		}
@@ -74,6 +74,8 @@ func cases() []modelCase {
 		fileCase("node_softmax_large_number", data+"/node/test_softmax_large_number/model.onnx", nil),
 		fileCase("fmnist_mlp_batch1", filepath.Join(repo, "fmnist-mlp", "model-op17.onnx"), nil),
 		fileCase("fmnist_mlp_batch32", filepath.Join(repo, "fmnist-mlp", "model-op13.onnx"), map[string][]int64{"input": {32, 1, 28, 28}}),
+		fileCase("fmnist_cnn_batch1", filepath.Join(repo, "fmnist-cnn", "model-op17.onnx"), nil),
+		fileCase("fmnist_cnn_batch32", filepath.Join(repo, "fmnist-cnn", "model-op13.onnx"), map[string][]int64{"input": {32, 1, 28, 28}}),
 	)
 }
 
