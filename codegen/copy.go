@@ -498,6 +498,81 @@ func lowerSplit(l *lowering, n *ir.Node) ([]kernel, error) {
 	return ks, nil
 }
 
+// resizeFactors returns the integer upsampling factor of each dim of a
+// nearest Resize that is a pure replication: asymmetric coordinates with
+// floor rounding (out o reads in floor(o/f)), constant scales equal to
+// out/in (or sizes).
+func resizeFactors(n *ir.Node, opset int64) ([]int64, error) {
+	in, out := mustShape(n.Inputs[0]), mustShape(n.Outputs[0])
+	if m := n.AttrString("mode", "nearest"); m != "nearest" {
+		return nil, fmt.Errorf("Resize mode %s (only nearest is lowered)", m)
+	}
+	if opset >= 11 {
+		if ct := n.AttrString("coordinate_transformation_mode", "half_pixel"); ct != "asymmetric" {
+			return nil, fmt.Errorf("Resize coordinate_transformation_mode %s (only asymmetric is lowered)", ct)
+		}
+		if nm := n.AttrString("nearest_mode", "round_prefer_floor"); nm != "floor" {
+			return nil, fmt.Errorf("Resize nearest_mode %s (only floor is lowered)", nm)
+		}
+	}
+	if len(in) != len(out) {
+		return nil, fmt.Errorf("Resize changes the rank")
+	}
+	sv := n.Input(1)
+	if opset >= 11 {
+		sv = n.Input(2)
+	}
+	var scales []float64
+	if sv != nil {
+		t, ok := ir.ConstValue(sv)
+		if !ok {
+			return nil, fmt.Errorf("Resize scales are not a constant")
+		}
+		for i := 0; i < t.Len(); i++ {
+			scales = append(scales, t.Float64At(i))
+		}
+	}
+	if len(scales) == 0 && (opset < 11 || n.Input(3) == nil) {
+		return nil, fmt.Errorf("Resize has neither scales nor sizes")
+	}
+	if len(scales) != 0 && len(scales) != len(in) {
+		return nil, fmt.Errorf("Resize has %d scales for rank %d", len(scales), len(in))
+	}
+	f := make([]int64, len(in))
+	for d := range in {
+		if in[d] == 0 || out[d]%in[d] != 0 {
+			return nil, fmt.Errorf("Resize %v -> %v is not an integer upsampling", in, out)
+		}
+		f[d] = out[d] / in[d]
+		if len(scales) != 0 && scales[d] != float64(f[d]) {
+			return nil, fmt.Errorf("Resize scale %g is not the integer factor %d", scales[d], f[d])
+		}
+	}
+	return f, nil
+}
+
+// lowerResize replicates each input element f times along each dim: dim d
+// splits into (i, j) with out index i·f + j.
+func lowerResize(l *lowering, n *ir.Node) (*regionKernel, error) {
+	f, err := resizeFactors(n, l.c.g.Opset(""))
+	if err != nil {
+		return nil, err
+	}
+	in, out := mustShape(n.Inputs[0]), mustShape(n.Outputs[0])
+	ist, ost := copyContig(in), copyContig(out)
+	var dims, sst, dst []int64
+	for d := range in {
+		dims = append(dims, in[d], f[d])
+		sst = append(sst, ist[d], 0)
+		dst = append(dst, f[d]*ost[d], ost[d])
+	}
+	src, err := copySrc(l.c, n.Inputs[0])
+	if err != nil {
+		return nil, err
+	}
+	return &regionKernel{op: "resize", out: n.Outputs[0], pieces: []copyPiece{{src: src, dims: dims, srcSt: sst, dstSt: dst}}}, nil
+}
+
 func init() {
 	type lowerFn func(*lowering, *ir.Node) (*regionKernel, error)
 	wrap := func(f lowerFn) func(*lowering, *ir.Node) (kernel, error) {
@@ -538,6 +613,14 @@ func init() {
 			return err
 		},
 		lowerMulti: lowerSplit,
+	})
+	registerLowering("Resize", &opLowering{
+		inputs: firstInput,
+		check: func(n *ir.Node, opset int64) error {
+			_, err := resizeFactors(n, opset)
+			return err
+		},
+		lower: wrap(lowerResize),
 	})
 	registerLowering("Pad", &opLowering{
 		inputs: firstInput,
