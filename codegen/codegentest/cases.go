@@ -58,7 +58,7 @@ func mlp(in int64, hidden []int64, out int64, gemm bool) func() *ir.Graph {
 
 // Cases are the hand-built differential test graphs.
 func Cases() []Case {
-	return []Case{
+	return append([]Case{
 		{Name: "mlp_batch1", Build: mlp(784, []int64{128, 64}, 10, false)},
 		{Name: "mlp_batch7", Build: mlp(784, []int64{128, 64}, 10, false), Shapes: map[string][]int64{"x": {7, 784}}},
 		{Name: "mlp_gemm_batch32", Build: mlp(100, []int64{50}, 10, true), Shapes: map[string][]int64{"x": {32, 100}}},
@@ -169,5 +169,5 @@ func Cases() []Case {
 			b.Output(h)
 			return b.Graph()
 		}},
-	}
+	}, opCases()...)
 }
