@@ -9,15 +9,25 @@ import (
 // convCase builds x[in] -> Conv(weight [M, C/group, k...], bias) -> the
 // epilogue ops (each a unary op name, "Clip" with bounds -0.5, 0.5).
 func convCase(seed uint64, in, wshape []int64, attrs map[string]*ir.Attr, bias bool, epi ...string) func() *ir.Graph {
+	return convOpCase("Conv", seed, in, wshape, attrs, bias, epi...)
+}
+
+// convOpCase is convCase for Conv or ConvTranspose (weight [C, M, k...],
+// bias of size M = wshape[1]).
+func convOpCase(op string, seed uint64, in, wshape []int64, attrs map[string]*ir.Attr, bias bool, epi ...string) func() *ir.Graph {
 	return func() *ir.Graph {
 		rng := rand.New(rand.NewPCG(seed, 17))
 		b := ir.NewBuilder("conv")
 		x := b.Input("x", f32(in...))
 		ins := []*ir.Value{x, weight(b, rng, "w", wshape...)}
 		if bias {
-			ins = append(ins, weight(b, rng, "b", wshape[0]))
+			m := wshape[0]
+			if op == "ConvTranspose" {
+				m = wshape[1]
+			}
+			ins = append(ins, weight(b, rng, "b", m))
 		}
-		h := b.Op1("Conv", attrs, ins...)
+		h := b.Op1(op, attrs, ins...)
 		for _, op := range epi {
 			switch op {
 			case "Clip":
@@ -54,6 +64,9 @@ func ConvCases() []Case {
 		{Name: "dwconv3x3_dilated_same", Build: convCase(11, []int64{1, 5, 9, 30}, []int64{5, 1, 3, 3}, A{"group": ir.IntAttr(5), "dilations": ints(2, 2), "auto_pad": ir.StringAttr("SAME_UPPER")}, false, "Clip")},
 		{Name: "grouped_conv_g3", Build: convCase(13, []int64{2, 6, 11, 10}, []int64{9, 2, 3, 3}, A{"group": ir.IntAttr(3), "pads": ints(1, 1, 1, 1), "strides": ints(1, 2)}, true, "Relu")},
 		{Name: "dwconv_multiplier2", Build: convCase(14, []int64{1, 4, 9, 9}, []int64{8, 1, 3, 3}, A{"group": ir.IntAttr(4)}, true)},
+		{Name: "convtranspose_s2_pads", Build: convOpCase("ConvTranspose", 15, []int64{2, 6, 5, 7}, []int64{6, 4, 3, 3}, A{"strides": ints(2, 2), "pads": ints(1, 1, 1, 1), "output_padding": ints(1, 1)}, true, "Relu")},
+		{Name: "convtranspose_2x2_s2", Build: convOpCase("ConvTranspose", 16, []int64{1, 8, 4, 6}, []int64{8, 5, 2, 2}, A{"strides": ints(2, 2)}, false, "Sigmoid")},
+		{Name: "convtranspose1d_dilated", Build: convOpCase("ConvTranspose", 17, []int64{1, 3, 9}, []int64{3, 2, 3}, A{"dilations": ints(2), "strides": ints(3)}, true)},
 		{Name: "dwconv1d", Build: convCase(12, []int64{1, 4, 33}, []int64{4, 1, 3}, A{"group": ir.IntAttr(4), "pads": ints(1, 1)}, true)},
 	}
 }

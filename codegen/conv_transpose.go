@@ -1,0 +1,231 @@
+package codegen
+
+import (
+	"fmt"
+
+	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/value"
+
+	"github.com/optc-dev/optc/ir"
+)
+
+// ConvTranspose (group 1, 1-D/2-D, explicit pads) is a GEMM followed by a
+// gather-form col2im:
+//
+//	col_b[(m,kh,kw)][(ih,iw)] = Σ_c W[c][m][kh][kw] · x_b[c][ih][iw]
+//	y_b[m][oh][ow] = bias[m] + Σ_{kh,kw} col_b[(m,kh,kw)][(ih,iw)]
+//	                 where oh = ih·sh − ph + kh·dh (likewise ow)
+//
+// The GEMM reads W in place as A = Wᵀ (strides 1 and M·KH·KW) and packs x
+// as its run-time B; col_b lives in scratch as an internal value. The
+// col2im kernel computes each output element once (no scatter, so tasks
+// over (image, channel) never write the same element) and applies the
+// bias and fused elementwise consumers with scalar operands.
+type convTKernel struct {
+	node   string
+	g      *convGeom // H, W: input; OH, OW: output; M: output channels
+	col    *ir.Value
+	out    *ir.Value
+	bias   *Weight
+	epi    *expr
+	ph, pw int64
+}
+
+func convTGeometry(n *ir.Node) (*convGeom, error) {
+	xs, _ := concreteShape(n.Inputs[0])
+	ws, _ := concreteShape(n.Input(1))
+	os, _ := concreteShape(n.Outputs[0])
+	if len(xs) != 3 && len(xs) != 4 || len(ws) != len(xs) || len(os) != len(xs) {
+		return nil, fmt.Errorf("ConvTranspose of ranks %d/%d/%d (only 1-D and 2-D are lowered)", len(xs), len(ws), len(os))
+	}
+	if n.AttrInt("group", 1) != 1 {
+		return nil, fmt.Errorf("grouped ConvTranspose is not lowered yet")
+	}
+	if ap := n.AttrString("auto_pad", "NOTSET"); ap != "NOTSET" && ap != "" && ap != "VALID" {
+		return nil, fmt.Errorf("ConvTranspose auto_pad %s is not lowered yet", ap)
+	}
+	if n.HasAttr("output_shape") {
+		return nil, fmt.Errorf("ConvTranspose with output_shape is not lowered yet")
+	}
+	sp := len(xs) - 2
+	get := func(name string, def int64, cnt int) ([]int64, error) {
+		v := n.AttrInts(name, nil)
+		if v == nil {
+			v = make([]int64, cnt)
+			for i := range v {
+				v[i] = def
+			}
+		}
+		if len(v) != cnt {
+			return nil, fmt.Errorf("ConvTranspose %s has %d values", name, len(v))
+		}
+		return v, nil
+	}
+	st, err := get("strides", 1, sp)
+	if err != nil {
+		return nil, err
+	}
+	dl, err := get("dilations", 1, sp)
+	if err != nil {
+		return nil, err
+	}
+	pads, err := get("pads", 0, 2*sp)
+	if err != nil {
+		return nil, err
+	}
+	if ws[0] != xs[1] || ws[1] != os[1] {
+		return nil, fmt.Errorf("ConvTranspose weight %v does not fit input %v and output %v", ws, xs, os)
+	}
+	g := &convGeom{Nb: xs[0], C: xs[1], M: os[1], group: 1, H: 1, OH: 1, KH: 1, sh: 1, dh: 1, rank1: sp == 1}
+	last := len(xs) - 1
+	g.W, g.OW, g.KW, g.sw, g.dw, g.pw = xs[last], os[last], ws[last], st[sp-1], dl[sp-1], pads[sp-1]
+	if sp == 2 {
+		g.H, g.OH, g.KH, g.sh, g.dh, g.ph = xs[2], os[2], ws[2], st[0], dl[0], pads[0]
+	}
+	for _, s := range append(st, dl...) {
+		if s <= 0 {
+			return nil, fmt.Errorf("ConvTranspose strides/dilations must be positive")
+		}
+	}
+	return g, nil
+}
+
+func newConvTKernel(l *lowering, n *ir.Node) (kernel, error) {
+	c := l.c
+	g, err := convTGeometry(n)
+	if err != nil {
+		return nil, err
+	}
+	wv, err := c.denseWeight(n.Inputs[1])
+	if err != nil {
+		return nil, err
+	}
+	rows := g.M * g.KH * g.KW
+	col := &ir.Value{Name: nodeName(n) + "_col", Type: ir.TensorType(ir.Float32, ir.ShapeOf(g.Nb, rows, g.H*g.W))}
+	gk := &gemmKernel{
+		node: nodeName(n) + "/gemm", out: col, p: c.gemmParams(),
+		M: rows, N: g.H * g.W, K: g.C,
+		a: buf{w: wv}, si: 1, sk: rows,
+		bv: n.Inputs[0], sbk: g.H * g.W, sbn: 1,
+		outShape: []int64{g.Nb * rows, g.H * g.W},
+		batch:    []int64{g.Nb}, aBatch: []int64{0}, bBatch: []int64{1}, nbB: g.Nb,
+		epi: leafExpr(0),
+	}
+	l.add(gk)
+	delete(l.open, col) // nothing may fuse into the internal col value
+	k := &convTKernel{node: nodeName(n), g: g, col: col, out: n.Outputs[0], epi: leafExpr(0), ph: g.ph, pw: g.pw}
+	if bv := n.Input(2); bv != nil {
+		if k.bias, err = c.denseWeight(bv); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+func (k *convTKernel) inputs() []buf {
+	bufs := []buf{{v: k.col}}
+	if k.bias != nil {
+		bufs = append(bufs, buf{w: k.bias})
+	}
+	return bufs
+}
+
+func (k *convTKernel) output() *ir.Value { return k.out }
+func (k *convTKernel) temps() []int64    { return nil }
+
+func (k *convTKernel) describe() string {
+	g := k.g
+	s := fmt.Sprintf("conv-transpose col2im %dx%d s%dx%d d%dx%d %d->%d channels batch %d %s",
+		g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, g.C, g.M, g.Nb, k.node)
+	if !k.epi.isLeaf(0) {
+		s += " epilogue " + k.epi.String()
+	}
+	return s
+}
+
+func (k *convTKernel) absorb(c *compiler, n *ir.Node, idx int) bool {
+	data := ewDataInputs(n)
+	args := make([]*expr, len(data))
+	for i, v := range data {
+		if i == idx {
+			args[i] = k.epi
+			continue
+		}
+		x, ok := scalarConst(v)
+		if !ok {
+			return false
+		}
+		args[i] = constExpr(x)
+	}
+	e, err := nodeExpr(n, args)
+	if err != nil {
+		return false
+	}
+	k.epi, k.out = e, n.Outputs[0]
+	return true
+}
+
+func (k *convTKernel) emit(e *segEmitter, _ []int64) error {
+	g := k.g
+	b, ctx, begin, end := e.task("_col2im")
+	col0 := e.ptr(b, ctx, buf{v: k.col})
+	dst0 := e.outPtr(b, ctx, k.out)
+	var biasP value.Value
+	if k.bias != nil {
+		biasP = e.ptr(b, ctx, buf{w: k.bias})
+	}
+	HW := g.H * g.W
+	// src returns (index, ok) of input coordinate for output o and tap t:
+	// o + p − t·d must be a non-negative multiple of s below n.
+	src := func(o value.Value, t, p, d, s, n int64) (value.Value, value.Value) {
+		v := b.cur.NewSub(b.add(o, ci(p)), ci(t*d))
+		div := b.cur.NewSDiv(v, ci(s))
+		ok := b.cur.NewAnd(b.cur.NewICmp(enum.IPredEQ, b.cur.NewSRem(v, ci(s)), ci(0)), b.cur.NewICmp(enum.IPredULT, div, ci(n)))
+		return b.cur.NewSelect(ok, div, ci(0)), ok
+	}
+	b.loop(begin, end, 1, func(t value.Value) {
+		// t = image·M + channel.
+		bi := b.cur.NewSDiv(t, ci(g.M))
+		m := b.cur.NewSRem(t, ci(g.M))
+		colm := b.gepF(col0, b.mul(b.add(b.mul(bi, ci(g.M)), m), ci(g.KH*g.KW*HW)))
+		dst := b.gepF(dst0, b.mul(t, ci(g.OH*g.OW)))
+		init := value.Value(cf(0))
+		if biasP != nil {
+			init = b.load(b.gepF(biasP, m), 1)
+		}
+		b.loop(ci(0), ci(g.OH), 1, func(oh value.Value) {
+			b.loop(ci(0), ci(g.OW), 1, func(ow value.Value) {
+				acc := init
+				for kh := int64(0); kh < g.KH; kh++ {
+					ih, okh := src(oh, kh, k.ph, g.dh, g.sh, g.H)
+					for kw := int64(0); kw < g.KW; kw++ {
+						iw, okw := src(ow, kw, k.pw, g.dw, g.sw, g.W)
+						idx := b.add(ci((kh*g.KW+kw)*HW), b.add(b.mul(ih, ci(g.W)), iw))
+						x := b.load(b.gepF(colm, idx), 1)
+						acc = b.cur.NewFAdd(acc, b.cur.NewSelect(b.cur.NewAnd(okh, okw), x, cf(0)))
+					}
+				}
+				b.store(b.emitExpr(k.epi, []value.Value{acc}, 1), b.gepF(dst, b.add(b.mul(oh, ci(g.OW)), ow)), 1)
+			})
+		})
+	})
+	e.launch(b, g.Nb*g.M, float64(g.Nb*g.M*g.OH*g.OW*g.KH*g.KW))
+	return nil
+}
+
+func init() {
+	registerLowering("ConvTranspose", &opLowering{
+		inputs: firstInput,
+		check: func(n *ir.Node, _ int64) error {
+			if len(n.Inputs) < 2 || n.Inputs[1].Const == nil || n.Inputs[1].Const.DType != ir.Float32 {
+				return fmt.Errorf("ConvTranspose weight is not an f32 constant")
+			}
+			if bv := n.Input(2); bv != nil && (bv.Const == nil || bv.Const.DType != ir.Float32) {
+				return fmt.Errorf("ConvTranspose bias is not an f32 constant")
+			}
+			_, err := convTGeometry(n)
+			return err
+		},
+		lower: newConvTKernel,
+	})
+}
