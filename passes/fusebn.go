@@ -10,7 +10,8 @@ func init() {
 	Register("fold-bn", func(a Args) (Pass, error) { return FoldBN{}, a.Only() })
 }
 
-// FoldBN folds an inference BatchNormalization into the Conv or Gemm that
+// FoldBN folds an inference BatchNormalization into the Conv, ConvTranspose
+// (channel = weight dim 1 within its group) or Gemm that
 // produces its input, when that producer's weights (and bias) and the
 // BatchNormalization's scale, bias, mean and variance are constants and
 // nothing else reads the producer's output:
@@ -146,6 +147,8 @@ func bnFold(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (bool, error) {
 		ins[1] = bnNewConst(g, p.Inputs[1].Name, ws, nw)
 		ins[2] = bnNewConst(g, p.Outputs[0].Name+"_bias", []int64{C}, nb)
 		p.Inputs = ins
+	case "ConvTranspose":
+		return bnFoldConvT(g, n, p, s, t)
 	case "Gemm":
 		return bnFoldGemm(g, n, p, s, t)
 	default:
@@ -222,6 +225,53 @@ func bnFoldGemm(g *ir.Graph, n, p *ir.Node, s, t []float64) (bool, error) {
 	}
 	attrs["beta"] = ir.FloatAttr(1)
 	p.Attrs = attrs
+	bnRewire(p, n)
+	return true, nil
+}
+
+// bnFoldConvT folds into a ConvTranspose, whose weight is [C, M/group,
+// k...]: output channel m = group(c)·M/group + j scales W[c][j].
+func bnFoldConvT(g *ir.Graph, n, p *ir.Node, s, t []float64) (bool, error) {
+	C := int64(len(s))
+	w, ok := bnConstF32(p.Input(1))
+	if !ok {
+		return false, nil
+	}
+	ws := p.Inputs[1].Const.Shape
+	G := p.AttrInt("group", 1)
+	if len(ws) < 3 || G <= 0 || ws[1]*G != C || ws[0]%G != 0 {
+		return false, nil
+	}
+	bias := make([]float64, C)
+	if bv := p.Input(2); bv != nil {
+		b, ok := bnConstF32(bv)
+		if !ok || int64(len(b)) != C {
+			return false, nil
+		}
+		for i, v := range b {
+			bias[i] = float64(v)
+		}
+	}
+	kk := int64(len(w)) / (ws[0] * ws[1])
+	cpg := ws[0] / G
+	nw := make([]float32, len(w))
+	for i := range w {
+		c := int64(i) / (ws[1] * kk)
+		j := int64(i) / kk % ws[1]
+		m := c/cpg*ws[1] + j
+		nw[i] = float32(float64(w[i]) * s[m])
+	}
+	nb := make([]float32, C)
+	for m := range nb {
+		nb[m] = float32(bias[m]*s[m] + t[m])
+	}
+	ins := append([]*ir.Value(nil), p.Inputs...)
+	for len(ins) < 3 {
+		ins = append(ins, nil)
+	}
+	ins[1] = bnNewConst(g, p.Inputs[1].Name, ws, nw)
+	ins[2] = bnNewConst(g, p.Outputs[0].Name+"_bias", []int64{C}, nb)
+	p.Inputs = ins
 	bnRewire(p, n)
 	return true, nil
 }

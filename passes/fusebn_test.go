@@ -20,7 +20,8 @@ func bnRand(rng *rand.Rand, lo, hi float64, shape ...int64) *ir.Tensor {
 	return t
 }
 
-// bnGraph: Conv(+bias) -> BN -> Relu and Gemm(transB) -> BN, both outputs.
+// bnGraph: Conv(+bias) -> BN -> Relu, Gemm(transB) -> BN and grouped
+// ConvTranspose -> BN; all outputs.
 func bnGraph(convBias bool) *ir.Graph {
 	rng := rand.New(rand.NewPCG(5, 5))
 	b := ir.NewBuilder("bn")
@@ -41,6 +42,10 @@ func bnGraph(convBias bool) *ir.Graph {
 	y := b.Op1("Gemm", map[string]*ir.Attr{"transB": ir.IntAttr(1), "beta": ir.FloatAttr(0.5)}, f,
 		b.Const("gw", bnRand(rng, -1, 1, 6, 100)), b.Const("gc", bnRand(rng, -1, 1, 6)))
 	b.Output(bn(y, 6))
+	// ConvTranspose with groups 2: weight [4, 3, 2, 2], 6 output channels.
+	ct := b.Op1("ConvTranspose", map[string]*ir.Attr{"group": ir.IntAttr(2), "strides": ir.IntsAttr(2, 2)}, h,
+		b.Const("ctw", bnRand(rng, -1, 1, 4, 3, 2, 2)))
+	b.Output(bn(ct, 6))
 	g := b.Graph()
 	g.Opsets = map[string]int64{"": 17}
 	return g
@@ -105,7 +110,7 @@ func TestFoldBNSharedInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	if k := bnCount(g, "BatchNormalization"); k != 1 {
-		t.Fatalf("%d BatchNormalization nodes, want 1 (the Gemm one folded)", k)
+		t.Fatalf("%d BatchNormalization nodes, want 1 (the Gemm and ConvTranspose ones folded)", k)
 	}
 }
 
