@@ -85,8 +85,8 @@ type library struct {
 	mu     sync.Mutex
 	syms   *C.optc_syms
 	model  unsafe.Pointer
-	ptrs   []unsafe.Pointer // C memory: the inputs then outputs of a call
-	errBuf *C.char          // C memory: the last error message
+	ptrs   []uintptr // C memory: the inputs then outputs of a call
+	errBuf *C.char   // C memory: the last error message
 }
 
 func openLibrary(libPath, weightsPath string) (*library, error) {
@@ -116,7 +116,12 @@ func (l *library) run(seg int, ins, outs [][]byte) error {
 		return errors.New("model is closed")
 	}
 	// The pointer array lives in C memory and holds pinned Go pointers,
-	// which cgo allows for the duration of the call.
+	// which cgo allows for the duration of the call. Its slots are uintptr,
+	// not unsafe.Pointer: a pointer-typed store into them runs the GC write
+	// barrier, which shades the slot's old value, a stale pointer of the
+	// previous call whose buffer may since have been freed; the collector
+	// then dies with "found bad pointer in Go heap". The slots are cleared
+	// after the call so no stale address stays behind.
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	n := max(len(ins)+len(outs), 1)
@@ -125,18 +130,20 @@ func (l *library) run(seg int, ins, outs [][]byte) error {
 			C.free(unsafe.Pointer(&l.ptrs[0]))
 		}
 		p := C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(uintptr(0))))
-		l.ptrs = unsafe.Slice((*unsafe.Pointer)(p), n)
+		l.ptrs = unsafe.Slice((*uintptr)(p), n)
 	}
 	for i, d := range append(append(make([][]byte, 0, n), ins...), outs...) {
-		l.ptrs[i] = nil
+		l.ptrs[i] = 0
 		if len(d) > 0 {
 			pin.Pin(&d[0])
-			l.ptrs[i] = unsafe.Pointer(&d[0])
+			l.ptrs[i] = uintptr(unsafe.Pointer(&d[0]))
 		}
 	}
-	inP := &l.ptrs[0]
-	outP := &l.ptrs[min(len(ins), n-1)]
-	if rc := C.optc_call_run(l.syms, l.model, C.int(seg), inP, outP, l.errBuf, errLen); rc != 0 {
+	inP := (*unsafe.Pointer)(unsafe.Pointer(&l.ptrs[0]))
+	outP := (*unsafe.Pointer)(unsafe.Pointer(&l.ptrs[min(len(ins), n-1)]))
+	rc := C.optc_call_run(l.syms, l.model, C.int(seg), inP, outP, l.errBuf, errLen)
+	clear(l.ptrs[:n])
+	if rc != 0 {
 		return errors.New(C.GoString(l.errBuf))
 	}
 	return nil

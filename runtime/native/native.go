@@ -178,7 +178,18 @@ func (m *Model) runNative(st bundle.Step, env map[string]*ir.Tensor) error {
 			return fmt.Errorf("value %q: %w", io.Name, err)
 		}
 	}
-	if err := m.lib.run(st.Index, ins, outs); err != nil {
+	run := m.lib.run
+	if canaryBytes > 0 {
+		run = func(seg int, ins, outs [][]byte) error {
+			return runCanary(m.lib, seg, ins, outs, func(in bool, i int) string {
+				if in {
+					return st.Inputs[i].Name
+				}
+				return st.Outputs[i].Name
+			})
+		}
+	}
+	if err := run(st.Index, ins, outs); err != nil {
 		return err
 	}
 	for i, io := range st.Outputs {
