@@ -26,6 +26,7 @@ type evalFlags struct {
 	input, output string
 	limit, batch  int
 	ctxLen, bos   int
+	windows       int
 	asJSON, quiet bool
 }
 
@@ -49,7 +50,9 @@ present.{i}.key/.value out): --text file is cut into consecutive windows of
 --ctx bytes; each window is fed as [<bos>, w[0], ..., w[n-2]] at positions
 0..n-1 with an empty KV cache (past tensors of length 0) and every byte is
 scored. Bits per byte and per-byte perplexity (2^bits) are printed. --limit
-N scores only the first N bytes. <bos> is --bos, else config.json's
+N scores only the first N bytes; --windows N only N windows at the evenly
+spaced offsets i*((len-ctx)/(N-1)) (how the fixtures' held-out numbers are
+sampled). <bos> is --bos, else config.json's
 bos_token_id beside the model, else 256.
 
 Progress goes to stderr (--quiet turns it off); --json prints a JSON result.`,
@@ -66,6 +69,7 @@ Progress goes to stderr (--quiet turns it off); --json prints a JSON result.`,
 	fl.IntVar(&f.limit, "limit", 0, "evaluate only the first N samples (classifier) or bytes (LM); 0 = all")
 	fl.IntVar(&f.batch, "batch", 0, "samples (classifier, default 64) or windows (LM, default 4) per run")
 	fl.IntVar(&f.ctxLen, "ctx", 512, "LM window length in bytes")
+	fl.IntVar(&f.windows, "windows", 0, "LM: score only N windows of --ctx bytes at evenly spaced offsets of the text")
 	fl.IntVar(&f.bos, "bos", -1, "LM <bos> token id (-1: from config.json, else 256)")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
@@ -114,6 +118,9 @@ func evalModel(cmd *cobra.Command, path string, f *evalFlags) error {
 	}
 	if f.limit > 0 && f.limit < len(text) {
 		text = text[:f.limit]
+	}
+	if f.windows > 0 {
+		text = eval.SpacedWindows(text, f.windows, f.ctxLen)
 	}
 	bos := f.bos
 	if bos < 0 {

@@ -153,3 +153,22 @@ func TestByteLM(t *testing.T) {
 		t.Error("empty text accepted")
 	}
 }
+
+func TestSpacedWindows(t *testing.T) {
+	for _, tc := range []struct {
+		text   string
+		n, ctx int
+		want   string
+	}{
+		// step (10-2)/2 = 4: offsets 0, 4, 8
+		{"abcdefghij", 3, 2, "abefij"},
+		// step (10-3)/1 = 7: offsets 0, 7
+		{"abcdefghij", 2, 3, "abchij"},
+		{"abcdefghij", 4, 3, "abcdefghij"}, // too short: unchanged
+		{"abcdefghij", 1, 3, "abcdefghij"},
+	} {
+		if got := string(SpacedWindows([]byte(tc.text), tc.n, tc.ctx)); got != tc.want {
+			t.Errorf("SpacedWindows(%q, %d, %d) = %q, want %q", tc.text, tc.n, tc.ctx, got, tc.want)
+		}
+	}
+}

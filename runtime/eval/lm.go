@@ -190,3 +190,20 @@ func evalHasInput(m *runtime.Model, name string) (*ir.Value, bool) {
 	}
 	return nil, false
 }
+
+// SpacedWindows returns n windows of ctx bytes taken from text at the
+// evenly spaced offsets i*((len(text)-ctx)/(n-1)), i = 0..n-1, joined (so
+// ByteLM with the same ctx scores exactly those windows). This is how the
+// fixtures' held-out bits per byte are sampled from a long text. It
+// returns text itself when it is too short for n windows.
+func SpacedWindows(text []byte, n, ctx int) []byte {
+	if n < 2 || ctx <= 0 || len(text) < n*ctx {
+		return text
+	}
+	step := (len(text) - ctx) / (n - 1)
+	out := make([]byte, 0, n*ctx)
+	for i := range n {
+		out = append(out, text[i*step:i*step+ctx]...)
+	}
+	return out
+}
