@@ -34,6 +34,13 @@ type BenchResult struct {
 	Speedup         float64 `json:"speedup"`
 	// Per-run speedups (spec / plain of the same run).
 	Speedups []float64 `json:"speedups"`
+	// The same from the process's CPU time instead of wall time: robust
+	// to other load on the machine, but it counts the work of parallel
+	// goroutines (PEARL) instead of their overlap.
+	PlainCPUTokensPerS float64   `json:"plain_cpu_tokens_per_s"`
+	SpecCPUTokensPerS  float64   `json:"spec_cpu_tokens_per_s"`
+	CPUSpeedup         float64   `json:"cpu_speedup"`
+	CPUSpeedups        []float64 `json:"cpu_speedups"`
 	// Stats summed over the measured runs.
 	Stats Stats `json:"stats"`
 	// KV cache bytes at the end of the last run's last prompt: target
@@ -49,9 +56,11 @@ type BenchResult struct {
 func (b *BenchResult) AcceptanceRate() float64 { return b.Stats.AcceptanceRate() }
 func (b *BenchResult) TokensPerRound() float64 { return b.Stats.TokensPerRound() }
 
-// Bench measures plain decoding against a strategy; mk makes a fresh
-// strategy per generation (so no state, such as Token Recycling's
-// matrix, carries from one run to the next).
+// Bench measures plain decoding against a strategy. mk makes a fresh
+// strategy per run, used for the run's prompts in turn: state such as
+// Token Recycling's matrix carries from one prompt to the next (the
+// paper's hot start across queries) but never from a run to the next,
+// which would replay the same continuations.
 func Bench(ctx context.Context, target Model, mk func() Strategy, cfg BenchConfig) (*BenchResult, error) {
 	if cfg.Runs <= 0 {
 		cfg.Runs = 3
@@ -60,11 +69,12 @@ func Bench(ctx context.Context, target Model, mk func() Strategy, cfg BenchConfi
 		return nil, fmt.Errorf("spec: bench needs prompts and tokens to generate")
 	}
 	res := &BenchResult{Strategy: mk().Name(), Exact: true}
-	var plainRates, specRates []float64
+	var plainRates, specRates, plainCPU, specCPU []float64
 	for run := -1; run < cfg.Runs; run++ { // run -1 warms up
-		var pt, st float64 // seconds
+		var pt, st, pc, scpu float64 // seconds: wall and CPU
 		var pn, sn int
 		var runStats []Stats
+		strat := mk()
 		for i, prompt := range cfg.Prompts {
 			sc := cfg.Sampler
 			sc.Seed = cfg.Sampler.Seed + uint64(1000*(run+1)+i)
@@ -74,13 +84,15 @@ func Bench(ctx context.Context, target Model, mk func() Strategy, cfg BenchConfi
 			if err != nil {
 				return nil, err
 			}
-			spec := &Decoder{Target: target, Strategy: mk(), Sampler: sc, NewCache: cfg.NewCache, Chunk: cfg.Chunk, Guard: cfg.Guard}
+			spec := &Decoder{Target: target, Strategy: strat, Sampler: sc, NewCache: cfg.NewCache, Chunk: cfg.Chunk, Guard: cfg.Guard}
 			sr, err := spec.Generate(ctx, req)
 			if err != nil {
 				return nil, err
 			}
 			pt += pr.GenTime.Seconds()
 			st += sr.GenTime.Seconds()
+			pc += pr.GenCPU.Seconds()
+			scpu += sr.GenCPU.Seconds()
 			pn += len(pr.Tokens)
 			sn += len(sr.Tokens)
 			if sc.Temperature <= 0 && !equalTokens(pr.Tokens, sr.Tokens) {
@@ -98,7 +110,13 @@ func Bench(ctx context.Context, target Model, mk func() Strategy, cfg BenchConfi
 		pr, sr := float64(pn)/pt, float64(sn)/st
 		plainRates, specRates = append(plainRates, pr), append(specRates, sr)
 		res.Speedups = append(res.Speedups, sr/pr)
+		if pc > 0 && scpu > 0 {
+			pcr, scr := float64(pn)/pc, float64(sn)/scpu
+			plainCPU, specCPU = append(plainCPU, pcr), append(specCPU, scr)
+			res.CPUSpeedups = append(res.CPUSpeedups, scr/pcr)
+		}
 	}
+	res.PlainCPUTokensPerS, res.SpecCPUTokensPerS, res.CPUSpeedup = median(plainCPU), median(specCPU), median(res.CPUSpeedups)
 	res.Stats.Strategy = res.Strategy
 	res.PlainTokensPerS, res.SpecTokensPerS = median(plainRates), median(specRates)
 	res.Speedup = median(res.Speedups)
@@ -164,14 +182,17 @@ type ForwardCost struct {
 	Points   []CostPoint `json:"points"`
 }
 
-// CostPoint is the median time of a forward pass of Tokens tokens.
+// CostPoint is the median time of a forward pass of Tokens tokens: wall
+// time (MS) and the process's CPU time (CPUMS).
 type CostPoint struct {
 	Tokens int     `json:"tokens"`
 	MS     float64 `json:"ms"`
+	CPUMS  float64 `json:"cpu_ms"`
 }
 
 // MeasureForward times forward passes of each size after a context of
-// contextLen tokens (median of reps) and fits the line by least squares.
+// contextLen tokens (median of reps) and fits the line by least squares
+// to the CPU times (to the wall times where CPU time is not measured).
 func MeasureForward(ctx context.Context, m Model, contextLen int, sizes []int, reps int) (*ForwardCost, error) {
 	c, err := kvcache.NewDense(m.CacheSpec(), 0)
 	if err != nil {
@@ -194,25 +215,29 @@ func MeasureForward(ctx context.Context, m Model, contextLen int, sizes []int, r
 		for i := range toks {
 			toks[i], rows[i] = int32((5*i+1)%v), i
 		}
-		var ts []float64
+		var ts, cs []float64
 		for range max(reps, 1) {
-			t0 := time.Now()
+			t0, c0 := time.Now(), processCPU()
 			if _, err := m.Forward(ctx, c, toks, rows); err != nil {
 				return nil, err
 			}
 			ts = append(ts, float64(time.Since(t0).Nanoseconds())/1e6)
+			cs = append(cs, float64((processCPU()-c0).Nanoseconds())/1e6)
 			if err := c.Truncate(contextLen); err != nil {
 				return nil, err
 			}
 		}
-		fc.Points = append(fc.Points, CostPoint{n, median(ts)})
+		fc.Points = append(fc.Points, CostPoint{n, median(ts), median(cs)})
 	}
 	// Least squares t = a + b·n.
 	var sn, st, snn, snt float64
 	k := float64(len(fc.Points))
 	for _, p := range fc.Points {
-		n := float64(p.Tokens)
-		sn, st, snn, snt = sn+n, st+p.MS, snn+n*n, snt+n*p.MS
+		n, t := float64(p.Tokens), p.CPUMS
+		if t == 0 {
+			t = p.MS
+		}
+		sn, st, snn, snt = sn+n, st+t, snn+n*n, snt+n*t
 	}
 	if d := k*snn - sn*sn; d != 0 {
 		fc.PerToken = (k*snt - sn*st) / d

@@ -123,6 +123,9 @@ type Result struct {
 	// DraftCacheBytes is the draft's KV cache size at the end (0 without
 	// a draft model).
 	DraftCacheBytes int64
+	// GenCPU is the process's CPU time during decoding (GenTime is wall
+	// time).
+	GenCPU time.Duration
 }
 
 // Generate runs one request. The returned Result's DecodeSteps counts
@@ -177,7 +180,7 @@ func (d *Decoder) Generate(ctx context.Context, req llm.Request) (*Result, error
 		dc, dn, dt = ds.calls, ds.fed, ds.dur
 	}
 	g := d.Guard.start()
-	t1 := time.Now()
+	t1, c1 := time.Now(), processCPU()
 	done := false
 	for !done && len(res.Tokens) < req.MaxTokens {
 		if len(s.Seq) >= d.Target.MaxLen() {
@@ -220,7 +223,7 @@ func (d *Decoder) Generate(ctx context.Context, req llm.Request) (*Result, error
 			}
 		}
 	}
-	res.GenTime = time.Since(t1)
+	res.GenTime, res.GenCPU = time.Since(t1), processCPU()-c1
 	res.CacheBytes = target.cache.Bytes()
 	st := s.Stats
 	st.TargetCalls, st.TargetTokens, st.TargetTime = target.calls-tc, target.fed-tn, target.dur-tt

@@ -5,17 +5,19 @@ import "time"
 // Guard decodes plainly when speculation loses. It keeps the throughput
 // of the last Window speculative rounds (tokens emitted over wall time:
 // the rolling acceptance, through the tokens each round yields, weighed
-// against what the rounds cost) and of plain steps; when speculation
-// falls below Margin times the plain rate it switches to plain decoding
-// for Backoff tokens (doubling, up to MaxBackoff, each time speculation
-// loses again right after), then measures speculation afresh. Every
-// 8·Window speculative rounds one plain step re-times plain decoding.
+// against what the rounds cost) and of plain steps; once MinRounds rounds
+// are in the window and speculation falls below Margin times the plain
+// rate, it switches to plain decoding for Backoff tokens (×4, up to
+// MaxBackoff, each time speculation loses again right after), then
+// measures speculation afresh. Every 8·Window speculative rounds one
+// plain step re-times plain decoding.
 type Guard struct {
 	Window     int     // speculative rounds in the rolling window (default 8)
+	MinRounds  int     // rounds measured before a decision (default 3)
 	Margin     float64 // speculation must reach Margin × plain speed (default 1)
 	Probe      int     // plain steps timed before speculating (default 2)
-	Backoff    int     // plain tokens after a switch (default 16)
-	MaxBackoff int     // (default 256)
+	Backoff    int     // plain tokens after a switch (default 32)
+	MaxBackoff int     // (default 1024)
 }
 
 // guardState is a Guard's state during one generation (nil: no guard).
@@ -49,11 +51,15 @@ func (g *Guard) start() *guardState {
 	if c.Probe <= 0 {
 		c.Probe = 2
 	}
+	if c.MinRounds <= 0 {
+		c.MinRounds = 3
+	}
+	c.MinRounds = min(c.MinRounds, c.Window)
 	if c.Backoff <= 0 {
-		c.Backoff = 16
+		c.Backoff = 32
 	}
 	if c.MaxBackoff < c.Backoff {
-		c.MaxBackoff = max(256, c.Backoff)
+		c.MaxBackoff = max(1024, c.Backoff)
 	}
 	return &guardState{cfg: c, plainLeft: c.Probe, backoff: c.Backoff}
 }
@@ -87,7 +93,7 @@ func (g *guardState) observe(plain bool, toks int, d time.Duration, rounds, acce
 	if len(g.window) > g.cfg.Window {
 		g.window = g.window[1:]
 	}
-	if len(g.window) < g.cfg.Window || g.plainToks == 0 {
+	if len(g.window) < g.cfg.MinRounds || g.plainToks == 0 {
 		return
 	}
 	var tk int
@@ -106,7 +112,7 @@ func (g *guardState) observe(plain bool, toks int, d time.Duration, rounds, acce
 	// Speculation loses: decode plainly for a while.
 	g.sinceProbe = 0
 	if g.lostRecent {
-		g.backoff = min(2*g.backoff, g.cfg.MaxBackoff)
+		g.backoff = min(4*g.backoff, g.cfg.MaxBackoff)
 	}
 	g.lostRecent = true
 	g.plainLeft = g.backoff

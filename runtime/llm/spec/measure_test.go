@@ -1,0 +1,129 @@
+package spec
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/optc-dev/optc/runtime/llm"
+	"github.com/optc-dev/optc/runtime/llm/llmtest"
+)
+
+// TestMeasureTable prints the note's table: tokens/s of plain decoding
+// and of each strategy, side by side in the same run, with acceptance
+// and tokens per round, for the fixture pair (lm-draft → lm-target, on
+// held-out Go packages) and stories260K with auto-drafts; greedy and
+// temperature 0.8. It is a benchmark, not a test: it runs only with
+// OPTC_SPEC_MEASURE=1 (OPTC_SPEC_MEASURE_N tokens, default 96; runs 3).
+func TestMeasureTable(t *testing.T) {
+	if os.Getenv("OPTC_SPEC_MEASURE") == "" {
+		t.Skip("set OPTC_SPEC_MEASURE=1 to measure (minutes)")
+	}
+	ctx := context.Background()
+	n := 96
+	fmt.Sscan(os.Getenv("OPTC_SPEC_MEASURE_N"), &n)
+	only := os.Getenv("OPTC_SPEC_MEASURE_ONLY")
+	pairs := os.Getenv("OPTC_SPEC_MEASURE_PAIRS")
+	type setup struct {
+		name    string
+		target  *llm.Model
+		draft   Model
+		prompts [][]int32
+	}
+	var setups []setup
+	// Fixture pair on held-out text.
+	if _, err := os.Stat(filepath.Join(fixtureDir("lm-target"), "config.json")); err == nil {
+		tg := loadModel(t, fixtureDir("lm-target"))
+		dr := loadModel(t, fixtureDir("lm-draft"))
+		var prompts [][]int32
+		text, err := os.ReadFile(filepath.Join("..", "..", "..", ".cache", "gocorpus", "valid.txt"))
+		if err != nil {
+			text, _ = os.ReadFile(filepath.Join(fixtureDir("lm-draft"), "sample.txt"))
+		}
+		for i := range 3 {
+			off := (i + 1) * len(text) / 4
+			// Start the prompt at a line boundary.
+			if j := strings.IndexByte(string(text[off:]), '\n'); j >= 0 {
+				off += j + 1
+			}
+			prompts = append(prompts, encode(tg, string(text[off:off+96])))
+		}
+		setups = append(setups, setup{"lm-target / lm-draft", tg, dr, prompts})
+	} else {
+		t.Log("testdata/models/lm-target is not there yet: the fixture pair is skipped")
+	}
+	if _, ok := llmtest.Find(); ok {
+		st := stories(t)
+		var prompts [][]int32
+		for _, p := range []string{"Once upon a time", "Lily and Tom went to the park", "The little dog was sad because"} {
+			prompts = append(prompts, encode(st, p))
+		}
+		d, err := AutoDraft(st, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		setups = append(setups, setup{"stories260K / auto:4", st, d, prompts})
+		d3, _ := AutoDraft(st, 3)
+		setups = append(setups, setup{"stories260K / auto:3", st, d3, prompts})
+	}
+	fmt.Printf("GOMAXPROCS %d, %d tokens per prompt, 3 runs after a warm-up (medians)\n\n", runtime.GOMAXPROCS(0), n)
+	for _, s := range setups {
+		for _, m := range []Model{s.target, s.draft} {
+			fc, err := MeasureForward(ctx, m, 64, []int{1, 2, 4, 8}, 9)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Printf("%s: %s forward CPU t(n) = %.3f + %.3f·n ms  %+v\n", s.name, modelName(m), fc.Fixed, fc.PerToken, fc.Points)
+		}
+	}
+	fmt.Println()
+	fmt.Println("| pair | strategy | temp | plain t/s (CPU) | spec t/s (CPU) | speedup (CPU) | speedup (wall) | acceptance | tokens/round | target passes | draft passes | greedy exact |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, s := range setups {
+		if pairs != "" && !strings.Contains(s.name, pairs) {
+			continue
+		}
+		d := s.draft
+		makers := []func() Strategy{
+			func() Strategy { return NewFixed(d, 2) },
+			func() Strategy { return NewFixed(d, 4) },
+			func() Strategy { return NewFixed(d, 6) },
+			func() Strategy { return NewPearl(d, 0) },
+			func() Strategy { return NewSpecTr(d, 2, 3) },
+			func() Strategy { return NewRSD(d, []int{2, 1, 1}) },
+			func() Strategy { return NewRecycle(1) },
+			func() Strategy { return NewRecycle(4) },
+			func() Strategy { return NewRecycle(0) },
+		}
+		for _, temp := range []float32{0, 0.8} {
+			for _, mk := range makers {
+				name := mk().Name()
+				if only != "" && !strings.Contains(name, only) {
+					continue
+				}
+				r, err := Bench(ctx, s.target, mk, BenchConfig{Prompts: s.prompts, GenTokens: n, Runs: 3, Sampler: llm.SamplerConfig{Temperature: temp, Seed: 1}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				exact := "-"
+				if temp == 0 {
+					exact = fmt.Sprint(r.Exact)
+				}
+				st := &r.Stats
+				fmt.Printf("| %s | %s | %g | %.0f | %.0f | %.2fx | %.2fx | %.3f | %.2f | %d | %d | %s |\n", s.name, r.Strategy, temp,
+					r.PlainCPUTokensPerS, r.SpecCPUTokensPerS, r.CPUSpeedup, r.Speedup, r.AcceptanceRate(), r.TokensPerRound(), st.TargetCalls, st.DraftCalls, exact)
+			}
+		}
+	}
+}
+
+func modelName(m Model) string {
+	if lm, ok := m.(*llm.Model); ok {
+		return lm.Name
+	}
+	return "model"
+}
