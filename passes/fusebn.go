@@ -2,6 +2,7 @@ package passes
 
 import (
 	"math"
+	"slices"
 
 	"github.com/optc-dev/optc/ir"
 )
@@ -31,9 +32,13 @@ func (FoldBN) Run(ctx *Context, g *ir.Graph) error {
 	uses := map[*ir.Value]int{}
 	countUses(g, uses, +1)
 	folded := 0
+	dead := map[*ir.Node]bool{}
 	kept := g.Nodes[:0]
 	for _, n := range g.Nodes {
 		if n.Op == "BatchNormalization" && (n.Domain == "" || n.Domain == "ai.onnx") {
+			if add := bnBiasAdd(g, n, uses); add != nil {
+				dead[add] = true
+			}
 			ok, err := bnFold(g, n, uses)
 			if err != nil {
 				return err
@@ -45,7 +50,7 @@ func (FoldBN) Run(ctx *Context, g *ir.Graph) error {
 		}
 		kept = append(kept, n)
 	}
-	g.Nodes = kept
+	g.Nodes = slices.DeleteFunc(kept, func(n *ir.Node) bool { return dead[n] })
 	ctx.Logf("fold-bn: folded %d BatchNormalization nodes", folded)
 	if folded > 0 {
 		_ = DCE{}.Run(&Context{}, g)
@@ -274,4 +279,61 @@ func bnFoldConvT(g *ir.Graph, n, p *ir.Node, s, t []float64) (bool, error) {
 	p.Inputs = ins
 	bnRewire(p, n)
 	return true, nil
+}
+
+// bnBiasAdd handles Conv/ConvTranspose → Add(per-channel constant) → BN
+// (exporters that keep the bias as a separate Add): the constant joins
+// the conv's bias and the conv produces the Add's output, so the BN then
+// folds as usual. It returns the Add node, now dead, or nil.
+func bnBiasAdd(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) *ir.Node {
+	add := n.Inputs[0].Def
+	if add == nil || add.Op != "Add" || (add.Domain != "" && add.Domain != "ai.onnx") || len(add.Inputs) != 2 || uses[n.Inputs[0]] != 1 {
+		return nil
+	}
+	for i := 0; i < 2; i++ {
+		y, cv := add.Inputs[i], add.Inputs[1-i]
+		p := y.Def
+		if p == nil || (p.Op != "Conv" && p.Op != "ConvTranspose") || uses[y] != 1 || len(p.Outputs) != 1 {
+			continue
+		}
+		c, ok := bnConstF32(cv)
+		ws := p.Input(1)
+		if !ok || ws == nil || ws.Const == nil || len(ws.Const.Shape) < 3 {
+			continue
+		}
+		M := ws.Const.Shape[0]
+		if p.Op == "ConvTranspose" {
+			M = ws.Const.Shape[1] * p.AttrInt("group", 1)
+		}
+		// c must be [M, 1, …] (rank ≤ output rank, channel at axis 1).
+		cs := cv.Const.Shape
+		rank := len(ws.Const.Shape) // the output's rank
+		if int64(len(c)) != M || len(cs) < rank-1 || len(cs) > rank {
+			continue
+		}
+		if len(cs) == rank && cs[0] != 1 || cs[len(cs)-(rank-1)] != M {
+			continue
+		}
+		bias := make([]float32, M)
+		if bv := p.Input(2); bv != nil {
+			b, ok := bnConstF32(bv)
+			if !ok || int64(len(b)) != M {
+				continue
+			}
+			copy(bias, b)
+		}
+		for m := range bias {
+			bias[m] += c[m]
+		}
+		ins := append([]*ir.Value(nil), p.Inputs...)
+		for len(ins) < 3 {
+			ins = append(ins, nil)
+		}
+		ins[2] = bnNewConst(g, add.Outputs[0].Name+"_bias", []int64{M}, bias)
+		p.Inputs = ins
+		bnRewire(p, add)
+		uses[add.Outputs[0]] = 1
+		return add
+	}
+	return nil
 }

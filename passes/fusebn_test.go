@@ -45,6 +45,8 @@ func bnGraph(convBias bool) *ir.Graph {
 	// ConvTranspose with groups 2: weight [4, 3, 2, 2], 6 output channels.
 	ct := b.Op1("ConvTranspose", map[string]*ir.Attr{"group": ir.IntAttr(2), "strides": ir.IntsAttr(2, 2)}, h,
 		b.Const("ctw", bnRand(rng, -1, 1, 4, 3, 2, 2)))
+	// The bias as a separate per-channel Add (as PP-OCR det exports it).
+	ct = b.Op1("Add", nil, ct, b.Const("ctb", bnRand(rng, -1, 1, 6, 1, 1)))
 	b.Output(bn(ct, 6))
 	g := b.Graph()
 	g.Opsets = map[string]int64{"": 17}
@@ -95,8 +97,8 @@ func TestFoldBN(t *testing.T) {
 		if err := Run(NewContext(1), g, []Pass{FoldBN{}}); err != nil {
 			t.Fatal(err)
 		}
-		if k := bnCount(g, "BatchNormalization"); k != 0 {
-			t.Fatalf("bias=%v: %d BatchNormalization nodes left", bias, k)
+		if k, a := bnCount(g, "BatchNormalization"), bnCount(g, "Add"); k != 0 || a != 0 {
+			t.Fatalf("bias=%v: %d BatchNormalization and %d Add nodes left", bias, k, a)
 		}
 		bnCompare(t, bnRun(t, g, in), want, 1e-5)
 	}
