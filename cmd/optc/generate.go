@@ -79,8 +79,12 @@ output; sampled output is distributed as the target's):
                         decoder layers (auto: the depth with the best expected
                         speedup, measured on the prompt's continuation)
   --draft recycle       Token Recycling: no draft model; an adjacency matrix
-                        of top-8 successors fills a static tree verified with
-                        tree attention (--spec tree:N cuts it to N nodes)
+                        of top-8 successors fills the paper's static tree,
+                        verified with tree attention. --spec tree:auto (the
+                        default) cuts the tree each round to the size with
+                        the best expected tokens per verification cost (from
+                        the target's measured forward cost and each node's
+                        acceptance); tree:N keeps N nodes; tree:all all 80
   --draft none          plain decoding
   --spec fixed:K        K draft tokens per round (default fixed:4)
   --spec specdec++[:H]  adaptive length: stop when the acceptance head
@@ -122,7 +126,7 @@ position, forward-pass cost (fixed + per token) and KV bytes.
 	fl.IntVar(&f.runs, "runs", 5, "--bench: runs per test (median reported)")
 	fl.IntVar(&f.threads, "threads", 0, "GOMAXPROCS for the run (0 = leave as is)")
 	fl.StringVar(&f.draft, "draft", "", "speculative decoding draft: a model path, auto[:K], recycle or none")
-	fl.StringVar(&f.spec, "spec", "", "speculative decoding strategy: fixed:K, specdec++[:H], pearl[:G], spectr[:KxL], rsd[:B1-B2-…], tree:N (recycle)")
+	fl.StringVar(&f.spec, "spec", "", "speculative decoding strategy: fixed:K, specdec++[:H], pearl[:G], spectr[:KxL], rsd[:B1-B2-…], tree[:N|all|auto] (recycle)")
 	fl.StringVar(&f.acceptHead, "accept-head", "", "SpecDec++ acceptance head (safetensors from optc train-accept-head)")
 	fl.BoolVar(&f.guard, "guard", true, "decode plainly while speculation is slower than plain decoding")
 	fl.StringVar(&f.kv, "kv", "dense", "KV cache: dense, f16, gear:B[,kivi], evict:N, locret:N,head=FILE (see the help)")
@@ -320,20 +324,22 @@ type draftInfo struct {
 func buildStrategy(ctx context.Context, m *llm.Model, f *generateFlags, cfg llm.SamplerConfig, prompt []int32) (func() spec.Strategy, *draftInfo, error) {
 	kind, arg, _ := strings.Cut(f.spec, ":")
 	if f.draft == "recycle" {
-		n := 0
+		mk := spec.NewAdaptiveRecycle
 		switch kind {
 		case "", "tree", "recycle":
-			if arg != "" {
-				v, err := strconv.Atoi(arg)
-				if err != nil || v < 1 {
-					return nil, nil, fmt.Errorf("generate: --spec %s: want tree:N with N ≥ 1 nodes", f.spec)
+			if arg == "all" {
+				mk = func() *spec.Recycle { return spec.NewRecycle(0) }
+			} else if arg != "" && arg != "auto" {
+				n, err := strconv.Atoi(arg)
+				if err != nil || n < 1 {
+					return nil, nil, fmt.Errorf("generate: --spec %s: want tree:N with N ≥ 1 nodes, tree:all or tree:auto", f.spec)
 				}
-				n = v
+				mk = func() *spec.Recycle { return spec.NewRecycle(n) }
 			}
 		default:
-			return nil, nil, fmt.Errorf("generate: --draft recycle takes --spec tree[:N], not %q", f.spec)
+			return nil, nil, fmt.Errorf("generate: --draft recycle takes --spec tree[:N|all|auto], not %q", f.spec)
 		}
-		return func() spec.Strategy { return spec.NewRecycle(n) }, &draftInfo{Kind: "recycle", Name: spec.NewRecycle(n).Name()}, nil
+		return func() spec.Strategy { return mk() }, &draftInfo{Kind: "recycle", Name: mk().Name()}, nil
 	}
 	if kind == "tree" {
 		return nil, nil, fmt.Errorf("generate: --spec tree is Token Recycling's; use --draft recycle")

@@ -169,6 +169,7 @@ func TestStrategiesSampleTheTarget(t *testing.T) {
 			func() Strategy { return NewRSD(draft, []int{2, 2}) },
 			func() Strategy { return NewSpecTr(draft, 3, 2) },
 			func() Strategy { return &Recycle{K: 3, Template: [][][]int{{{0, 1}}, {{0, 1}, {0}}}} },
+			func() Strategy { return &Recycle{K: 3, Template: [][][]int{{{0, 1}}, {{0, 1}, {0}}}, Adaptive: true} },
 		}
 		for _, mk := range strategies {
 			name := mk().Name()

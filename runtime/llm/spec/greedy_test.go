@@ -98,7 +98,7 @@ func strategiesFor(draft Model) []Strategy {
 		NewPearl(draft, 3), NewPearl(draft, 0),
 		NewRSD(draft, []int{3, 2, 1}),
 		NewSpecTr(draft, 3, 3),
-		NewRecycle(0), NewRecycle(12),
+		NewRecycle(0), NewRecycle(12), NewAdaptiveRecycle(),
 	}
 }
 

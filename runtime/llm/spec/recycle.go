@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 )
 
 // Recycle is Token Recycling (Luo et al., ACL 2025): draft-free
@@ -25,11 +26,21 @@ type Recycle struct {
 	// Cold resets M at the start of every generation (it is then filled
 	// from the prompt); otherwise M carries over (the paper's hot start).
 	Cold bool
+	// Adaptive sizes the tree every round: it keeps the N template nodes
+	// most often on the accepted path (counted per node, starting from a
+	// prior by rank) with N maximizing the expected tokens per unit of
+	// verification cost, (1 + Σ P(node accepted)) / (a + b·(1+N)), for
+	// the target's measured forward cost a + b·n (at most MaxNodes).
+	Adaptive bool
 
 	m      [][]int32
 	shape  []templateNode // the template's nodes, parents first
 	vocab  int
 	target Model
+	// Adaptive: per template node, rounds it was in the tree and rounds
+	// it was accepted; the target's forward cost in ms.
+	present, hits []float64
+	costA, costB  float64
 }
 
 // templateNode is one node of the static tree: its parent (-1 = root)
@@ -52,7 +63,14 @@ var TokenRecyclingTree = [][][]int{
 // nodes (0: all).
 func NewRecycle(maxNodes int) *Recycle { return &Recycle{MaxNodes: maxNodes} }
 
+// NewAdaptiveRecycle is Token Recycling whose tree is cut, every round,
+// to the size with the best expected tokens per verification cost.
+func NewAdaptiveRecycle() *Recycle { return &Recycle{Adaptive: true} }
+
 func (r *Recycle) Name() string {
+	if r.Adaptive {
+		return "recycle:auto"
+	}
 	if r.MaxNodes > 0 {
 		return fmt.Sprintf("recycle:%d", r.MaxNodes)
 	}
@@ -75,7 +93,17 @@ func (r *Recycle) Start(ctx context.Context, s *Session) error {
 		if err != nil {
 			return err
 		}
-		r.shape = cutTemplate(shape, r.MaxNodes)
+		if r.Adaptive {
+			r.shape = shape
+		} else {
+			r.shape = cutTemplate(shape, r.MaxNodes)
+		}
+		r.present, r.hits = make([]float64, len(r.shape)), make([]float64, len(r.shape))
+	}
+	if r.Adaptive && r.costB == 0 {
+		if err := r.measureCost(ctx, s); err != nil {
+			return err
+		}
 	}
 	v := s.target.m.VocabSize()
 	if r.m == nil || r.Cold || r.vocab != v || r.target != s.target.m {
@@ -201,6 +229,81 @@ func cutTemplate(nodes []templateNode, n int) []templateNode {
 	return out
 }
 
+// costCache holds measured forward costs per target model, so that
+// adaptive Token Recycling times a model once per process.
+var costCache sync.Map // Model → [2]float64
+
+// measureCost times the target's forward passes of 1 and 8 tokens after
+// the prompt (on a scratch cache) and fits a + b·n.
+func (r *Recycle) measureCost(ctx context.Context, s *Session) error {
+	if c, ok := costCache.Load(s.target.m); ok {
+		ab := c.([2]float64)
+		r.costA, r.costB = ab[0], ab[1]
+		return nil
+	}
+	fc, err := MeasureForward(ctx, s.target.m, min(len(s.Seq), s.chunk), []int{1, 8}, 3)
+	if err != nil {
+		return err
+	}
+	t1, t8 := fc.Points[0].CPUMS, fc.Points[1].CPUMS
+	if t1 == 0 || t8 == 0 {
+		t1, t8 = fc.Points[0].MS, fc.Points[1].MS
+	}
+	r.costB = max((t8-t1)/7, 1e-6)
+	r.costA = max(t1-r.costB, 0)
+	costCache.Store(s.target.m, [2]float64{r.costA, r.costB})
+	return nil
+}
+
+// pick returns the template nodes of this round's tree (parents first):
+// all of them, or for an adaptive tree the best-valued subtree.
+func (r *Recycle) pick() []int {
+	all := make([]int, len(r.shape))
+	for i := range all {
+		all[i] = i
+	}
+	if !r.Adaptive {
+		return all
+	}
+	// P(node accepted), smoothed towards the rank prior with 4 rounds.
+	const k = 4
+	pi := make([]float64, len(r.shape))
+	for i, nd := range r.shape {
+		prior := rankPrior[min(nd.rank, len(rankPrior)-1)]
+		if nd.parent >= 0 {
+			prior *= pi[nd.parent]
+		}
+		pi[i] = (r.hits[i] + k*prior) / (r.present[i] + k)
+	}
+	order := append([]int(nil), all...)
+	sort.SliceStable(order, func(a, b int) bool { return pi[order[a]] > pi[order[b]] })
+	limit := len(r.shape)
+	if r.MaxNodes > 0 {
+		limit = min(limit, r.MaxNodes)
+	}
+	in := make([]bool, len(r.shape))
+	var chosen []int
+	best, bestN, sum := 0.0, 1, 0.0
+	for _, u := range order {
+		if len(chosen) == limit {
+			break
+		}
+		if p := r.shape[u].parent; p >= 0 && !in[p] {
+			continue // keep it a subtree
+		}
+		in[u] = true
+		chosen = append(chosen, u)
+		sum += pi[u]
+		n := len(chosen)
+		if v := (1 + sum) / (r.costA + r.costB*float64(1+n)); v > best {
+			best, bestN = v, n
+		}
+	}
+	chosen = chosen[:bestN]
+	sort.Ints(chosen)
+	return chosen
+}
+
 func (r *Recycle) Round(ctx context.Context, s *Session) ([]int32, error) {
 	room := s.room()
 	if room == 0 {
@@ -208,10 +311,14 @@ func (r *Recycle) Round(ctx context.Context, s *Session) ([]int32, error) {
 	}
 	root := s.Seq[len(s.Seq)-1]
 	t := &draftTree{rule: candidates}
-	idx := make([]int, len(r.shape)) // template node → tree node (-2: cut by depth)
+	nodes := r.pick()
+	idx := make([]int, len(r.shape)) // template node → tree node (-2: not in the tree)
 	depth := make([]int, len(r.shape))
-	for i, nd := range r.shape {
+	for i := range idx {
 		idx[i] = -2
+	}
+	for _, i := range nodes {
+		nd := r.shape[i]
 		src, par := root, -1
 		if nd.parent >= 0 {
 			if idx[nd.parent] < 0 {
@@ -228,5 +335,29 @@ func (r *Recycle) Round(ctx context.Context, s *Session) ([]int32, error) {
 		}
 		idx[i] = t.add(r.m[src][nd.rank], par)
 	}
-	return verifyTree(ctx, s, t, r.observe)
+	out, err := verifyTree(ctx, s, t, r.observe)
+	if err != nil || !r.Adaptive {
+		return out, err
+	}
+	// Count which template nodes were in the tree and accepted.
+	node := -1 // tree node of the accepted path
+	accepted := map[int]bool{}
+	for _, tok := range out[:len(out)-1] {
+		for _, c := range t.kids[node+1] {
+			if t.tok[c] == tok {
+				node = c
+				break
+			}
+		}
+		accepted[node] = true
+	}
+	for _, i := range nodes {
+		if idx[i] >= 0 {
+			r.present[i]++
+			if accepted[idx[i]] {
+				r.hits[i]++
+			}
+		}
+	}
+	return out, nil
 }
