@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -112,14 +113,22 @@ func TestGreedyMatchesTarget(t *testing.T) {
 		target *llm.Model
 		draft  func(*llm.Model) (*llm.Model, error)
 		prompt string
+		guard  bool // also run every strategy under a guard that keeps switching
 	}
 	pairs := []pair{
-		{"stories260K/auto:2", nil, func(m *llm.Model) (*llm.Model, error) { return AutoDraft(m, 2) }, "Once upon a time, there was a"},
+		{"stories260K/auto:2", nil, func(m *llm.Model) (*llm.Model, error) { return AutoDraft(m, 2) }, "Once upon a time, there was a", true},
 	}
 	if _, ok := llmtest.Find(); !ok {
 		pairs = nil
 	}
-	pairs = append(pairs, pair{"lm-draft/auto:1", loadModel(t, fixtureDir("lm-draft")), func(m *llm.Model) (*llm.Model, error) { return AutoDraft(m, 1) }, "func main() {\n\tfmt."})
+	lmDraft := loadModel(t, fixtureDir("lm-draft"))
+	pairs = append(pairs, pair{"lm-draft/auto:1", lmDraft, func(m *llm.Model) (*llm.Model, error) { return AutoDraft(m, 1) }, "func main() {\n\tfmt.", true})
+	if _, err := os.Stat(filepath.Join(fixtureDir("lm-target"), "config.json")); err == nil {
+		pairs = append(pairs, pair{"lm-target/lm-draft", loadModel(t, fixtureDir("lm-target")), func(*llm.Model) (*llm.Model, error) { return lmDraft, nil },
+			"\tif err != nil {\n\t\treturn ", false})
+	} else {
+		t.Log("testdata/models/lm-target is absent: the fixture pair is not checked")
+	}
 	for _, p := range pairs {
 		target := p.target
 		if target == nil {
@@ -136,7 +145,11 @@ func TestGreedyMatchesTarget(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, s := range append(strategiesFor(draft), Plain{}) {
-			for _, guard := range []*Guard{nil, {Window: 2, Margin: 1e9, Probe: 1, Backoff: 3}} {
+			guards := []*Guard{nil}
+			if p.guard {
+				guards = append(guards, &Guard{Window: 2, Margin: 1e9, Probe: 1, Backoff: 3})
+			}
+			for _, guard := range guards {
 				d := &Decoder{Target: target, Strategy: s, Guard: guard}
 				res, err := d.Generate(ctx, llm.Request{Prompt: prompt, MaxTokens: n})
 				if err != nil {
