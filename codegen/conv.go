@@ -133,14 +133,14 @@ func newConvKernel(l *lowering, n *ir.Node) (kernel, error) {
 	G := g.group
 	x := n.Inputs[0]
 	out := n.Outputs[0]
-	wv, err := c.denseWeight(n.Inputs[1])
+	wv, err := convOperand(c, n.Inputs[1])
 	if err != nil {
 		return nil, err
 	}
 	gk := &gemmKernel{
 		node: nodeName(n), out: out, p: c.gemmParams(),
 		M: g.M / G, N: g.OH * g.OW, K: g.C / G * g.KH * g.KW,
-		a:  buf{w: wv},
+		a:  wv,
 		bv: x,
 		// The GEMM's 2-D view of the output: rows b·M + m, columns oh·OW + ow.
 		outShape: []int64{g.Nb * g.M, g.OH * g.OW},
@@ -150,7 +150,11 @@ func newConvKernel(l *lowering, n *ir.Node) (kernel, error) {
 		epi: leafExpr(0),
 	}
 	gk.si, gk.sk = gk.K, 1
-	if bv := n.Input(2); bv != nil {
+	if bv := n.Input(2); bv != nil && bv.Const == nil {
+		// Run-time bias (checked: one image, so GEMM row = channel).
+		gk.leaves = append(gk.leaves, gemmLeaf{b: buf{v: bv}, rs: 1, cs: 0})
+		gk.epi = &expr{op: "Add", args: []*expr{gk.epi, leafExpr(1)}}
+	} else if bv != nil {
 		bias, _, err := constF32(bv)
 		if err != nil {
 			return nil, err
@@ -302,26 +306,59 @@ func (k *convKernel) emit(e *segEmitter, temps []int64) error {
 }
 
 func convCheck(n *ir.Node, _ int64) error {
-	if len(n.Inputs) < 2 || len(n.Inputs) > 3 {
-		return fmt.Errorf("Conv with %d inputs", len(n.Inputs))
+	if err := convOperandsF32(n); err != nil {
+		return err
 	}
-	if w := n.Inputs[1]; w.Const == nil {
-		return fmt.Errorf("Conv weight is not a constant")
+	g, err := convGeometry(n)
+	if err != nil {
+		return err
 	}
-	if bv := n.Input(2); bv != nil && bv.Const == nil {
-		return fmt.Errorf("Conv bias is not a constant")
+	if bv := n.Input(2); bv != nil && bv.Const == nil && g.Nb != 1 && !(g.group == g.C && g.M == g.C) {
+		return fmt.Errorf("Conv with a run-time bias and batch %d is not lowered yet", g.Nb)
 	}
-	if w := n.Inputs[1].Const; w.DType != ir.Float32 {
-		return fmt.Errorf("Conv weight is %s (only f32 is lowered)", w.DType)
-	}
-	_, err := convGeometry(n)
-	return err
+	return nil
 }
 
 func init() {
 	registerLowering("Conv", &opLowering{
-		inputs: firstInput,
+		inputs: convInputs,
 		check:  convCheck,
 		lower:  newConvKernel,
 	})
+}
+
+// convInputs are a Conv's or ConvTranspose's run-time inputs: the data and
+// any weight or bias that is not a constant.
+func convInputs(n *ir.Node) []*ir.Value {
+	ins := n.Inputs[:1]
+	for _, v := range n.Inputs[1:] {
+		if v != nil && v.Const == nil {
+			ins = append(ins, v)
+		}
+	}
+	return ins
+}
+
+// convOperandsF32 checks that constant weight and bias are f32 (run-time
+// ones are checked with the data input).
+func convOperandsF32(n *ir.Node) error {
+	if len(n.Inputs) < 2 || len(n.Inputs) > 3 || n.Inputs[1] == nil {
+		return fmt.Errorf("%s with %d inputs", n.Op, len(n.Inputs))
+	}
+	for _, v := range n.Inputs[1:] {
+		if v != nil && v.Const != nil && v.Const.DType != ir.Float32 {
+			return fmt.Errorf("%s operand %q is %s (only f32 is lowered)", n.Op, v.Name, v.Const.DType)
+		}
+	}
+	return nil
+}
+
+// convOperand is a weight or bias buffer: the stored constant or the
+// run-time value.
+func convOperand(c *compiler, v *ir.Value) (buf, error) {
+	if v.Const == nil {
+		return buf{v: v}, nil
+	}
+	w, err := c.denseWeight(v)
+	return buf{w: w}, err
 }

@@ -19,8 +19,8 @@ type dwConvKernel struct {
 	node   string
 	g      *convGeom
 	x, out *ir.Value
-	w      *Weight
-	bias   *Weight
+	w      buf
+	bias   *buf
 	epi    *expr // leaf 0: the accumulator (bias added)
 	lanes  int64
 	hp, wp int64 // padded plane
@@ -28,15 +28,17 @@ type dwConvKernel struct {
 
 func newDWConvKernel(l *lowering, n *ir.Node, g *convGeom) (kernel, error) {
 	c := l.c
-	w, err := c.denseWeight(n.Inputs[1])
+	w, err := convOperand(c, n.Inputs[1])
 	if err != nil {
 		return nil, err
 	}
 	k := &dwConvKernel{node: nodeName(n), g: g, x: n.Inputs[0], out: n.Outputs[0], w: w, epi: leafExpr(0), lanes: int64(c.t.Lanes())}
 	if bv := n.Input(2); bv != nil {
-		if k.bias, err = c.denseWeight(bv); err != nil {
+		bb, err := convOperand(c, bv)
+		if err != nil {
 			return nil, err
 		}
+		k.bias = &bb
 	}
 	// Columns read for a vector of L outputs starting at ow (< OW rounded
 	// up to L): up to ((OWr-1)·sw + (KW-1)·dw + 1).
@@ -47,9 +49,9 @@ func newDWConvKernel(l *lowering, n *ir.Node, g *convGeom) (kernel, error) {
 }
 
 func (k *dwConvKernel) inputs() []buf {
-	bufs := []buf{{v: k.x}, {w: k.w}}
+	bufs := []buf{{v: k.x}, k.w}
 	if k.bias != nil {
-		bufs = append(bufs, buf{w: k.bias})
+		bufs = append(bufs, *k.bias)
 	}
 	return bufs
 }
@@ -100,10 +102,10 @@ func (k *dwConvKernel) emit(e *segEmitter, temps []int64) error {
 	b, ctx, begin, end := e.task("_dwconv")
 	src0 := e.ptr(b, ctx, buf{v: k.x})
 	dst0 := e.outPtr(b, ctx, k.out)
-	wts := e.ptr(b, ctx, buf{w: k.w})
+	wts := e.ptr(b, ctx, k.w)
 	var biasP value.Value
 	if k.bias != nil {
-		biasP = e.ptr(b, ctx, buf{w: k.bias})
+		biasP = e.ptr(b, ctx, *k.bias)
 	}
 	pad0 := e.tempPtr(b, ctx, temps[0])
 	owFull := g.OW / k.lanes * k.lanes

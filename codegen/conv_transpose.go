@@ -26,7 +26,7 @@ type convTKernel struct {
 	g      *convGeom // H, W: input; OH, OW: output; M: output channels
 	col    *ir.Value
 	out    *ir.Value
-	bias   *Weight
+	bias   *buf
 	epi    *expr
 	ph, pw int64
 }
@@ -96,7 +96,7 @@ func newConvTKernel(l *lowering, n *ir.Node) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	wv, err := c.denseWeight(n.Inputs[1])
+	wv, err := convOperand(c, n.Inputs[1])
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func newConvTKernel(l *lowering, n *ir.Node) (kernel, error) {
 	gk := &gemmKernel{
 		node: nodeName(n) + "/gemm", out: col, p: c.gemmParams(),
 		M: rows, N: g.H * g.W, K: g.C,
-		a: buf{w: wv}, si: 1, sk: rows,
+		a: wv, si: 1, sk: rows,
 		bv: n.Inputs[0], sbk: g.H * g.W, sbn: 1,
 		outShape: []int64{g.Nb * rows, g.H * g.W},
 		batch:    []int64{g.Nb}, aBatch: []int64{0}, bBatch: []int64{1}, nbB: g.Nb,
@@ -115,9 +115,11 @@ func newConvTKernel(l *lowering, n *ir.Node) (kernel, error) {
 	delete(l.open, col) // nothing may fuse into the internal col value
 	k := &convTKernel{node: nodeName(n), g: g, col: col, out: n.Outputs[0], epi: leafExpr(0), ph: g.ph, pw: g.pw}
 	if bv := n.Input(2); bv != nil {
-		if k.bias, err = c.denseWeight(bv); err != nil {
+		bb, err := convOperand(c, bv)
+		if err != nil {
 			return nil, err
 		}
+		k.bias = &bb
 	}
 	return k, nil
 }
@@ -125,7 +127,7 @@ func newConvTKernel(l *lowering, n *ir.Node) (kernel, error) {
 func (k *convTKernel) inputs() []buf {
 	bufs := []buf{{v: k.col}}
 	if k.bias != nil {
-		bufs = append(bufs, buf{w: k.bias})
+		bufs = append(bufs, *k.bias)
 	}
 	return bufs
 }
@@ -172,7 +174,7 @@ func (k *convTKernel) emit(e *segEmitter, _ []int64) error {
 	dst0 := e.outPtr(b, ctx, k.out)
 	var biasP value.Value
 	if k.bias != nil {
-		biasP = e.ptr(b, ctx, buf{w: k.bias})
+		biasP = e.ptr(b, ctx, *k.bias)
 	}
 	HW := g.H * g.W
 	// src returns (index, ok) of input coordinate for output o and tap t:
@@ -215,13 +217,10 @@ func (k *convTKernel) emit(e *segEmitter, _ []int64) error {
 
 func init() {
 	registerLowering("ConvTranspose", &opLowering{
-		inputs: firstInput,
+		inputs: convInputs,
 		check: func(n *ir.Node, _ int64) error {
-			if len(n.Inputs) < 2 || n.Inputs[1].Const == nil || n.Inputs[1].Const.DType != ir.Float32 {
-				return fmt.Errorf("ConvTranspose weight is not an f32 constant")
-			}
-			if bv := n.Input(2); bv != nil && (bv.Const == nil || bv.Const.DType != ir.Float32) {
-				return fmt.Errorf("ConvTranspose bias is not an f32 constant")
+			if err := convOperandsF32(n); err != nil {
+				return err
 			}
 			_, err := convTGeometry(n)
 			return err
