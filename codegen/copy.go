@@ -99,6 +99,10 @@ func (k *regionKernel) emit(e *segEmitter, _ []int64) error {
 		outer := dims[:nd-1]
 		rows := ir.NumElements(outer)
 		sIn, dIn := sts[0][nd-1], sts[1][nd-1]
+		if c := copyTileDim(dims, sts); c >= 0 {
+			k.emitTiled(e, p, dims, sts, c)
+			continue
+		}
 		b, ctx, begin, end := e.task("_copy")
 		src := e.ptr(b, ctx, p.src)
 		dst := e.outPtr(b, ctx, k.out)
@@ -120,6 +124,63 @@ func (k *regionKernel) emit(e *segEmitter, _ []int64) error {
 		e.launch(b, rows, float64(rows*inner)*2)
 	}
 	return nil
+}
+
+// copyTile is the tile edge of transposing copies.
+const copyTile = 16
+
+// copyTileDim returns the dim (other than the innermost) along which the
+// source is contiguous when the innermost dim reads strided and writes
+// contiguously (a transpose), or -1.
+func copyTileDim(dims []int64, sts [][]int64) int {
+	nd := len(dims)
+	if nd < 2 || sts[0][nd-1] == 1 || sts[1][nd-1] != 1 || dims[nd-1] < 4 {
+		return -1
+	}
+	for d := 0; d < nd-1; d++ {
+		if sts[0][d] == 1 && dims[d] >= 4 {
+			return d
+		}
+	}
+	return -1
+}
+
+// emitTiled copies a transposing piece in tiles of copyTile×copyTile over
+// dims c and the innermost, so both the strided reads and the contiguous
+// writes stay in L1: a task per (other dims, block of c).
+func (k *regionKernel) emitTiled(e *segEmitter, p copyPiece, dims []int64, sts [][]int64, c int) {
+	nd := len(dims)
+	var oDims, oS, oD []int64
+	for d := 0; d < nd-1; d++ {
+		if d != c {
+			oDims, oS, oD = append(oDims, dims[d]), append(oS, sts[0][d]), append(oD, sts[1][d])
+		}
+	}
+	inner, dc := dims[nd-1], dims[c]
+	sIn, dC := sts[0][nd-1], sts[1][c]
+	nb := (dc + copyTile - 1) / copyTile
+	rows := ir.NumElements(oDims)
+	b, ctx, begin, end := e.task("_transpose")
+	src := e.ptr(b, ctx, p.src)
+	dst := e.outPtr(b, ctx, k.out)
+	b.loop(begin, end, 1, func(t value.Value) {
+		r := b.cur.NewSDiv(t, ci(nb))
+		cb := b.mul(b.cur.NewSRem(t, ci(nb)), ci(copyTile))
+		ce := b.minI(b.add(cb, ci(copyTile)), ci(dc))
+		sp := b.gepF(src, b.add(b.unravel(r, oDims, oS), ci(p.srcOff)))
+		dp := b.gepF(dst, b.add(b.unravel(r, oDims, oD), ci(p.dstOff)))
+		b.loop(ci(0), ci(inner), copyTile, func(jb value.Value) {
+			je := b.minI(b.add(jb, ci(copyTile)), ci(inner))
+			b.loop(cb, ce, 1, func(cc value.Value) {
+				s := b.gepF(sp, cc)
+				d := b.gepF(dp, b.mul(cc, ci(dC)))
+				b.loop(jb, je, 1, func(j value.Value) {
+					b.store(b.load(b.gepF(s, b.mul(j, ci(sIn))), 1), b.gepF(d, j), 1)
+				})
+			})
+		})
+	})
+	e.launch(b, rows*nb, float64(rows*dc*inner)*2)
 }
 
 func mustShape(v *ir.Value) []int64 { s, _ := concreteShape(v); return s }
