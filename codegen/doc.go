@@ -16,6 +16,10 @@
 //	              run through optc_parallel_for (provided by the runtime shim)
 //	ew.go, expr.go, gemm.go, softmax.go, views.go   the kernels; each file
 //	              registers the ops it lowers in an init function
+//	pool.go, norm.go, reduce.go, copy.go   pooling, LayerNorm, reductions,
+//	              and data movement (Transpose, Slice, Concat, Split,
+//	              Gather, Expand, Pad, nearest Resize) as strided region
+//	              copies (regionKernel)
 //	llvm.go       the small layer over llir/llvm the kernels are written in
 //
 // Adding a kernel (Conv, pooling, a normalization, …): a new file with a
