@@ -20,6 +20,11 @@
 //	              and data movement (Transpose, Slice, Concat, Split,
 //	              Gather, Expand, Pad, nearest Resize) as strided region
 //	              copies (regionKernel)
+//	conv.go, conv_dw.go, conv_transpose.go   Conv as im2col (packed
+//	              straight into the GEMM's B panels) + the GEMM micro-kernel
+//	              with bias/activation epilogue, per image and group;
+//	              depthwise as a direct vector kernel; ConvTranspose as a
+//	              GEMM + gather col2im (BatchNorm is folded by passes' fold-bn)
 //	llvm.go       the small layer over llir/llvm the kernels are written in
 //
 // Adding a kernel (Conv, pooling, a normalization, …): a new file with a
