@@ -58,6 +58,23 @@ func (s *Session) room() int {
 	return max(0, min(s.want-1, s.target.m.MaxLen()-len(s.Seq)))
 }
 
+// draftRoom is room further limited by a draft model's context: drafting
+// n tokens feeds the draft up to position len(Seq)+n-2.
+func (s *Session) draftRoom(m Model) int {
+	return max(0, min(s.room(), m.MaxLen()-len(s.Seq)))
+}
+
+// treeCap is the most tree nodes one round may propose: a tree occupies
+// one cache slot per node in the target's cache (and, while it is
+// drafted, in the draft's, when draft is not nil).
+func (s *Session) treeCap(draft Model) int {
+	c := s.target.m.MaxLen() - len(s.Seq)
+	if draft != nil {
+		c = min(c, draft.MaxLen()-len(s.Seq))
+	}
+	return max(0, c)
+}
+
 // dist is the target's warped distribution after history, in a new slice.
 func (s *Session) dist(logits []float32, history []int32) []float64 {
 	return s.warper.Probs(logits, history, nil)

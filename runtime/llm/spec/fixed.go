@@ -85,7 +85,7 @@ func (f *Fixed) maxDraft(s *Session) int {
 	if f.Head != nil {
 		k = f.MaxLen
 	}
-	return min(k, s.room())
+	return min(k, s.draftRoom(f.Draft))
 }
 
 // propose drafts up to n tokens from s.Seq, returning them and the

@@ -169,3 +169,28 @@ func TestGreedyMatchesTarget(t *testing.T) {
 		}
 	}
 }
+
+// Every strategy stops at the end of the target's context like plain
+// decoding, with a draft whose context is shorter still.
+func TestContextLimit(t *testing.T) {
+	target, draft := fakePair()
+	target.maxLen, draft.maxLen = 14, 11
+	ctx := context.Background()
+	req := llm.Request{Prompt: []int32{1, 2, 0}, MaxTokens: 30}
+	ref, err := (&Decoder{Target: target}).Generate(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.StopReason != "context" || len(ref.Prompt)+len(ref.Tokens) != 14 {
+		t.Fatalf("plain decoding stopped with %q after %d tokens", ref.StopReason, len(ref.Tokens))
+	}
+	for _, s := range strategiesFor(draft) {
+		res, err := (&Decoder{Target: target, Strategy: s}).Generate(ctx, req)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name(), err)
+		}
+		if !slices.Equal(res.Tokens, ref.Tokens) || res.StopReason != "context" {
+			t.Errorf("%s: %v (%s), want %v (context)", s.Name(), res.Tokens, res.StopReason, ref.Tokens)
+		}
+	}
+}

@@ -99,14 +99,16 @@ func (r *RSD) Start(ctx context.Context, s *Session) error {
 }
 
 func (r *RSD) Round(ctx context.Context, s *Session) ([]int32, error) {
-	depth := min(len(r.Branch), s.room())
+	depth := min(len(r.Branch), s.draftRoom(r.Draft))
 	if depth == 0 {
 		return s.PlainRound(ctx)
 	}
 	t := &draftTree{rule: withoutReplacement}
+	capN := s.treeCap(r.Draft)
 	frontier := []int{-1}
 	from := -1
-	for l := 0; l < depth; l++ {
+	// A level is drafted only if the tree can take all of its nodes.
+	for l := 0; l < depth && t.len()+len(frontier)*r.Branch[l] <= capN; l++ {
 		lg, qs, err := r.level(ctx, s, t, from)
 		if err != nil {
 			return nil, err
@@ -182,17 +184,20 @@ func (r *SpecTr) Start(ctx context.Context, s *Session) error {
 }
 
 func (r *SpecTr) Round(ctx context.Context, s *Session) ([]int32, error) {
-	depth := min(r.L, s.room())
-	if depth == 0 {
+	depth := min(r.L, s.draftRoom(r.Draft))
+	capN := s.treeCap(r.Draft)
+	if depth == 0 || capN < r.K {
 		return s.PlainRound(ctx)
 	}
 	t := &draftTree{rule: iid}
-	at := make([]int, r.K) // each draft's current node
+	at := make([]int, r.K) // each draft's current node (-1: the root)
 	for j := range at {
 		at[j] = -1
 	}
 	from := -1
-	for l := 0; l < depth; l++ {
+	// A level is drafted only if the tree can take a new node for every
+	// draft, so which drafts continue never depends on their tokens.
+	for l := 0; l < depth && t.len()+r.K <= capN; l++ {
 		_, qs, err := r.level(ctx, s, t, from)
 		if err != nil {
 			return nil, err

@@ -110,7 +110,7 @@ func (p *Pearl) Round(ctx context.Context, s *Session) ([]int32, error) {
 	if p.after != len(s.Seq) {
 		p.prov, p.provQ = nil, nil // the sequence moved on without us (guard, or a truncated round)
 	}
-	room := s.room()
+	room := s.draftRoom(p.Draft)
 	if room == 0 {
 		p.prov, p.provQ = nil, nil
 		return s.PlainRound(ctx)
@@ -122,8 +122,13 @@ func (p *Pearl) Round(ctx context.Context, s *Session) ([]int32, error) {
 		p.prov, p.provQ = nil, nil
 		return out, err
 	}
-	g := p.gamma()
 	base := append(append([]int32{}, s.Seq...), p.prov...)
+	g := min(p.gamma(), p.Draft.MaxLen()-len(base)+1) // the draft's context holds base and g-1 drafts
+	if g < 1 {
+		out, err := verifyDrafts(ctx, s, p.prov, p.provQ)
+		p.prov, p.provQ = nil, nil
+		return out, err
+	}
 	type drafted struct {
 		toks []int32
 		qs   [][]float64

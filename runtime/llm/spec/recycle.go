@@ -317,7 +317,11 @@ func (r *Recycle) Round(ctx context.Context, s *Session) ([]int32, error) {
 	for i := range idx {
 		idx[i] = -2
 	}
+	capN := s.treeCap(nil)
 	for _, i := range nodes {
+		if t.len() == capN {
+			break
+		}
 		nd := r.shape[i]
 		src, par := root, -1
 		if nd.parent >= 0 {

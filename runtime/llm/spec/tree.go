@@ -70,6 +70,9 @@ func (t *draftTree) dfsOrder() []int {
 // rejection sampling over each node's children. It returns the accepted
 // path's tokens followed by the target's token, and records the round.
 func verifyTree(ctx context.Context, s *Session, t *draftTree, observe func(tok int32, logits []float32)) ([]int32, error) {
+	if t.len() == 0 {
+		return s.PlainRound(ctx) // nothing fits: the context is almost full
+	}
 	order := t.dfsOrder()
 	pos := make([]int, t.len()) // node → index in the forward pass
 	nodes := make([]int32, len(order))
