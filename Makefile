@@ -41,6 +41,9 @@ fuzz: ## run each fuzz target briefly
 	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=15s ./frontend/onnx
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=10s ./ir
 	$(GO) test -run='^$$' -fuzz='^FuzzRead$$' -fuzztime=10s ./npy
+	$(GO) test -run='^$$' -fuzz='^FuzzReadNPZ$$' -fuzztime=5s ./npy
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=5s ./safetensors
+	$(GO) test -run='^$$' -fuzz='^FuzzReadIDX$$' -fuzztime=5s ./data
 
 conformance: ## run the ONNX backend conformance suite and print its summary line
 	@mkdir -p $(CACHE)
