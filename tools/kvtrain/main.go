@@ -203,6 +203,7 @@ func runTrain(args []string) error {
 	windows := fs.Int("windows", 256, "windows drawn at random offsets")
 	ctxLen := fs.Int("ctx", 512, "window length in tokens (BOS + bytes)")
 	prompt := fs.Int("prompt", 384, "labelled prompt tokens per window; the rest are the answer whose attention labels them")
+	gap := fs.Int("gap", 0, "tokens between the prompt and the answer whose queries label it (0: Locret's labels)")
 	hidden := fs.Int("hidden", 256, "hidden width of each layer's head (the paper's is 1024, for 8B models)")
 	steps := fs.Int("steps", 1500, "optimizer steps (one window each)")
 	lr := fs.Float64("lr", 5e-4, "peak learning rate")
@@ -236,7 +237,7 @@ func runTrain(args []string) error {
 		wins = append(wins, toks)
 	}
 	t0 := time.Now()
-	ds, err := locret.Collect(context.Background(), m, locret.Geometry(m, *hidden), wins, *prompt, *jobs)
+	ds, err := locret.Collect(context.Background(), m, locret.Geometry(m, *hidden), wins, *prompt, *gap, *jobs)
 	if err != nil {
 		return err
 	}
@@ -250,8 +251,8 @@ func runTrain(args []string) error {
 	if err != nil {
 		return err
 	}
-	head.Note = fmt.Sprintf("Locret retaining head for %s: %d windows of %d tokens from %s (seed %d), labels = max attention of the last %d tokens' queries on the first %d; hidden %d, %d AdamW steps, lr %g; validation loss per layer %v",
-		filepath.Base(*model), *windows, *ctxLen, filepath.Base(*text), *seed, *ctxLen-*prompt, *prompt, *hidden, *steps, *lr, valid)
+	head.Note = fmt.Sprintf("Locret retaining head for %s: %d windows of %d tokens from %s (seed %d), labels = max attention of the last %d tokens' queries on the first %d (gap %d); hidden %d, %d AdamW steps, lr %g; validation loss per layer %v",
+		filepath.Base(*model), *windows, *ctxLen, filepath.Base(*text), *seed, *ctxLen-*prompt-*gap, *prompt, *gap, *hidden, *steps, *lr, valid)
 	f, err := os.Create(*out)
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ type Dataset struct {
 	Head    *kvcache.RetainingHead // geometry and rotary parameters (no weights)
 	Windows int
 	Prompt  int // labelled tokens per window
+	Gap     int // tokens between the prompt and the answer (0 in Locret)
 	Answer  int // query tokens the labels are taken from
 	// X[l] is [Windows·Prompt][In], Y[l] is [Windows·Prompt][KVHeads].
 	X, Y [][]float32
@@ -34,17 +35,20 @@ func Geometry(m *llm.Model, hidden int) *kvcache.RetainingHead {
 // a dense cache) and records, per layer, the features of the prompt
 // tokens and their labels as Locret's data_gen does: the label of prompt
 // token t for kv head h is the largest attention weight any answer query
-// of h's query group puts on t. Windows run jobs at a time.
-func Collect(ctx context.Context, m *llm.Model, geom *kvcache.RetainingHead, windows [][]int32, prompt, jobs int) (*Dataset, error) {
+// of h's query group puts on t. With gap > 0 the answer starts gap tokens
+// after the prompt (a variant: labels then say what distant queries
+// read, the part of the cache a recent window does not protect). Windows
+// run jobs at a time.
+func Collect(ctx context.Context, m *llm.Model, geom *kvcache.RetainingHead, windows [][]int32, prompt, gap, jobs int) (*Dataset, error) {
 	if len(windows) == 0 {
 		return nil, fmt.Errorf("locret: no windows")
 	}
 	n := len(windows[0])
-	if prompt < 1 || prompt >= n {
-		return nil, fmt.Errorf("locret: prompt of %d tokens in windows of %d (want an answer after it)", prompt, n)
+	if prompt < 1 || gap < 0 || prompt+gap >= n {
+		return nil, fmt.Errorf("locret: prompt of %d tokens and a gap of %d in windows of %d (want an answer after them)", prompt, gap, n)
 	}
 	in, kv := geom.In(), geom.KVHeads
-	ds := &Dataset{Head: geom, Windows: len(windows), Prompt: prompt, Answer: n - prompt,
+	ds := &Dataset{Head: geom, Windows: len(windows), Prompt: prompt, Gap: gap, Answer: n - prompt - gap,
 		X: make([][]float32, geom.Layers), Y: make([][]float32, geom.Layers)}
 	for l := range ds.X {
 		ds.X[l] = make([]float32, len(windows)*prompt*in)
@@ -95,7 +99,7 @@ func (g *logger) Append(layer int, k, v []float32, n int) error {
 		return err
 	}
 	ds := g.ds
-	if start != 0 || n != ds.Prompt+ds.Answer {
+	if start != 0 || n != ds.Prompt+ds.Gap+ds.Answer {
 		g.err = fmt.Errorf("locret: the logger wants one pass over a whole window")
 		return nil
 	}
@@ -112,7 +116,7 @@ func (g *logger) Append(layer int, k, v []float32, n int) error {
 
 func (g *logger) ObserveAttention(layer, head int, w []float32, rows, keys int) {
 	ds := g.ds
-	n := ds.Prompt + ds.Answer
+	n := ds.Prompt + ds.Gap + ds.Answer
 	if rows%n != 0 || keys != n {
 		g.err = fmt.Errorf("locret: attention of %d rows over %d keys, want multiples of %d", rows, keys, n)
 		return
@@ -120,8 +124,8 @@ func (g *logger) ObserveAttention(layer, head int, w []float32, rows, keys int) 
 	kv := ds.Head.KVHeads
 	y := ds.Y[layer][g.w*ds.Prompt*kv:]
 	for r := 0; r < rows; r++ {
-		if r%n < ds.Prompt {
-			continue // a prompt query
+		if r%n < ds.Prompt+ds.Gap {
+			continue // not an answer query
 		}
 		for t := 0; t < ds.Prompt; t++ {
 			if x := w[r*keys+t]; x > y[t*kv+head] {

@@ -139,7 +139,7 @@ func TestCollect(t *testing.T) {
 	}
 	const prompt = 12
 	geom := Geometry(m, 4)
-	ds, err := Collect(context.Background(), m, geom, wins, prompt, 2)
+	ds, err := Collect(context.Background(), m, geom, wins, prompt, 0, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
