@@ -3,6 +3,7 @@ package codegen
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/optc-dev/optc/ir"
@@ -36,6 +37,10 @@ type Result struct {
 	Bindings []Binding
 	// Kernels describes the kernels of the native segments, in order.
 	Kernels []string
+	// Decoded lists the quantized (encoded) constants that were stored
+	// decoded to float32 because no kernel computes on their encoding
+	// (each as "name: why"), sorted.
+	Decoded []string
 }
 
 // FullyNative reports whether the whole graph is one native segment (and
@@ -66,6 +71,10 @@ type Weight struct {
 	Shape    []int64   // the logical shape of the source constant
 	Data     []float32 // stored elements (padded)
 	Offset   int64     // byte offset in the blob
+	// Raw, when set, replaces Data: integer codes (quantized weights,
+	// DType "I8" or "U8" for packed 4-bit pairs), padded to 64 bytes.
+	Raw   []byte
+	DType string
 }
 
 // DefaultPipeline is the pass pipeline optc compile runs before lowering
@@ -87,6 +96,8 @@ type compiler struct {
 	wsize   int64
 	uses    map[*ir.Value]int
 	kdesc   []string
+	// decoded: encoded constants stored as float32, and why.
+	decoded map[string]string
 }
 
 // kernel is one unit of generated code in a native segment. It reads
@@ -155,6 +166,19 @@ func Compile(g *ir.Graph, opts Options) (*Result, error) {
 	}
 	res.Module = []byte(c.mod.m.String())
 	res.Weights, res.WeightBytes, res.Kernels = c.weights, c.wsize, c.kdesc
+	coded := map[string]bool{} // constants some kernel reads as codes
+	for _, w := range c.weights {
+		coded[w.Of] = coded[w.Of] || w.Raw != nil
+	}
+	for _, w := range c.weights {
+		if v := c.constByName(w.Of); v != nil && !coded[w.Of] {
+			c.noteDecoded(v, "stored as float32 ("+strings.SplitN(w.Encoding, "(", 2)[0]+")")
+		}
+	}
+	for name, why := range c.decoded {
+		res.Decoded = append(res.Decoded, name+": "+why)
+	}
+	sort.Strings(res.Decoded)
 	return res, nil
 }
 
@@ -215,6 +239,49 @@ func (c *compiler) weight(of *ir.Value, enc string, shape []int64, data []float3
 	c.weights = append(c.weights, w)
 	c.wkey[key] = w
 	return w
+}
+
+// rawWeight stores integer codes (dtype "I8" or "U8"), padded to 64 bytes.
+func (c *compiler) rawWeight(of *ir.Value, enc, dtype string, shape []int64, data []byte) *Weight {
+	key := of.Name + "\x00" + enc
+	if w, ok := c.wkey[key]; ok {
+		return w
+	}
+	name := of.Name + ":" + strings.SplitN(enc, "(", 2)[0]
+	for base, i := name, 1; c.wnames[name]; i++ {
+		name = fmt.Sprintf("%s#%d", base, i)
+	}
+	c.wnames[name] = true
+	padded := max((len(data)+63)/64*64, 64)
+	data = append(data[:len(data):len(data)], make([]byte, padded-len(data))...)
+	w := &Weight{Name: name, Of: of.Name, Encoding: enc, Shape: slices.Clone(shape), Raw: data, DType: dtype, Offset: c.wsize}
+	c.wsize += int64(len(data))
+	c.weights = append(c.weights, w)
+	c.wkey[key] = w
+	return w
+}
+
+// constByName is the graph constant called name, if it is encoded.
+func (c *compiler) constByName(name string) *ir.Value {
+	for _, v := range c.g.Consts {
+		if v.Name == name && v.Const != nil && v.Const.Enc != nil {
+			return v
+		}
+	}
+	return nil
+}
+
+// noteDecoded records that an encoded constant is stored as float32.
+func (c *compiler) noteDecoded(v *ir.Value, why string) {
+	if v.Const == nil || v.Const.Enc == nil {
+		return
+	}
+	if c.decoded == nil {
+		c.decoded = map[string]string{}
+	}
+	if _, ok := c.decoded[v.Name]; !ok {
+		c.decoded[v.Name] = why
+	}
 }
 
 // denseWeight stores a constant as it is.

@@ -76,6 +76,9 @@ type gemmKernel struct {
 	batch          []int64
 	aBatch, bBatch []int64
 	nbB            int64
+	// quant, when set, is a constant B stored as integer codes
+	// (gemm_quant.go); bw is then its codes.
+	quant *gemmQuant
 	// packFn, when set, fills the packed run-time B in scratch instead of
 	// emitPack (Conv's im2col packs straight into the panel layout).
 	packFn func(e *segEmitter, off int64)
@@ -138,7 +141,9 @@ func newGemmKernel(l *lowering, n *ir.Node) (*gemmKernel, error) {
 		return nil, fmt.Errorf("inner dims differ: A %v, B %v", as, bs)
 	}
 	k.epi = leafExpr(0)
-	if bv := n.Inputs[1]; bv.Const != nil {
+	if bv := n.Inputs[1]; bv.Const != nil && k.nbB == 1 && k.newGemmQuant(c, bv, bs, transB, float32(alpha)) {
+		// B stays as its integer codes.
+	} else if bv.Const != nil {
 		data, _, err := constF32(bv)
 		if err != nil {
 			return nil, err
@@ -294,6 +299,9 @@ func (k *gemmKernel) inputs() []buf {
 	} else {
 		bufs = append(bufs, buf{w: k.bw})
 	}
+	if k.quant != nil {
+		bufs = append(bufs, buf{w: k.quant.scales})
+	}
 	for _, lf := range k.leaves {
 		bufs = append(bufs, lf.b)
 	}
@@ -315,6 +323,9 @@ func (k *gemmKernel) describe() string {
 	b := "packed constant B"
 	if k.bv != nil {
 		b = "run-time B"
+	}
+	if k.quant != nil {
+		b = fmt.Sprintf("packed int%d constant B, per-column scales", k.quant.bits)
 	}
 	s := fmt.Sprintf("gemm %dx%dx%d (%s, tile %dx%d) %s", k.M, k.N, k.K, b, k.p.mr, k.p.nr, k.node)
 	if k.batch != nil {
@@ -368,6 +379,9 @@ func (k *gemmKernel) emit(e *segEmitter, temps []int64) error {
 	for i, lf := range k.leaves {
 		leaves[i] = e.ptr(b, ctx, lf.b)
 	}
+	if k.quant != nil {
+		leaves = append(leaves, e.ptr(b, ctx, buf{w: k.quant.scales}))
+	}
 	nb := ir.NumElements(k.batch)
 	perBatch := nMC * nNC
 	A0, B0, C0 := A, B, C
@@ -393,6 +407,10 @@ func (k *gemmKernel) emit(e *segEmitter, temps []int64) error {
 			b.loop(j0, j1, p.nr, func(jp value.Value) {
 				nc := b.minI(ci(p.nr), b.cur.NewSub(j1, jp))
 				bp := b.gepF(B, b.add(b.mul(jp, ci(k.K)), b.mul(kb, ci(p.nr))))
+				if k.quant != nil {
+					off := k.quantPanelOffset(b, b.add(b.mul(jp, ci(k.K)), b.mul(kb, ci(p.nr))))
+					bp = b.cur.NewBitCast(b.gep(types.I8, b.cur.NewBitCast(B, tI8P), off), tF32P)
+				}
 				call := func(f *lir.Func, ir value.Value) {
 					ap := b.gepF(A, b.add(b.mul(ir, ci(k.si)), b.mul(kb, ci(k.sk))))
 					cp := b.gepF(C, b.add(b.mul(ir, ci(k.N)), jp))
@@ -458,6 +476,9 @@ func (k *gemmKernel) microKernel(e *segEmitter, mr int64) *lir.Func {
 	for i := range k.leaves {
 		params = append(params, param(fmt.Sprintf("leaf%d", i), tF32P, false))
 	}
+	if k.quant != nil {
+		params = append(params, param("scales", tF32P, false))
+	}
 	b := e.c.mod.newFunc(fmt.Sprintf("%s_uk%d", e.kname, mr), true, types.Void, params...)
 	// Kept out of line: one call per mr x nr x kc tile costs nothing, and
 	// the kernel stays recognizable in --emit=asm output.
@@ -482,9 +503,16 @@ func (k *gemmKernel) microKernel(e *segEmitter, mr int64) *lir.Func {
 	for i := range init {
 		init[i] = zero
 	}
+	var Bq value.Value
+	if k.quant != nil {
+		Bq = b.cur.NewBitCast(B, tI8P)
+	}
 	step := func(kk value.Value, acc []value.Value) {
 		bv := make([]value.Value, nv)
-		for v := int64(0); v < nv; v++ {
+		if k.quant != nil {
+			bv = k.quantBVecs(b, Bq, kk)
+		}
+		for v := int64(0); v < nv && k.quant == nil; v++ {
 			bv[v] = b.load(b.gepF(B, b.add(b.mul(kk, ci(p.nr)), ci(v*p.lanes))), L)
 		}
 		for r := int64(0); r < mr; r++ {
@@ -520,6 +548,17 @@ func (k *gemmKernel) microKernel(e *segEmitter, mr int64) *lir.Func {
 			}
 		}
 		acc = sum
+	}
+	if k.quant != nil {
+		// C(i,n) = scale_n · Σ_k A(i,k)·code(k,n): one multiply per tile.
+		scl := ps[len(ps)-1]
+		acc = append([]value.Value(nil), acc...)
+		for v := int64(0); v < nv; v++ {
+			sv := b.load(b.gepF(scl, b.add(col, ci(v*p.lanes))), L)
+			for r := int64(0); r < mr; r++ {
+				acc[r*nv+v] = b.cur.NewFMul(acc[r*nv+v], sv)
+			}
+		}
 	}
 	hasEpi := !k.epi.isLeaf(0)
 	leafVals := func(r, c value.Value, w int) []value.Value {

@@ -214,16 +214,19 @@ func Build(ctx context.Context, res *codegen.Result, opts Options) (*Output, err
 }
 
 // weightTensors turns codegen's weights into safetensors entries: flat F32
-// tensors in blob order; the metadata records each one's source constant,
+// tensors (I8/U8 for quantized codes) in blob order; the metadata records each one's source constant,
 // encoding and logical shape, and the SHA-256 of the data.
 func weightTensors(res *codegen.Result) ([]safetensors.WriteTensor, map[string]string) {
 	meta := map[string]string{"optc.format": "optc-weights-1"}
 	var ts []safetensors.WriteTensor
 	h := sha256.New()
 	for _, w := range res.Weights {
-		data := safetensors.Float32Bytes(w.Data)
+		data, dt, n := safetensors.Float32Bytes(w.Data), "F32", int64(len(w.Data))
+		if w.Raw != nil {
+			data, dt, n = w.Raw, w.DType, int64(len(w.Raw))
+		}
 		h.Write(data)
-		ts = append(ts, safetensors.WriteTensor{Name: w.Name, DType: "F32", Shape: []int64{int64(len(w.Data))}, Data: data})
+		ts = append(ts, safetensors.WriteTensor{Name: w.Name, DType: dt, Shape: []int64{n}, Data: data})
 		enc, _ := json.Marshal(struct {
 			Of       string  `json:"of"`
 			Encoding string  `json:"encoding"`
