@@ -1,6 +1,9 @@
 package spec
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Guard decodes plainly when speculation loses. It keeps the throughput
 // of the last Window speculative rounds (tokens emitted over wall time:
@@ -16,7 +19,7 @@ type Guard struct {
 	MinRounds  int     // rounds measured before a decision (default 3)
 	Margin     float64 // speculation must reach Margin × plain speed (default 1)
 	Probe      int     // plain steps timed before speculating (default 2)
-	Backoff    int     // plain tokens after a switch (default 32)
+	Backoff    int     // plain tokens after a switch, before scaling (default 64)
 	MaxBackoff int     // (default 1024)
 }
 
@@ -56,7 +59,7 @@ func (g *Guard) start() *guardState {
 	}
 	c.MinRounds = min(c.MinRounds, c.Window)
 	if c.Backoff <= 0 {
-		c.Backoff = 32
+		c.Backoff = 64
 	}
 	if c.MaxBackoff < c.Backoff {
 		c.MaxBackoff = max(1024, c.Backoff)
@@ -93,7 +96,7 @@ func (g *guardState) observe(plain bool, toks int, d time.Duration, rounds, acce
 	if len(g.window) > g.cfg.Window {
 		g.window = g.window[1:]
 	}
-	if len(g.window) < g.cfg.MinRounds || g.plainToks == 0 {
+	if g.plainToks == 0 {
 		return
 	}
 	var tk int
@@ -104,7 +107,12 @@ func (g *guardState) observe(plain bool, toks int, d time.Duration, rounds, acce
 	}
 	spec := float64(tk) / td.Seconds()
 	plainRate := g.plainToks / g.plainTime.Seconds()
-	if spec >= g.cfg.Margin*plainRate {
+	switch {
+	case spec < g.cfg.Margin*plainRate/2:
+		// Losing by more than half: no need to wait for MinRounds.
+	case len(g.window) < g.cfg.MinRounds:
+		return
+	case spec >= g.cfg.Margin*plainRate:
 		g.lostRecent = false
 		g.backoff = g.cfg.Backoff
 		return
@@ -115,7 +123,9 @@ func (g *guardState) observe(plain bool, toks int, d time.Duration, rounds, acce
 		g.backoff = min(4*g.backoff, g.cfg.MaxBackoff)
 	}
 	g.lostRecent = true
-	g.plainLeft = g.backoff
+	// The worse speculation did, the longer it waits: the plain tokens
+	// scale with the measured slowdown (up to 16×).
+	g.plainLeft = min(g.cfg.MaxBackoff, g.backoff*int(math.Ceil(min(16, plainRate/spec))))
 	g.window = g.window[:0]
 	st.GuardSwitches++
 }

@@ -28,11 +28,14 @@ func TestMeasureTable(t *testing.T) {
 	fmt.Sscan(os.Getenv("OPTC_SPEC_MEASURE_N"), &n)
 	only := os.Getenv("OPTC_SPEC_MEASURE_ONLY")
 	pairs := os.Getenv("OPTC_SPEC_MEASURE_PAIRS")
+	runs := 5
+	fmt.Sscan(os.Getenv("OPTC_SPEC_MEASURE_RUNS"), &runs)
 	type setup struct {
 		name    string
 		target  *llm.Model
 		draft   Model
 		prompts [][]int32
+		heads   map[float32]*AcceptHead // SpecDec++ heads by temperature
 	}
 	var setups []setup
 	// Fixture pair on held-out text.
@@ -52,7 +55,19 @@ func TestMeasureTable(t *testing.T) {
 			}
 			prompts = append(prompts, encode(tg, string(text[off:off+96])))
 		}
-		setups = append(setups, setup{"lm-target / lm-draft", tg, dr, prompts})
+		heads := map[float32]*AcceptHead{}
+		// OPTC_SPEC_HEADS=greedy.safetensors,t0.8.safetensors (optc train-accept-head).
+		for i, p := range strings.Split(os.Getenv("OPTC_SPEC_HEADS"), ",") {
+			if p == "" || i > 1 {
+				continue
+			}
+			h, err := LoadAcceptHead(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			heads[[]float32{0, 0.8}[i]] = h
+		}
+		setups = append(setups, setup{"lm-target / lm-draft", tg, dr, prompts, heads})
 	} else {
 		t.Log("testdata/models/lm-target is not there yet: the fixture pair is skipped")
 	}
@@ -66,11 +81,11 @@ func TestMeasureTable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		setups = append(setups, setup{"stories260K / auto:4", st, d, prompts})
+		setups = append(setups, setup{"stories260K / auto:4", st, d, prompts, nil})
 		d3, _ := AutoDraft(st, 3)
-		setups = append(setups, setup{"stories260K / auto:3", st, d3, prompts})
+		setups = append(setups, setup{"stories260K / auto:3", st, d3, prompts, nil})
 	}
-	fmt.Printf("GOMAXPROCS %d, %d tokens per prompt, 3 runs after a warm-up (medians)\n\n", runtime.GOMAXPROCS(0), n)
+	fmt.Printf("GOMAXPROCS %d, %d tokens per prompt, %d runs after a warm-up (medians)\n\n", runtime.GOMAXPROCS(0), n, runs)
 	for _, s := range setups {
 		for _, m := range []Model{s.target, s.draft} {
 			fc, err := MeasureForward(ctx, m, 64, []int{1, 2, 4, 8}, 9)
@@ -88,24 +103,30 @@ func TestMeasureTable(t *testing.T) {
 			continue
 		}
 		d := s.draft
-		makers := []func() Strategy{
-			func() Strategy { return NewFixed(d, 2) },
-			func() Strategy { return NewFixed(d, 4) },
-			func() Strategy { return NewFixed(d, 6) },
-			func() Strategy { return NewPearl(d, 0) },
-			func() Strategy { return NewSpecTr(d, 2, 3) },
-			func() Strategy { return NewRSD(d, []int{2, 1, 1}) },
-			func() Strategy { return NewRecycle(1) },
-			func() Strategy { return NewRecycle(4) },
-			func() Strategy { return NewRecycle(0) },
-		}
 		for _, temp := range []float32{0, 0.8} {
+			makers := []func() Strategy{
+				func() Strategy { return NewFixed(d, 2) },
+				func() Strategy { return NewFixed(d, 4) },
+				func() Strategy { return NewFixed(d, 6) },
+			}
+			if h := s.heads[temp]; h != nil {
+				makers = append(makers, func() Strategy { return NewSpecDecPP(d, h, 0.3, 2, 20) })
+			}
+			makers = append(makers,
+				func() Strategy { return NewPearl(d, 0) },
+				func() Strategy { return NewSpecTr(d, 2, 3) },
+				func() Strategy { return NewRSD(d, []int{2, 1, 1}) },
+				func() Strategy { return NewRecycle(1) },
+				func() Strategy { return NewRecycle(4) },
+				func() Strategy { return NewAdaptiveRecycle() },
+				func() Strategy { return NewRecycle(0) },
+			)
 			for _, mk := range makers {
 				name := mk().Name()
 				if only != "" && !strings.Contains(name, only) {
 					continue
 				}
-				r, err := Bench(ctx, s.target, mk, BenchConfig{Prompts: s.prompts, GenTokens: n, Runs: 3, Sampler: llm.SamplerConfig{Temperature: temp, Seed: 1}})
+				r, err := Bench(ctx, s.target, mk, BenchConfig{Prompts: s.prompts, GenTokens: n, Runs: runs, Sampler: llm.SamplerConfig{Temperature: temp, Seed: 1}})
 				if err != nil {
 					t.Fatal(err)
 				}
