@@ -112,6 +112,15 @@ func compileModel(cmd *cobra.Command, path string, f *compileFlags) error {
 	if err != nil {
 		return fmt.Errorf("compile %s: %w", filepath.Base(path), err)
 	}
+	if f.quant.quant != "" {
+		errw := cmd.ErrOrStderr()
+		if len(res.Decoded) == 0 {
+			fmt.Fprintln(errw, "note: every quantized weight is stored and computed on as its codes")
+		}
+		for _, d := range res.Decoded {
+			fmt.Fprintf(errw, "note: quantized weight %s (decoded at compile time, same values)\n", d)
+		}
+	}
 	name := f.name
 	if name == "" {
 		name = build.SanitizeName(path)

@@ -407,12 +407,12 @@ func addCompileQuantFlags(fl *pflag.FlagSet, f *compileQuantFlags) {
 	fl.IntVar(&f.limit, "data-limit", 0, "use only the first N rows of --data")
 }
 
-// compileQuantize runs the quantization pipeline before codegen. The
-// native backend has no kernels for quantized encodings yet, so encoded
-// weights are decoded back to dense float32 here (the bundle computes with
-// the quantized values but stores them as fp32), and QuantizeLinear/
-// DequantizeLinear nodes run wherever codegen places them; both are said
-// on stderr, never silently.
+// compileQuantize runs the quantization pipeline before codegen. Encoded
+// weights stay encoded: the native GEMM stores and computes on the codes
+// of the encodings it supports, and codegen decodes the others to float32
+// (compileModel lists them from codegen's Result.Decoded);
+// QuantizeLinear/DequantizeLinear nodes run wherever codegen places them.
+// All of it is said on stderr, never silently.
 func compileQuantize(cmd *cobra.Command, g *ir.Graph, path string, f *compileQuantFlags) (*ir.Graph, error) {
 	if f.quant == "" {
 		if f.calib != "" || f.maxDrop != "" || f.data != "" {
@@ -432,15 +432,10 @@ func compileQuantize(cmd *cobra.Command, g *ir.Graph, path string, f *compileQua
 	}
 	errw := cmd.ErrOrStderr()
 	fmt.Fprint(errw, buf.String())
-	decodedN, qdq := 0, 0
+	encoded, qdq := 0, 0
 	for _, c := range qg.Consts {
 		if c.Const.Enc != nil {
-			d, err := c.Const.Dense()
-			if err != nil {
-				return nil, err
-			}
-			c.Const = ir.FromSlice(ir.Float32, d.Shape, append([]float32{}, d.Data.([]float32)...))
-			decodedN++
+			encoded++
 		}
 	}
 	for _, n := range qg.Nodes {
@@ -448,9 +443,9 @@ func compileQuantize(cmd *cobra.Command, g *ir.Graph, path string, f *compileQua
 			qdq++
 		}
 	}
-	fmt.Fprintf(errw, "note: --quant %s: the native backend has no kernels for quantized weights yet: %d quantized weight tensors were decoded to float32 at compile time (same values, fp32 storage and compute)", f.quant, decodedN)
+	fmt.Fprintf(errw, "note: --quant %s: %d quantized weight tensors; the native GEMM computes on uniform symmetric per-channel (or per-tensor, or fixed-point) int8/4-bit codes, any other is decoded to float32 at compile time (listed below)", f.quant, encoded)
 	if qdq > 0 {
-		fmt.Fprintf(errw, "; %d QuantizeLinear/DequantizeLinear nodes keep the int8 activation rounding", qdq)
+		fmt.Fprintf(errw, "; %d QuantizeLinear/DequantizeLinear nodes keep the int8 activation rounding (activations computed in float32)", qdq)
 	}
 	fmt.Fprintln(errw)
 	return qg, nil
