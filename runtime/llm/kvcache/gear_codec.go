@@ -368,10 +368,14 @@ func (m *gearMat) decodeRows(dst []float32, r0, r1, c0, c1 int, pbuf []float32) 
 			for c, x := range row {
 				row[c] = x*step[c] + lo[c]
 			}
-		default:
-			for c, x := range row {
+		default: // per token: runs of G columns share a group
+			for c := 0; c < w; {
 				g := m.groupOf(t, c0+c)
-				row[c] = x*m.qstep[g] + m.qmin[g]
+				end := min(w, (c0+c)/m.group*m.group+m.group-c0)
+				lo, step := m.qmin[g], m.qstep[g]
+				for ; c < end; c++ {
+					row[c] = row[c]*step + lo
+				}
 			}
 		}
 	}
