@@ -59,7 +59,9 @@ func fileCase(name, path string, shapes map[string][]int64) modelCase {
 
 func cases() []modelCase {
 	var cs []modelCase
-	for _, c := range append(codegentest.Cases(), codegentest.ConvCases()...) {
+	all := append(codegentest.Cases(), codegentest.ConvCases()...)
+	all = append(all, codegentest.QuantCases()...) // weight-only quantized GEMM
+	for _, c := range all {
 		if c.Partitioned {
 			continue // the C ABI runs fully native models only
 		}
