@@ -108,7 +108,7 @@ func ParseSpec(spec string) (Constructor, error) {
 			}
 		}
 		if err := cfg.validate(); err != nil {
-			return nil, bad("%v", err)
+			return nil, bad("%s", strings.TrimPrefix(err.Error(), "kvcache: "))
 		}
 		return func(s Spec) (Cache, error) { return NewGEAR(s, cfg) }, nil
 	case "evict", "locret":
