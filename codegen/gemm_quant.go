@@ -174,11 +174,13 @@ func (k *gemmKernel) quantBVecs(b *fnb, B, kk value.Value) []value.Value {
 		}
 		return out
 	}
+	// 4 bits: sign-extend the nr/2 bytes to i32 lanes, then the low
+	// nibble is (x << 28) >> 28 and the high one x >> 4 (arithmetic), on
+	// 32-bit lanes (x86 has no byte shifts).
 	h := int(p.nr / 2)
-	x := loadI8(b.mul(kk, ci(p.nr/2)), h)
-	four := splatI8(4, h)
-	lo := b.cur.NewAShr(b.cur.NewShl(x, four), four)
-	hi := b.cur.NewAShr(x, four)
+	x := b.cur.NewSExt(loadI8(b.mul(kk, ci(p.nr/2)), h), i32T(h))
+	lo := b.cur.NewAShr(b.cur.NewShl(x, constI32V(28, h)), constI32V(28, h))
+	hi := b.cur.NewAShr(x, constI32V(4, h))
 	for v := int64(0); v < p.nv; v++ {
 		mask := make([]constant.Constant, L)
 		for i := range mask {
@@ -188,12 +190,4 @@ func (k *gemmKernel) quantBVecs(b *fnb, B, kk value.Value) []value.Value {
 		out[v] = b.cur.NewSIToFP(sub, vecT(L))
 	}
 	return out
-}
-
-func splatI8(x int64, w int) value.Value {
-	elems := make([]constant.Constant, w)
-	for i := range elems {
-		elems[i] = constant.NewInt(types.I8, x)
-	}
-	return constant.NewVector(vecI8(w), elems...)
 }
