@@ -25,6 +25,14 @@
 //	              with bias/activation epilogue, per image and group;
 //	              depthwise as a direct vector kernel; ConvTranspose as a
 //	              GEMM + gather col2im (BatchNorm is folded by passes' fold-bn)
+//	gemm_quant.go weight-only quantized MatMul/Gemm: a constant B with an
+//	              ir.Quantized encoding with one scale per output column
+//	              (uniform symmetric per channel or per tensor, or fixed
+//	              point; 8 or 4 bits) is stored as its codes in panel order
+//	              (I8, or U8 nibble pairs) and widened to float in registers
+//	              in the k loop; the column scale multiplies the tile once.
+//	              Other encodings are decoded to float32 at compile time and
+//	              listed in Result.Decoded
 //	llvm.go       the small layer over llir/llvm the kernels are written in
 //
 // Adding a kernel (Conv, pooling, a normalization, …): a new file with a
