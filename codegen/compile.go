@@ -61,9 +61,9 @@ type Step struct {
 	Graph *ir.Graph
 }
 
-// Weight is one stored tensor of the weight blob: float32 data in the
-// layout a kernel streams, padded to a multiple of 16 elements so every
-// tensor starts 64-byte aligned.
+// Weight is one stored tensor of the weight blob: float32 data (or, for
+// quantized weights, integer codes in Raw) in the layout a kernel streams,
+// padded to a multiple of 64 bytes so every tensor starts 64-byte aligned.
 type Weight struct {
 	Name     string    // unique name (the source constant's, plus a suffix for packed forms)
 	Of       string    // the graph constant it was made from
