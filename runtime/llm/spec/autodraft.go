@@ -109,20 +109,29 @@ type AutoDraftCandidate struct {
 	// target's.
 	CostRatio float64 `json:"cost_ratio"`
 	// Speedup is the expected speedup of fixed-length speculation with
-	// the given draft length: (1 − α^{γ+1}) / ((1 − α)(γc + 1)).
+	// draft length γ from the agreement α and measured times: the
+	// expected tokens per round (1 − α^{γ+1}) / (1 − α) over the round's
+	// cost (γ draft steps and one target pass over γ+1 tokens) in
+	// target steps.
 	Speedup     float64 `json:"expected_speedup"`
 	WeightBytes int64   `json:"weight_bytes"`
 }
 
 // ExpectedSpeedup is the i.i.d. estimate of fixed-length speculative
 // decoding's speedup for acceptance rate alpha, draft length gamma and
-// draft/target cost ratio c (Leviathan et al.).
+// draft/target cost ratio c (Leviathan et al.), which assumes that
+// verifying γ+1 tokens costs one target step.
 func ExpectedSpeedup(alpha float64, gamma int, c float64) float64 {
-	tokens := float64(gamma + 1)
-	if alpha < 1 {
-		tokens = (1 - math.Pow(alpha, float64(gamma+1))) / (1 - alpha)
+	return roundTokens(alpha, gamma) / (float64(gamma)*c + 1)
+}
+
+// roundTokens is the expected number of tokens a round of γ drafts
+// emits at acceptance rate α: (1 − α^{γ+1}) / (1 − α).
+func roundTokens(alpha float64, gamma int) float64 {
+	if alpha >= 1 {
+		return float64(gamma + 1)
 	}
-	return tokens / (float64(gamma)*c + 1)
+	return (1 - math.Pow(alpha, float64(gamma+1))) / (1 - alpha)
 }
 
 // SelectAutoDraft measures every auto-draft depth on a calibration
@@ -141,7 +150,11 @@ func SelectAutoDraft(ctx context.Context, target *llm.Model, calib []int32, gamm
 	if err != nil {
 		return nil, nil, err
 	}
-	tt, err := stepTime(ctx, target, calib)
+	tt, err := stepTime(ctx, target, calib, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	tv, err := stepTime(ctx, target, calib, gamma+1)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -163,12 +176,12 @@ func SelectAutoDraft(ctx context.Context, target *llm.Model, calib []int32, gamm
 				agree++
 			}
 		}
-		dt, err := stepTime(ctx, d, calib)
+		dt, err := stepTime(ctx, d, calib, 1)
 		if err != nil {
 			return nil, nil, err
 		}
 		c := AutoDraftCandidate{Layers: k, Agreement: float64(agree) / float64(len(rows)), CostRatio: dt / tt, WeightBytes: d.WeightBytes}
-		c.Speedup = ExpectedSpeedup(c.Agreement, gamma, c.CostRatio)
+		c.Speedup = roundTokens(c.Agreement, gamma) * tt / (float64(gamma)*dt + tv)
 		cands = append(cands, c)
 		if bi < 0 || c.Speedup > cands[bi].Speedup {
 			bi, best = len(cands)-1, d
@@ -180,8 +193,9 @@ func SelectAutoDraft(ctx context.Context, target *llm.Model, calib []int32, gamm
 	return best, cands, nil
 }
 
-// stepTime is the median time of a one-token step after seq (cached).
-func stepTime(ctx context.Context, m *llm.Model, seq []int32) (float64, error) {
+// stepTime is the median time of a forward pass of n tokens after seq
+// (cached; the tokens repeat seq's last).
+func stepTime(ctx context.Context, m *llm.Model, seq []int32, n int) (float64, error) {
 	c, err := m.NewCache()
 	if err != nil {
 		return 0, err
@@ -189,15 +203,20 @@ func stepTime(ctx context.Context, m *llm.Model, seq []int32) (float64, error) {
 	if _, err := llm.Prefill(ctx, m, c, seq[:len(seq)-1], llm.DefaultChunk); err != nil {
 		return 0, err
 	}
-	n := len(seq) - 1
+	held := len(seq) - 1
+	toks := make([]int32, n)
+	rows := make([]int, n)
+	for i := range toks {
+		toks[i], rows[i] = seq[held], i
+	}
 	var ts []float64
 	for range 7 {
 		t0 := time.Now()
-		if _, err := m.Forward(ctx, c, seq[n:], []int{0}); err != nil {
+		if _, err := m.Forward(ctx, c, toks, rows); err != nil {
 			return 0, err
 		}
 		ts = append(ts, time.Since(t0).Seconds())
-		if err := c.Truncate(n); err != nil {
+		if err := c.Truncate(held); err != nil {
 			return 0, err
 		}
 	}

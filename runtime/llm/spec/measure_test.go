@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -99,7 +100,7 @@ func TestMeasureTable(t *testing.T) {
 	fmt.Println("| pair | strategy | temp | plain t/s (CPU) | spec t/s (CPU) | speedup (CPU) | speedup (wall) | acceptance | tokens/round | target passes | draft passes | greedy exact |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, s := range setups {
-		if pairs != "" && !strings.Contains(s.name, pairs) {
+		if pairs != "" && !slices.ContainsFunc(strings.Split(pairs, ","), func(p string) bool { return strings.Contains(s.name, p) }) {
 			continue
 		}
 		d := s.draft
