@@ -146,25 +146,11 @@ func (k *convTKernel) describe() string {
 }
 
 func (k *convTKernel) absorb(c *compiler, n *ir.Node, idx int) bool {
-	data := ewDataInputs(n)
-	args := make([]*expr, len(data))
-	for i, v := range data {
-		if i == idx {
-			args[i] = k.epi
-			continue
-		}
-		x, ok := scalarConst(v)
-		if !ok {
-			return false
-		}
-		args[i] = constExpr(x)
+	e, ok := scalarEpilogue(n, idx, k.epi)
+	if ok {
+		k.epi, k.out = e, n.Outputs[0]
 	}
-	e, err := nodeExpr(n, args)
-	if err != nil {
-		return false
-	}
-	k.epi, k.out = e, n.Outputs[0]
-	return true
+	return ok
 }
 
 func (k *convTKernel) emit(e *segEmitter, _ []int64) error {

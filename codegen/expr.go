@@ -335,3 +335,28 @@ func (b *fnb) erf(x value.Value, w int) value.Value {
 	y = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOLT, x, k(0)), b.cur.NewFNeg(y), y)
 	return b.cur.NewSelect(b.cur.NewFCmp(enum.FPredUNO, x, x), x, y)
 }
+
+// scalarEpilogue extends a kernel's epilogue epi with the elementwise
+// consumer n (epi feeds n's data input idx) when every other operand of n
+// is a scalar constant; kernels whose epilogue cannot index per-channel or
+// per-element operands absorb consumers through it.
+func scalarEpilogue(n *ir.Node, idx int, epi *expr) (*expr, bool) {
+	data := ewDataInputs(n)
+	args := make([]*expr, len(data))
+	for i, v := range data {
+		if i == idx {
+			args[i] = epi
+			continue
+		}
+		x, ok := scalarConst(v)
+		if !ok {
+			return nil, false
+		}
+		args[i] = constExpr(x)
+	}
+	e, err := nodeExpr(n, args)
+	if err != nil {
+		return nil, false
+	}
+	return e, true
+}
