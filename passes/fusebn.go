@@ -141,17 +141,7 @@ func bnFold(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (bool, error) {
 				nw[i] = float32(float64(w[i]) * s[m])
 			}
 		}
-		nb := make([]float32, C)
-		for m := range nb {
-			nb[m] = float32(bias[m]*s[m] + t[m])
-		}
-		ins := append([]*ir.Value(nil), p.Inputs...)
-		for len(ins) < 3 {
-			ins = append(ins, nil)
-		}
-		ins[1] = bnNewConst(g, p.Inputs[1].Name, ws, nw)
-		ins[2] = bnNewConst(g, p.Outputs[0].Name+"_bias", []int64{C}, nb)
-		p.Inputs = ins
+		bnSetWeightBias(g, p, ws, nw, bias, s, t)
 	case "ConvTranspose":
 		return bnFoldConvT(g, n, p, s, t)
 	case "Gemm":
@@ -213,17 +203,7 @@ func bnFoldGemm(g *ir.Graph, n, p *ir.Node, s, t []float64) (bool, error) {
 		}
 		nw[i] = float32(float64(bw[i]) * s[col])
 	}
-	nc := make([]float32, C)
-	for i := range nc {
-		nc[i] = float32(cb[i]*s[i] + t[i])
-	}
-	ins := append([]*ir.Value(nil), p.Inputs...)
-	for len(ins) < 3 {
-		ins = append(ins, nil)
-	}
-	ins[1] = bnNewConst(g, p.Inputs[1].Name, bs, nw)
-	ins[2] = bnNewConst(g, p.Outputs[0].Name+"_bias", []int64{C}, nc)
-	p.Inputs = ins
+	bnSetWeightBias(g, p, bs, nw, cb, s, t)
 	attrs := map[string]*ir.Attr{}
 	for k, v := range p.Attrs {
 		attrs[k] = v
@@ -266,17 +246,7 @@ func bnFoldConvT(g *ir.Graph, n, p *ir.Node, s, t []float64) (bool, error) {
 		m := c/cpg*ws[1] + j
 		nw[i] = float32(float64(w[i]) * s[m])
 	}
-	nb := make([]float32, C)
-	for m := range nb {
-		nb[m] = float32(bias[m]*s[m] + t[m])
-	}
-	ins := append([]*ir.Value(nil), p.Inputs...)
-	for len(ins) < 3 {
-		ins = append(ins, nil)
-	}
-	ins[1] = bnNewConst(g, p.Inputs[1].Name, ws, nw)
-	ins[2] = bnNewConst(g, p.Outputs[0].Name+"_bias", []int64{C}, nb)
-	p.Inputs = ins
+	bnSetWeightBias(g, p, ws, nw, bias, s, t)
 	bnRewire(p, n)
 	return true, nil
 }
@@ -325,15 +295,32 @@ func bnBiasAdd(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) *ir.Node {
 		for m := range bias {
 			bias[m] += c[m]
 		}
-		ins := append([]*ir.Value(nil), p.Inputs...)
-		for len(ins) < 3 {
-			ins = append(ins, nil)
-		}
-		ins[2] = bnNewConst(g, add.Outputs[0].Name+"_bias", []int64{M}, bias)
-		p.Inputs = ins
+		bnSetInputs(p, 2, bnNewConst(g, add.Outputs[0].Name+"_bias", []int64{M}, bias))
 		bnRewire(p, add)
 		uses[add.Outputs[0]] = 1
 		return add
 	}
 	return nil
+}
+
+// bnSetWeightBias gives p the folded weight nw (shape ws) and the bias
+// bias·s + t, one per output channel.
+func bnSetWeightBias(g *ir.Graph, p *ir.Node, ws []int64, nw []float32, bias, s, t []float64) {
+	nb := make([]float32, len(bias))
+	for m := range nb {
+		nb[m] = float32(bias[m]*s[m] + t[m])
+	}
+	bnSetInputs(p, 1, bnNewConst(g, p.Inputs[1].Name, ws, nw))
+	bnSetInputs(p, 2, bnNewConst(g, p.Outputs[0].Name+"_bias", []int64{int64(len(nb))}, nb))
+}
+
+// bnSetInputs replaces input i of p (on a copy of the input list, padded
+// with absent inputs up to three).
+func bnSetInputs(p *ir.Node, i int, v *ir.Value) {
+	ins := append([]*ir.Value(nil), p.Inputs...)
+	for len(ins) < 3 {
+		ins = append(ins, nil)
+	}
+	ins[i] = v
+	p.Inputs = ins
 }
