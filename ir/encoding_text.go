@@ -60,35 +60,15 @@ func (p *textParser) quantTensor(implied *Type) (*Tensor, error) {
 	if err := p.expect("<"); err != nil {
 		return nil, err
 	}
-	t := &Tensor{}
 	tt := p.peek()
 	if tt.kind != tkIdent {
 		return nil, p.errAt(tt, "expected a type or a quantization scheme, found %s", tt)
 	}
-	if _, err := ParseQuantScheme(tt.text); err != nil {
-		d, err := ParseDType(tt.text)
-		if err != nil {
-			return nil, p.errAt(tt, "unknown dtype or scheme %q", tt.text)
-		}
-		p.next()
-		if err := p.expect("["); err != nil {
-			return nil, err
-		}
-		s, err := p.dims(false)
-		if err != nil {
-			return nil, err
-		}
-		t.DType = d
-		t.Shape, _ = s.Concrete()
-	} else {
-		if implied == nil {
-			return nil, p.errAt(tt, "a quantized tensor outside a const needs its type: quant<f32[2] ...>")
-		}
-		s, ok := implied.Shape.Concrete()
-		if implied.Kind != KindTensor || !implied.Ranked || !ok {
-			return nil, p.errAt(start, "the const type %s does not give the tensor's type", typeText(*implied))
-		}
-		t.DType, t.Shape = implied.DType, s
+	_, schemeErr := ParseQuantScheme(tt.text)
+	t, err := p.literalType(schemeErr != nil, implied, start,
+		"unknown dtype or scheme %q", "a quantized tensor outside a const needs its type: quant<f32[2] ...>")
+	if err != nil {
+		return nil, err
 	}
 	if t.Shape == nil {
 		t.Shape = []int64{}

@@ -931,31 +931,11 @@ func (p *textParser) tensor(implied *Type) (*Tensor, error) {
 	if err := p.expect("<"); err != nil {
 		return nil, err
 	}
-	t := &Tensor{}
-	if tt := p.peek(); tt.kind == tkIdent && tt.text != "base64" {
-		d, err := ParseDType(tt.text)
-		if err != nil {
-			return nil, p.errAt(tt, "unknown dtype %q", tt.text)
-		}
-		p.next()
-		if err := p.expect("["); err != nil {
-			return nil, err
-		}
-		s, err := p.dims(false)
-		if err != nil {
-			return nil, err
-		}
-		t.DType = d
-		t.Shape, _ = s.Concrete()
-	} else {
-		if implied == nil {
-			return nil, p.errAt(tt, "a tensor literal outside a const needs its type: dense<f32[2] ...>")
-		}
-		s, ok := implied.Shape.Concrete()
-		if implied.Kind != KindTensor || !implied.Ranked || implied.DType == Undefined || !ok {
-			return nil, p.errAt(start, "the const type %s does not give the tensor's type", typeText(*implied))
-		}
-		t.DType, t.Shape = implied.DType, s
+	tt := p.peek()
+	t, err := p.literalType(tt.kind == tkIdent && tt.text != "base64", implied, start,
+		"unknown dtype %q", "a tensor literal outside a const needs its type: dense<f32[2] ...>")
+	if err != nil {
+		return nil, err
 	}
 	if t.Shape == nil {
 		t.Shape = []int64{}
@@ -1204,4 +1184,39 @@ func textFromLE(t *Tensor, raw []byte, n int) error {
 		}
 	}
 	return nil
+}
+
+// literalType reads the element type of a tensor literal: "dtype[dims]"
+// when explicit, else the type of the const it initializes (implied).
+// badDType (with the token's text) and noType are the literal form's own
+// error messages.
+func (p *textParser) literalType(explicit bool, implied *Type, start token, badDType, noType string) (*Tensor, error) {
+	t := &Tensor{}
+	tt := p.peek()
+	if explicit {
+		d, err := ParseDType(tt.text)
+		if err != nil {
+			return nil, p.errAt(tt, badDType, tt.text)
+		}
+		p.next()
+		if err := p.expect("["); err != nil {
+			return nil, err
+		}
+		s, err := p.dims(false)
+		if err != nil {
+			return nil, err
+		}
+		t.DType = d
+		t.Shape, _ = s.Concrete()
+		return t, nil
+	}
+	if implied == nil {
+		return nil, p.errAt(tt, "%s", noType)
+	}
+	s, ok := implied.Shape.Concrete()
+	if implied.Kind != KindTensor || !implied.Ranked || implied.DType == Undefined || !ok {
+		return nil, p.errAt(start, "the const type %s does not give the tensor's type", typeText(*implied))
+	}
+	t.DType, t.Shape = implied.DType, s
+	return t, nil
 }
