@@ -174,8 +174,17 @@ func funcAsm(asm, frag string) string {
 // TestModulesVerify compiles every differential test graph for every
 // target level: each module passes opt -verify and llc.
 func TestModulesVerify(t *testing.T) {
-	tgs := []string{"x86_64/x86-64", "x86_64/x86-64-v3", "x86_64/x86-64-v4", "aarch64/generic"}
-	for _, c := range codegentest.Cases() {
+	verifyModules(t, codegentest.Cases(), allTargetLevels, false)
+}
+
+// allTargetLevels are the targets every module must verify and compile for.
+var allTargetLevels = []string{"x86_64/x86-64", "x86_64/x86-64-v3", "x86_64/x86-64-v4", "aarch64/generic"}
+
+// verifyModules compiles each case for each target ("arch/mcpu"): the
+// module passes opt -verify and llc, and with requireNative no node falls
+// back to the interpreter.
+func verifyModules(t *testing.T, cases []codegentest.Case, tgs []string, requireNative bool) {
+	for _, c := range cases {
 		for _, tg := range tgs {
 			t.Run(fmt.Sprintf("%s/%s", c.Name, tg), func(t *testing.T) {
 				t.Parallel()
@@ -187,6 +196,9 @@ func TestModulesVerify(t *testing.T) {
 				res, err := codegen.Compile(c.Build(), codegen.Options{Target: target, Shapes: c.Shapes})
 				if err != nil {
 					t.Fatal(err)
+				}
+				if requireNative && !res.FullyNative() {
+					t.Fatalf("fallback: %v", res.Fallback)
 				}
 				tc := codegentest.Toolchain(t, target)
 				if err := tc.Verify(context.Background(), res.Module); err != nil {

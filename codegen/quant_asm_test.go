@@ -1,47 +1,20 @@
 package codegen_test
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/optc-dev/optc/codegen"
 	"github.com/optc-dev/optc/codegen/codegentest"
 	"github.com/optc-dev/optc/targets"
 )
 
-var quantTargets = []string{"x86_64/x86-64", "x86_64/x86-64-v3", "x86_64/x86-64-v4", "aarch64/generic"}
-
 // TestQuantModulesVerify: every quantized-GEMM test graph passes opt
 // -verify and llc for every target level.
 func TestQuantModulesVerify(t *testing.T) {
-	for _, c := range codegentest.QuantCases() {
-		for _, tg := range quantTargets {
-			t.Run(fmt.Sprintf("%s/%s", c.Name, tg), func(t *testing.T) {
-				t.Parallel()
-				arch, mcpu, _ := strings.Cut(tg, "/")
-				target, err := targets.Lookup(arch, mcpu)
-				if err != nil {
-					t.Fatal(err)
-				}
-				res, err := codegen.Compile(c.Build(), codegen.Options{Target: target, Shapes: c.Shapes})
-				if err != nil {
-					t.Fatal(err)
-				}
-				tc := codegentest.Toolchain(t, target)
-				if err := tc.Verify(context.Background(), res.Module); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := tc.Compile(context.Background(), res.Module, false); err != nil {
-					t.Fatal(err)
-				}
-			})
-		}
-	}
+	verifyModules(t, codegentest.QuantCases(), allTargetLevels, false)
 }
 
 // TestQuantAsm: the micro-kernel widens the codes in registers (sign
