@@ -97,8 +97,8 @@ func TestMeasureTable(t *testing.T) {
 		}
 	}
 	fmt.Println()
-	fmt.Println("| pair | strategy | temp | plain t/s (CPU) | spec t/s (CPU) | speedup (CPU) | speedup (wall) | acceptance | tokens/round | target passes | draft passes | greedy exact |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| pair | strategy | temp | plain t/s (CPU) | spec t/s (CPU) | speedup (CPU) | speedup (wall) | acceptance | tokens/round | target passes | draft passes | greedy exact | acceptance at positions 1–4 |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, s := range setups {
 		if pairs != "" && !slices.ContainsFunc(strings.Split(pairs, ","), func(p string) bool { return strings.Contains(s.name, p) }) {
 			continue
@@ -136,8 +136,9 @@ func TestMeasureTable(t *testing.T) {
 					exact = fmt.Sprint(r.Exact)
 				}
 				st := &r.Stats
-				fmt.Printf("| %s | %s | %g | %.0f | %.0f | %.2fx | %.2fx | %.3f | %.2f | %d | %d | %s |\n", s.name, r.Strategy, temp,
-					r.PlainCPUTokensPerS, r.SpecCPUTokensPerS, r.CPUSpeedup, r.Speedup, r.AcceptanceRate(), r.TokensPerRound(), st.TargetCalls, st.DraftCalls, exact)
+				fmt.Printf("| %s | %s | %g | %.0f | %.0f | %.2fx | %.2fx | %.3f | %.2f | %d | %d | %s | %s |\n", s.name, r.Strategy, temp,
+					r.PlainCPUTokensPerS, r.SpecCPUTokensPerS, r.CPUSpeedup, r.Speedup, r.AcceptanceRate(), r.TokensPerRound(), st.TargetCalls, st.DraftCalls, exact,
+					measurePositions(st.Positions, 4))
 			}
 		}
 	}
@@ -148,4 +149,21 @@ func modelName(m Model) string {
 		return lm.Name
 	}
 	return "model"
+}
+
+// measurePositions is the acceptance rate of the first k draft positions,
+// "0.95/0.90/…" ("-" for a position never examined).
+func measurePositions(ps []PosStat, k int) string {
+	var parts []string
+	for i := range min(k, len(ps)) {
+		if ps[i].Reached == 0 {
+			parts = append(parts, "-")
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%.2f", ps[i].Rate()))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, "/")
 }
