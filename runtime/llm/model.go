@@ -81,6 +81,16 @@ func (m *Model) Forward(ctx context.Context, cache kvcache.Cache, tokens []int32
 
 // ForwardWith is Forward with the options speculative decoding needs.
 func (m *Model) ForwardWith(ctx context.Context, cache kvcache.Cache, tokens []int32, rows []int, opt ForwardOptions) (*ForwardResult, error) {
+	return m.forwardRun(ctx, cache, tokens, rows, opt, interp.Run)
+}
+
+// graphRunner runs one of the model's graphs (Graph, or the graph with
+// the hidden state) on its inputs, under a context that carries the KV
+// cache and tree: interp.Run, or a native backend's runner.
+type graphRunner func(ctx context.Context, g *ir.Graph, in map[string]interp.Value) (map[string]interp.Value, error)
+
+// forwardRun is ForwardWith with the graph run by run.
+func (m *Model) forwardRun(ctx context.Context, cache kvcache.Cache, tokens []int32, rows []int, opt ForwardOptions, run graphRunner) (*ForwardResult, error) {
 	n := len(tokens)
 	if n == 0 {
 		return nil, fmt.Errorf("llm: forward of no tokens")
@@ -145,7 +155,7 @@ func (m *Model) ForwardWith(ctx context.Context, cache kvcache.Cache, tokens []i
 	if m.rowsInput {
 		in[llama.LogitRows] = ir.FromSlice(ir.Int64, []int64{int64(len(rs))}, rs)
 	}
-	out, err := interp.Run(ctx, g, in)
+	out, err := run(ctx, g, in)
 	if err != nil {
 		if cache != nil {
 			if terr := cache.Truncate(start); terr != nil {

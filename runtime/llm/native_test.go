@@ -1,0 +1,194 @@
+package llm_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"testing"
+
+	"github.com/optc-dev/optc/runtime/llm"
+	"github.com/optc-dev/optc/runtime/llm/kvcache"
+	"github.com/optc-dev/optc/runtime/llm/llmtest"
+	"github.com/optc-dev/optc/targets"
+)
+
+// nativeTargetLM is the fixture target LM exported to ONNX with Optimum's
+// KV names.
+const nativeTargetLM = "../../testdata/models/lm-target/model.onnx"
+
+// nativeTol is the tolerance of native logits against the interpreter's:
+// both compute in float32, the native kernels summing the MatMuls' dot
+// products in another order (blocked, vectorized), so they differ by a
+// few ulps of the partial sums: measured, at most 1.4e-6 of the largest
+// logit on both models; the tolerance is 1e-4 of it.
+func nativeTol(ref [][]float32) float64 {
+	var scale float64
+	for _, r := range ref {
+		for _, x := range r {
+			scale = math.Max(scale, math.Abs(float64(x)))
+		}
+	}
+	return 1e-4 * math.Max(scale, 1)
+}
+
+// nativeOf wraps m in the native backend, skipping the test where the
+// toolchain (llc-14, opt-14, cc) is missing.
+func nativeOf(t *testing.T, m *llm.Model, opts llm.NativeOptions) *llm.NativeModel {
+	t.Helper()
+	nm, err := llm.NewNative(m, opts)
+	var te *targets.ToolError
+	if errors.As(err, &te) {
+		t.Skipf("native backend needs the LLVM 14 toolchain: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := nm.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return nm
+}
+
+// nativeCompare checks native logits (or hidden states) against the
+// interpreter's.
+func nativeCompare(t *testing.T, what string, want, got [][]float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d rows natively, %d on the interpreter", what, len(got), len(want))
+	}
+	tol := nativeTol(want)
+	var worst float64
+	for i := range want {
+		if len(got[i]) != len(want[i]) {
+			t.Fatalf("%s: row %d has %d values natively, %d on the interpreter", what, i, len(got[i]), len(want[i]))
+		}
+		worst = math.Max(worst, maxDiff(want[i], got[i]))
+	}
+	if worst > tol {
+		t.Errorf("%s: native logits differ from the interpreter's by %.3g (tolerance %.3g)", what, worst, tol)
+	}
+	t.Logf("%s: max |native - interp| = %.3g (tolerance %.3g)", what, worst, tol)
+}
+
+// nativeCase runs the same steps on the interpreter and natively:
+// prefill, decoding after the prefix, rollback then decoding, a token tree
+// and the hidden state, comparing the logits of every step and the caches
+// after them.
+func nativeCase(t *testing.T, m *llm.Model, seq []int32) {
+	nm := nativeOf(t, m, llm.NativeOptions{})
+	ctx := context.Background()
+	ci, err := m.NewCache()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cn, _ := nm.NewCache()
+	step := func(what string, tokens []int32, rows []int, opt llm.ForwardOptions) {
+		t.Helper()
+		want, err := m.ForwardWith(ctx, ci, tokens, rows, opt)
+		if err != nil {
+			t.Fatalf("%s (interpreter): %v", what, err)
+		}
+		got, err := nm.ForwardWith(ctx, cn, tokens, rows, opt)
+		if err != nil {
+			t.Fatalf("%s (native): %v", what, err)
+		}
+		nativeCompare(t, what, want.Logits, got.Logits)
+		if opt.Hidden {
+			nativeCompare(t, what+" hidden", want.Hidden, got.Hidden)
+		}
+		if ci.Len(0) != cn.Len(0) || ci.Bytes() != cn.Bytes() {
+			t.Fatalf("%s: native cache holds %d tokens (%d bytes), the interpreter's %d (%d)", what, cn.Len(0), cn.Bytes(), ci.Len(0), ci.Bytes())
+		}
+		a, b := snapshot(ci), snapshot(cn)
+		var worst float64
+		for i := range a {
+			worst = math.Max(worst, maxDiff(a[i], b[i]))
+		}
+		if worst > 1e-3 {
+			t.Errorf("%s: native cache differs from the interpreter's by %.3g", what, worst)
+		}
+	}
+	// Prefill of 7 tokens (run padded to 8), all rows, and one row.
+	step("prefill", seq[:7], []int{0, 1, 2, 3, 4, 5, 6}, llm.ForwardOptions{})
+	step("prefill 2", seq[7:10], []int{2}, llm.ForwardOptions{})
+	for i := 10; i < 13; i++ {
+		step("decode", seq[i:i+1], []int{0}, llm.ForwardOptions{})
+	}
+	for _, c := range []kvcache.Cache{ci, cn} {
+		if err := c.Truncate(8); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step("decode after rollback", seq[20:21], []int{0}, llm.ForwardOptions{})
+	step("decode after rollback, hidden", seq[21:22], []int{0}, llm.ForwardOptions{Hidden: true})
+	// A tree of 5 tokens after the 10 held: two children of the prefix's
+	// last token, with children of their own.
+	tree := &kvcache.Tree{Base: 10, Parents: []int{-1, 0, 0, 1, -1}}
+	step("tree", seq[22:27], []int{0, 1, 2, 3, 4}, llm.ForwardOptions{Tree: tree})
+	// Uncached: the tokens alone.
+	want, err := m.Forward(ctx, nil, seq[:5], []int{4, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := nm.Forward(ctx, nil, seq[:5], []int{4, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nativeCompare(t, "uncached", want, got)
+	s := nm.Stats()
+	t.Logf("%d bundles compiled in %v; interpreted ops: %s", s.Bundles, s.CompileTime, s.FallbackSummary())
+}
+
+// TestNativeStories: the native backend's logits equal the interpreter's
+// on stories260K (GGUF, graph built by llama.Build).
+func TestNativeStories(t *testing.T) {
+	m := stories(t)
+	nativeCase(t, m, goldenSequence(t)[:40])
+}
+
+// TestNativeLMTarget: the same on the fixture target LM (ONNX, attention
+// bound to the cache by passes/attention).
+func TestNativeLMTarget(t *testing.T) {
+	if _, err := os.Stat(nativeTargetLM); err != nil {
+		t.Skipf("fixture %s is absent: %v", nativeTargetLM, err)
+	}
+	m, err := llm.Load(nativeTargetLM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := m.Tokenizer.Encode("Once upon a time there was a little girl who loved to play in the garden with her dog.")
+	if len(seq) < 27 {
+		t.Fatalf("fixture prompt is %d tokens, want 27", len(seq))
+	}
+	nativeCase(t, m, seq)
+}
+
+// TestNativeGolden: greedy decoding of stories260K on the native backend
+// reproduces llama.cpp's golden tokens for the first prompt (up to a
+// near-tie, as TestGolden).
+func TestNativeGolden(t *testing.T) {
+	m := stories(t)
+	nm := nativeOf(t, m, llm.NativeOptions{})
+	c := llmtest.LoadGolden(t).Cases[0]
+	res, err := llm.NewGenerator(nm).Generate(context.Background(), llm.Request{Prompt: c.PromptTokens, MaxTokens: len(c.OutTokens)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range c.OutTokens {
+		if i >= len(res.Tokens) {
+			t.Fatalf("only %d tokens", len(res.Tokens))
+		}
+		if res.Tokens[i] != want {
+			if lead := c.Top1MinusTop2[i]; lead >= 1e-3 {
+				t.Errorf("step %d: token %d, llama.cpp %d (its top-1 lead %.5f is not a near-tie)", i, res.Tokens[i], want, lead)
+			} else {
+				t.Logf("diverges at step %d on a near-tie (llama.cpp lead %.5f)", i, lead)
+			}
+			return
+		}
+	}
+}
+
