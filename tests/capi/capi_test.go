@@ -163,7 +163,7 @@ func runProgram(t *testing.T, tc *targets.Toolchain, prog, dir, weights string, 
 	args := []string{weights, fmt.Sprint(threads)}
 	for i, v := range g.Inputs {
 		p := filepath.Join(dir, fmt.Sprintf("in%d.bin", i))
-		if err := os.WriteFile(p, f32Bytes(in[v.Name]), 0o644); err != nil {
+		if err := os.WriteFile(p, capiTensorBytes(t, in[v.Name]), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		args = append(args, p)
