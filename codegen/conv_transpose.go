@@ -9,8 +9,8 @@ import (
 	"github.com/optc-dev/optc/ir"
 )
 
-// ConvTranspose (group 1, 1-D/2-D, explicit pads) is a GEMM followed by a
-// gather-form col2im:
+// ConvTranspose (1-D/2-D; any group, explicit pads, auto_pad,
+// output_shape, output_padding) is a GEMM followed by a gather-form col2im:
 //
 //	col_b[(m,kh,kw)][(ih,iw)] = Σ_c W[c][m][kh][kw] · x_b[c][ih][iw]
 //	y_b[m][oh][ow] = bias[m] + Σ_{kh,kw} col_b[(m,kh,kw)][(ih,iw)]
@@ -38,14 +38,9 @@ func convTGeometry(n *ir.Node) (*convGeom, error) {
 	if len(xs) != 3 && len(xs) != 4 || len(ws) != len(xs) || len(os) != len(xs) {
 		return nil, fmt.Errorf("ConvTranspose of ranks %d/%d/%d (only 1-D and 2-D are lowered)", len(xs), len(ws), len(os))
 	}
-	if n.AttrInt("group", 1) != 1 {
-		return nil, fmt.Errorf("grouped ConvTranspose is not lowered yet")
-	}
-	if ap := n.AttrString("auto_pad", "NOTSET"); ap != "NOTSET" && ap != "" && ap != "VALID" {
-		return nil, fmt.Errorf("ConvTranspose auto_pad %s is not lowered yet", ap)
-	}
-	if n.HasAttr("output_shape") {
-		return nil, fmt.Errorf("ConvTranspose with output_shape is not lowered yet")
+	G := n.AttrInt("group", 1)
+	if G <= 0 || xs[1]%G != 0 || ws[0] != xs[1] || ws[1]*G != os[1] {
+		return nil, fmt.Errorf("ConvTranspose weight %v does not fit input %v, output %v and group %d", ws, xs, os, G)
 	}
 	sp := len(xs) - 2
 	get := func(name string, def int64, cnt int) ([]int64, error) {
@@ -69,25 +64,92 @@ func convTGeometry(n *ir.Node) (*convGeom, error) {
 	if err != nil {
 		return nil, err
 	}
-	pads, err := get("pads", 0, 2*sp)
+	outPad, err := get("output_padding", 0, sp)
 	if err != nil {
 		return nil, err
-	}
-	if ws[0] != xs[1] || ws[1] != os[1] {
-		return nil, fmt.Errorf("ConvTranspose weight %v does not fit input %v and output %v", ws, xs, os)
-	}
-	g := &convGeom{Nb: xs[0], C: xs[1], M: os[1], group: 1, H: 1, OH: 1, KH: 1, sh: 1, dh: 1, rank1: sp == 1}
-	last := len(xs) - 1
-	g.W, g.OW, g.KW, g.sw, g.dw, g.pw = xs[last], os[last], ws[last], st[sp-1], dl[sp-1], pads[sp-1]
-	if sp == 2 {
-		g.H, g.OH, g.KH, g.sh, g.dh, g.ph = xs[2], os[2], ws[2], st[0], dl[0], pads[0]
 	}
 	for _, s := range append(st, dl...) {
 		if s <= 0 {
 			return nil, fmt.Errorf("ConvTranspose strides/dilations must be positive")
 		}
 	}
+	padB, err := convTLeadingPads(n, xs[2:], ws[2:], os[2:], st, dl, outPad)
+	if err != nil {
+		return nil, err
+	}
+	g := &convGeom{Nb: xs[0], C: xs[1], M: os[1], group: G, H: 1, OH: 1, KH: 1, sh: 1, dh: 1, rank1: sp == 1}
+	last := len(xs) - 1
+	g.W, g.OW, g.KW, g.sw, g.dw, g.pw = xs[last], os[last], ws[last], st[sp-1], dl[sp-1], padB[sp-1]
+	if sp == 2 {
+		g.H, g.OH, g.KH, g.sh, g.dh, g.ph = xs[2], os[2], ws[2], st[0], dl[0], padB[0]
+	}
 	return g, nil
+}
+
+// convTLeadingPads returns the leading pad of each spatial dim (the col2im
+// reads only these: the output size is the static output shape, which must
+// agree). The uncropped result has full = s·(in−1) + output_padding +
+// (k−1)·d + 1 elements; explicit pads, auto_pad or output_shape crop it.
+// With auto_pad SAME_* (total = full − in·s) or output_shape (total =
+// full − output_shape) the total is split with floor division, SAME_UPPER
+// putting the smaller half first, as the ONNX reference (and the
+// interpreter) do.
+func convTLeadingPads(n *ir.Node, in, ks, out, st, dl, outPad []int64) ([]int64, error) {
+	sp := len(in)
+	autoPad := n.AttrString("auto_pad", "NOTSET")
+	full := make([]int64, sp)
+	for i := range full {
+		full[i] = st[i]*(in[i]-1) + outPad[i] + (ks[i]-1)*dl[i] + 1
+	}
+	padB, padE := make([]int64, sp), make([]int64, sp)
+	split := func(i int, total int64) {
+		half := total / 2
+		if total < 0 && total%2 != 0 {
+			half--
+		}
+		padB[i] = total - half
+		if autoPad == "SAME_UPPER" {
+			padB[i] = half
+		}
+		padE[i] = total - padB[i]
+	}
+	if os := n.AttrInts("output_shape", nil); os != nil {
+		if len(os) == sp+2 {
+			os = os[2:]
+		}
+		if len(os) != sp {
+			return nil, fmt.Errorf("ConvTranspose output_shape %v does not fit rank %d", n.AttrInts("output_shape", nil), sp+2)
+		}
+		for i := range os {
+			split(i, full[i]-os[i])
+		}
+	} else {
+		switch autoPad {
+		case "NOTSET", "":
+			pads := n.AttrInts("pads", nil)
+			if pads == nil {
+				pads = make([]int64, 2*sp)
+			}
+			if len(pads) != 2*sp {
+				return nil, fmt.Errorf("ConvTranspose pads has %d values", len(pads))
+			}
+			copy(padB, pads[:sp])
+			copy(padE, pads[sp:])
+		case "VALID":
+		case "SAME_UPPER", "SAME_LOWER":
+			for i := range in {
+				split(i, full[i]-in[i]*st[i])
+			}
+		default:
+			return nil, fmt.Errorf("ConvTranspose auto_pad %q is unknown", autoPad)
+		}
+	}
+	for i := range full {
+		if want := full[i] - padB[i] - padE[i]; want != out[i] {
+			return nil, fmt.Errorf("ConvTranspose output dim %d is %d, the attributes give %d", i+2, out[i], want)
+		}
+	}
+	return padB, nil
 }
 
 func newConvTKernel(l *lowering, n *ir.Node) (kernel, error) {
@@ -102,13 +164,18 @@ func newConvTKernel(l *lowering, n *ir.Node) (kernel, error) {
 	}
 	rows := g.M * g.KH * g.KW
 	col := &ir.Value{Name: nodeName(n) + "_col", Type: ir.TensorType(ir.Float32, ir.ShapeOf(g.Nb, rows, g.H*g.W))}
+	// Groups are a second batch dim: group j multiplies W[j·C/G…] (a
+	// whole A matrix of rows/G × C/G further) with channels j·C/G… of the
+	// image, and its rows/G col rows follow group j−1's, so col keeps
+	// group 1's layout with m = j·M/G + m_j.
+	G := g.group
 	gk := &gemmKernel{
 		node: nodeName(n) + "/gemm", out: col, p: c.gemmParams(),
-		M: rows, N: g.H * g.W, K: g.C,
-		a: wv, si: 1, sk: rows,
+		M: rows / G, N: g.H * g.W, K: g.C / G,
+		a: wv, si: 1, sk: rows / G,
 		bv: n.Inputs[0], sbk: g.H * g.W, sbn: 1,
 		outShape: []int64{g.Nb * rows, g.H * g.W},
-		batch:    []int64{g.Nb}, aBatch: []int64{0}, bBatch: []int64{1}, nbB: g.Nb,
+		batch:    []int64{g.Nb, G}, aBatch: []int64{0, 1}, bBatch: []int64{G, 1}, nbB: g.Nb * G,
 		epi: leafExpr(0),
 	}
 	l.add(gk)
