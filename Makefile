@@ -72,3 +72,16 @@ fixtures: ## retrain and export every fixture model under testdata/models (about
 
 eval: data ## re-measure every committed fixture on the full test sets (slow)
 	OPTC_EVAL_FULL=1 $(GO) test -count=1 -timeout 60m ./tests/fixtures -run TestFixtures -v
+
+# llama.cpp side of the LM speed figures (runtime/llm/MEASURED.md): node-llama-cpp's
+# prebuilt CPU binaries (no compiler download), pinned in tools/llamacpp/package.json.
+LLAMACPP := $(CACHE)/llamacpp
+LLM_DIR ?= $(or $(OPTC_LLM_DIR),$(abspath $(CURDIR)/../shared/llm))
+LLAMACPP_ARGS ?= 512 128 5 1
+
+.PHONY: llamacpp-bench
+llamacpp-bench: ## llama.cpp pp/tg tokens/s on stories260K, 1 thread (node, npm; LLAMACPP_ARGS="pp tg runs threads")
+	mkdir -p $(LLAMACPP)
+	cp tools/llamacpp/package.json tools/llamacpp/bench.mjs $(LLAMACPP)/
+	cd $(LLAMACPP) && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm i --no-audit --no-fund --omit=optional
+	node $(LLAMACPP)/bench.mjs $(LLM_DIR)/stories260K.gguf $(LLAMACPP_ARGS)

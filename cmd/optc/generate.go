@@ -41,6 +41,7 @@ type generateFlags struct {
 	acceptHead  string
 	guard       bool
 	kv          string
+	backend     string // interp or native (generate_backend.go)
 }
 
 func newGenerateCmd() *cobra.Command {
@@ -48,7 +49,12 @@ func newGenerateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "generate model.gguf|model.onnx|checkpoint/ --prompt TEXT [-n N]",
 		Short: "Generate text with a language model (streams tokens; --json, --bench)",
-		Long: `Generate text with a decoder language model on the reference interpreter.
+		Long: `Generate text with a decoder language model on the reference interpreter
+(--backend interp, the default) or natively (--backend native: the graph is
+compiled by optc's code generator for each token count a forward pass needs,
+padded to powers of two, on first use; attention and rotary embedding run
+on the interpreter inside the compiled bundles; native code runs on
+--threads threads, 1 when not given).
 
 The model is a GGUF file (Llama architecture; F32, F16, BF16, Q8_0, Q4_0 or
 Q4_1 tensors) whose tokenizer is read from its metadata; a Hugging Face
@@ -129,6 +135,7 @@ position, forward-pass cost (fixed + per token) and KV bytes.
 	fl.StringVar(&f.spec, "spec", "", "speculative decoding strategy: fixed:K, specdec++[:H], pearl[:G], spectr[:KxL], rsd[:B1-B2-…], tree[:N|all|auto] (recycle)")
 	fl.StringVar(&f.acceptHead, "accept-head", "", "SpecDec++ acceptance head (safetensors from optc train-accept-head)")
 	fl.BoolVar(&f.guard, "guard", true, "decode plainly while speculation is slower than plain decoding")
+	fl.StringVar(&f.backend, "backend", "interp", "backend: interp (reference interpreter) or native (compiled per token count; needs LLVM 14)")
 	fl.StringVar(&f.kv, "kv", "dense", "KV cache: dense, f16, gear:B[,kivi], evict:N, locret:N,head=FILE (see the help)")
 	return cmd
 }
@@ -181,6 +188,15 @@ func runGenerate(cmd *cobra.Command, path string, f *generateFlags) error {
 	if err != nil {
 		return err
 	}
+	be, err := newGenBackend(f)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	lm, err := be.open(m)
+	if err != nil {
+		return err
+	}
 	ctx := context.Background()
 	out := cmd.OutOrStdout()
 	speculative := f.draft != "" && f.draft != "none"
@@ -188,7 +204,7 @@ func runGenerate(cmd *cobra.Command, path string, f *generateFlags) error {
 		return fmt.Errorf("generate: --spec %s needs a --draft (a model, auto or recycle)", f.spec)
 	}
 	if f.bench && !speculative {
-		return runBench(ctx, out, m, f, newCache)
+		return runBench(ctx, out, m, lm, be.name, f, newCache)
 	}
 	cfg := llm.SamplerConfig{Temperature: f.temp, TopK: f.topK, TopP: f.topP, RepeatPenalty: f.repeatPenalty, RepeatLastN: f.repeatLastN, Seed: f.seed}
 	if err := cfg.Validate(); err != nil {
@@ -208,12 +224,12 @@ func runGenerate(cmd *cobra.Command, path string, f *generateFlags) error {
 		req.Stop = []int32{sp.EOS}
 	}
 	if speculative && f.bench {
-		return runSpecBench(ctx, out, m, f, cfg, prompt, newCache)
+		return runSpecBench(ctx, out, m, lm, be, f, cfg, prompt, newCache)
 	}
 	var mk func() spec.Strategy
 	var info *draftInfo
 	if speculative {
-		if mk, info, err = buildStrategy(ctx, m, f, cfg, prompt); err != nil {
+		if mk, info, err = buildStrategy(ctx, m, lm, be, f, cfg, prompt); err != nil {
 			return err
 		}
 	}
@@ -230,15 +246,15 @@ func runGenerate(cmd *cobra.Command, path string, f *generateFlags) error {
 		}
 	}
 	if speculative {
-		return runSpeculative(ctx, cmd, m, path, f, cfg, req, newCache, w, mk, info)
+		return runSpeculative(ctx, cmd, m, lm, be.name, path, f, cfg, req, newCache, w, mk, info)
 	}
-	gen := llm.NewGenerator(m, llm.WithSampler(cfg), llm.WithChunkSize(f.chunk), llm.WithCache(newCache))
+	gen := llm.NewGenerator(lm, llm.WithSampler(cfg), llm.WithChunkSize(f.chunk), llm.WithCache(newCache))
 	res, err := gen.Generate(ctx, req)
 	if err != nil {
 		return err
 	}
 	if f.asJSON {
-		rep := generateReport{Model: filepath.Base(path), Backend: "interp", Prompt: f.prompt, PromptTokens: res.Prompt,
+		rep := generateReport{Model: filepath.Base(path), Backend: be.name, Prompt: f.prompt, PromptTokens: res.Prompt,
 			Tokens: res.Tokens, Text: decodeGenerated(tok, res.Tokens), StopReason: res.StopReason,
 			KVCacheBytes: res.CacheBytes, KVBytesPerToken: m.CacheSpec().TokenBytes(), Sampler: cfg}
 		rep.Timing.PromptMS = ms(res.PromptTime.Seconds())
@@ -271,13 +287,13 @@ func decodeGenerated(tok tokenizer.Tokenizer, ids []int32) string {
 	return tok.Decode(ids)
 }
 
-func runBench(ctx context.Context, out io.Writer, m *llm.Model, f *generateFlags, newCache kvcache.Constructor) error {
-	stats, err := llm.Bench(ctx, m, llm.BenchConfig{PromptTokens: f.pp, GenTokens: f.tg, Runs: f.runs, Chunk: f.chunk, Seed: f.seed},
+func runBench(ctx context.Context, out io.Writer, m *llm.Model, lm llm.LM, backend string, f *generateFlags, newCache kvcache.Constructor) error {
+	stats, err := llm.Bench(ctx, lm, llm.BenchConfig{PromptTokens: f.pp, GenTokens: f.tg, Runs: f.runs, Chunk: f.chunk, Seed: f.seed},
 		func() (kvcache.Cache, error) { return newCache(m.CacheSpec()) })
 	if err != nil {
 		return err
 	}
-	rep := benchReport{Model: m.Name, Backend: "interp", Threads: goruntime.GOMAXPROCS(0), WeightBytes: m.WeightBytes,
+	rep := benchReport{Model: m.Name, Backend: backend, Threads: goruntime.GOMAXPROCS(0), WeightBytes: m.WeightBytes,
 		Params: m.WeightBytes / 4, KVBytesPerToken: m.CacheSpec().TokenBytes(), Tests: stats}
 	if f.asJSON {
 		enc := json.NewEncoder(out)
@@ -321,7 +337,7 @@ type draftInfo struct {
 }
 
 // buildStrategy turns --draft and --spec into a strategy maker.
-func buildStrategy(ctx context.Context, m *llm.Model, f *generateFlags, cfg llm.SamplerConfig, prompt []int32) (func() spec.Strategy, *draftInfo, error) {
+func buildStrategy(ctx context.Context, m *llm.Model, lm spec.Model, be *genBackend, f *generateFlags, cfg llm.SamplerConfig, prompt []int32) (func() spec.Strategy, *draftInfo, error) {
 	kind, arg, _ := strings.Cut(f.spec, ":")
 	if f.draft == "recycle" {
 		mk := spec.NewAdaptiveRecycle
@@ -370,7 +386,7 @@ func buildStrategy(ctx context.Context, m *llm.Model, f *generateFlags, cfg llm.
 			// continuation of it.
 			calib := prompt
 			if n := min(32, m.MaxLen()-len(prompt)); n > 0 {
-				res, err := (&spec.Decoder{Target: m}).Generate(ctx, llm.Request{Prompt: prompt, MaxTokens: n})
+				res, err := (&spec.Decoder{Target: lm}).Generate(ctx, llm.Request{Prompt: prompt, MaxTokens: n})
 				if err != nil {
 					return nil, nil, err
 				}
@@ -392,11 +408,15 @@ func buildStrategy(ctx context.Context, m *llm.Model, f *generateFlags, cfg llm.
 		return nil, nil, fmt.Errorf("generate: the draft's vocabulary has %d tokens, the target's %d (they must share one)", draft.VocabSize(), m.VocabSize())
 	}
 	info.Name, info.WeightBytes, info.Params, info.Layers = draft.Name, draft.WeightBytes, draft.WeightBytes/4, draft.Config.Layers
+	dm, err := be.open(draft)
+	if err != nil {
+		return nil, nil, err
+	}
 	var mk func() spec.Strategy
 	bad := func(want string) error { return fmt.Errorf("generate: --spec %s: want %s", f.spec, want) }
 	switch kind {
 	case "", "fixed":
-		mk = func() spec.Strategy { return spec.NewFixed(draft, gamma) }
+		mk = func() spec.Strategy { return spec.NewFixed(dm, gamma) }
 	case "specdec++":
 		h := 0.3
 		if arg != "" {
@@ -413,7 +433,7 @@ func buildStrategy(ctx context.Context, m *llm.Model, f *generateFlags, cfg llm.
 		if err != nil {
 			return nil, nil, err
 		}
-		mk = func() spec.Strategy { return spec.NewSpecDecPP(draft, head, h, 2, 20) }
+		mk = func() spec.Strategy { return spec.NewSpecDecPP(dm, head, h, 2, 20) }
 	case "pearl":
 		g := 0
 		if arg != "" {
@@ -423,7 +443,7 @@ func buildStrategy(ctx context.Context, m *llm.Model, f *generateFlags, cfg llm.
 			}
 			g = v
 		}
-		mk = func() spec.Strategy { return spec.NewPearl(draft, g) }
+		mk = func() spec.Strategy { return spec.NewPearl(dm, g) }
 	case "spectr":
 		k, l := 3, 4
 		if arg != "" {
@@ -435,7 +455,7 @@ func buildStrategy(ctx context.Context, m *llm.Model, f *generateFlags, cfg llm.
 				return nil, nil, bad("spectr:KxL (K drafts of length L)")
 			}
 		}
-		mk = func() spec.Strategy { return spec.NewSpecTr(draft, k, l) }
+		mk = func() spec.Strategy { return spec.NewSpecTr(dm, k, l) }
 	case "rsd":
 		branch := []int{2, 2, 1, 1}
 		if arg != "" {
@@ -448,7 +468,7 @@ func buildStrategy(ctx context.Context, m *llm.Model, f *generateFlags, cfg llm.
 				branch = append(branch, v)
 			}
 		}
-		mk = func() spec.Strategy { return spec.NewRSD(draft, branch) }
+		mk = func() spec.Strategy { return spec.NewRSD(dm, branch) }
 	default:
 		return nil, nil, bad("fixed:K, specdec++[:H], pearl[:G], spectr[:KxL] or rsd[:B1-B2-…]")
 	}
@@ -473,9 +493,9 @@ type specReport struct {
 	DraftCacheBytes int64      `json:"draft_kv_cache_bytes"`
 }
 
-func runSpeculative(ctx context.Context, cmd *cobra.Command, m *llm.Model, path string, f *generateFlags, cfg llm.SamplerConfig, req llm.Request,
+func runSpeculative(ctx context.Context, cmd *cobra.Command, m *llm.Model, lm spec.Model, backend, path string, f *generateFlags, cfg llm.SamplerConfig, req llm.Request,
 	newCache kvcache.Constructor, w *bufio.Writer, mk func() spec.Strategy, info *draftInfo) error {
-	d := &spec.Decoder{Target: m, Strategy: mk(), Sampler: cfg, NewCache: newCache, Chunk: f.chunk, Guard: guardOf(f)}
+	d := &spec.Decoder{Target: lm, Strategy: mk(), Sampler: cfg, NewCache: newCache, Chunk: f.chunk, Guard: guardOf(f)}
 	res, err := d.Generate(ctx, req)
 	if err != nil {
 		return err
@@ -485,7 +505,7 @@ func runSpeculative(ctx context.Context, cmd *cobra.Command, m *llm.Model, path 
 	st := &res.Stats
 	if f.asJSON {
 		rep := specReport{Strategy: st.Strategy, Draft: info, Stats: *st, AcceptanceRate: st.AcceptanceRate(), TokensPerRound: st.TokensPerRound(), DraftCacheBytes: res.DraftCacheBytes}
-		rep.generateReport = generateReport{Model: filepath.Base(path), Backend: "interp", Prompt: f.prompt, PromptTokens: res.Prompt,
+		rep.generateReport = generateReport{Model: filepath.Base(path), Backend: backend, Prompt: f.prompt, PromptTokens: res.Prompt,
 			Tokens: res.Tokens, Text: decodeGenerated(tok, res.Tokens), StopReason: res.StopReason,
 			KVCacheBytes: res.CacheBytes, KVBytesPerToken: m.CacheSpec().TokenBytes(), Sampler: cfg}
 		rep.Timing.PromptMS = ms(res.PromptTime.Seconds())
@@ -535,22 +555,22 @@ type specBenchReport struct {
 	CostRatio  float64           `json:"cost_ratio,omitempty"`
 }
 
-func runSpecBench(ctx context.Context, out io.Writer, m *llm.Model, f *generateFlags, cfg llm.SamplerConfig, prompt []int32, newCache kvcache.Constructor) error {
-	mk, info, err := buildStrategy(ctx, m, f, cfg, prompt)
+func runSpecBench(ctx context.Context, out io.Writer, m *llm.Model, lm spec.Model, be *genBackend, f *generateFlags, cfg llm.SamplerConfig, prompt []int32, newCache kvcache.Constructor) error {
+	mk, info, err := buildStrategy(ctx, m, lm, be, f, cfg, prompt)
 	if err != nil {
 		return err
 	}
 	if f.n <= 0 {
 		return fmt.Errorf("generate: --bench with --draft generates -n tokens (got %d)", f.n)
 	}
-	res, err := spec.Bench(ctx, m, mk, spec.BenchConfig{Prompts: [][]int32{prompt}, GenTokens: f.n, Runs: f.runs, Sampler: cfg, NewCache: newCache, Chunk: f.chunk, Guard: guardOf(f)})
+	res, err := spec.Bench(ctx, lm, mk, spec.BenchConfig{Prompts: [][]int32{prompt}, GenTokens: f.n, Runs: f.runs, Sampler: cfg, NewCache: newCache, Chunk: f.chunk, Guard: guardOf(f)})
 	if err != nil {
 		return err
 	}
-	rep := specBenchReport{Model: m.Name, Backend: "interp", Threads: goruntime.GOMAXPROCS(0), KV: f.kv, Sampler: cfg, GenTokens: f.n, Runs: f.runs,
+	rep := specBenchReport{Model: m.Name, Backend: be.name, Threads: goruntime.GOMAXPROCS(0), KV: f.kv, Sampler: cfg, GenTokens: f.n, Runs: f.runs,
 		Guard: f.guard, Draft: info, Result: res, Acceptance: res.AcceptanceRate(), TokensRound: res.TokensPerRound()}
 	sizes := []int{1, 2, 4, 8}
-	if rep.TargetCost, err = spec.MeasureForward(ctx, m, len(prompt), sizes, 5); err != nil {
+	if rep.TargetCost, err = spec.MeasureForward(ctx, lm, len(prompt), sizes, 5); err != nil {
 		return err
 	}
 	if info.Kind != "recycle" {

@@ -31,8 +31,9 @@ import (
 // trees and rollback behave exactly as on the interpreter.
 //
 // Shapes: a forward pass of n tokens asking for r logit rows runs the
-// bundle compiled for N tokens and R rows, N and R the powers of two at
-// or above n and r (NativeOptions.Exact: n and r themselves). The N-n
+// bundle compiled for N tokens and R rows: N the power of two at or
+// above n, R 1 for one row and N for more (NativeOptions.Exact: n and r
+// themselves). Bundles are compiled on first use and kept until Close. The N-n
 // padding tokens come after the real ones, so causal attention keeps the
 // real rows exact; their keys and values are cut from the cache after
 // the run. In a token tree the padding tokens are children of the
@@ -205,6 +206,17 @@ func (nm *NativeModel) nativeBucket(n int) int {
 	return b
 }
 
+// nativeRowBucket is the compiled logit-row count for r rows of a pass
+// compiled for tokens tokens: one row (prefill, decoding) or, for more,
+// as many rows as tokens (verifying drafts), so that each token count
+// needs at most two bundles.
+func (nm *NativeModel) nativeRowBucket(r, tokens int) int {
+	if nm.opts.Exact || r <= 1 {
+		return r
+	}
+	return max(tokens, nm.nativeBucket(r))
+}
+
 // run is the graphRunner of the native backend: it pads the inputs to the
 // bundle's shape, runs it and cuts the padding from the outputs and the
 // cache.
@@ -234,7 +246,7 @@ func (nm *NativeModel) run(ctx context.Context, g *ir.Graph, in map[string]inter
 		case llama.InputIDs, llama.PositionIDs:
 			t = nativePadLast(t, 1, tokens)
 		case llama.LogitRows:
-			key.rows = nm.nativeBucket(int(t.Shape[0]))
+			key.rows = nm.nativeRowBucket(int(t.Shape[0]), tokens)
 			t = nativePadLast(t, 0, key.rows)
 		}
 		feed[name] = t

@@ -191,4 +191,3 @@ func TestNativeGolden(t *testing.T) {
 		}
 	}
 }
-
