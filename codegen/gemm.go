@@ -300,7 +300,7 @@ func (k *gemmKernel) inputs() []buf {
 		bufs = append(bufs, buf{w: k.bw})
 	}
 	if k.quant != nil {
-		bufs = append(bufs, buf{w: k.quant.scales})
+		bufs = append(bufs, buf{w: k.quant.params})
 	}
 	for _, lf := range k.leaves {
 		bufs = append(bufs, lf.b)
@@ -325,7 +325,7 @@ func (k *gemmKernel) describe() string {
 		b = "run-time B"
 	}
 	if k.quant != nil {
-		b = fmt.Sprintf("packed int%d constant B, per-column scales", k.quant.bits)
+		b = k.quant.describe()
 	}
 	s := fmt.Sprintf("gemm %dx%dx%d (%s, tile %dx%d) %s", k.M, k.N, k.K, b, k.p.mr, k.p.nr, k.node)
 	if k.batch != nil {
@@ -379,9 +379,10 @@ func (k *gemmKernel) emit(e *segEmitter, temps []int64) error {
 	for i, lf := range k.leaves {
 		leaves[i] = e.ptr(b, ctx, lf.b)
 	}
-	if k.quant != nil {
-		leaves = append(leaves, e.ptr(b, ctx, buf{w: k.quant.scales}))
+	if k.quantInReg() {
+		leaves = append(leaves, e.ptr(b, ctx, buf{w: k.quant.params}))
 	}
+	qs := k.quantTaskInit(e, b, ctx)
 	nb := ir.NumElements(k.batch)
 	perBatch := nMC * nNC
 	A0, B0, C0 := A, B, C
@@ -408,8 +409,7 @@ func (k *gemmKernel) emit(e *segEmitter, temps []int64) error {
 				nc := b.minI(ci(p.nr), b.cur.NewSub(j1, jp))
 				bp := b.gepF(B, b.add(b.mul(jp, ci(k.K)), b.mul(kb, ci(p.nr))))
 				if k.quant != nil {
-					off := k.quantPanelOffset(b, b.add(b.mul(jp, ci(k.K)), b.mul(kb, ci(p.nr))))
-					bp = b.cur.NewBitCast(b.gep(types.I8, b.cur.NewBitCast(B, tI8P), off), tF32P)
+					bp = k.quantPanelPtr(b, B, jp, kb, kc, qs)
 				}
 				call := func(f *lir.Func, ir value.Value) {
 					ap := b.gepF(A, b.add(b.mul(ir, ci(k.si)), b.mul(kb, ci(k.sk))))
@@ -476,8 +476,8 @@ func (k *gemmKernel) microKernel(e *segEmitter, mr int64) *lir.Func {
 	for i := range k.leaves {
 		params = append(params, param(fmt.Sprintf("leaf%d", i), tF32P, false))
 	}
-	if k.quant != nil {
-		params = append(params, param("scales", tF32P, false))
+	if k.quantInReg() {
+		params = append(params, param("qparams", tF32P, false))
 	}
 	b := e.c.mod.newFunc(fmt.Sprintf("%s_uk%d", e.kname, mr), true, types.Void, params...)
 	// Kept out of line: one call per mr x nr x kc tile costs nothing, and
@@ -503,16 +503,17 @@ func (k *gemmKernel) microKernel(e *segEmitter, mr int64) *lir.Func {
 	for i := range init {
 		init[i] = zero
 	}
-	var Bq value.Value
-	if k.quant != nil {
+	var Bq, qprm value.Value
+	if k.quantInReg() {
 		Bq = b.cur.NewBitCast(B, tI8P)
+		qprm = k.quantPanelParams(b, ps[len(ps)-1], col)
 	}
 	step := func(kk value.Value, acc []value.Value) {
 		bv := make([]value.Value, nv)
-		if k.quant != nil {
-			bv = k.quantBVecs(b, Bq, kk)
+		if Bq != nil {
+			bv = k.quantBVecs(b, Bq, kk, qprm)
 		}
-		for v := int64(0); v < nv && k.quant == nil; v++ {
+		for v := int64(0); v < nv && Bq == nil; v++ {
 			bv[v] = b.load(b.gepF(B, b.add(b.mul(kk, ci(p.nr)), ci(v*p.lanes))), L)
 		}
 		for r := int64(0); r < mr; r++ {
@@ -549,16 +550,9 @@ func (k *gemmKernel) microKernel(e *segEmitter, mr int64) *lir.Func {
 		}
 		acc = sum
 	}
-	if k.quant != nil {
+	if Bq != nil {
 		// C(i,n) = scale_n · Σ_k A(i,k)·code(k,n): one multiply per tile.
-		scl := ps[len(ps)-1]
-		acc = append([]value.Value(nil), acc...)
-		for v := int64(0); v < nv; v++ {
-			sv := b.load(b.gepF(scl, b.add(col, ci(v*p.lanes))), L)
-			for r := int64(0); r < mr; r++ {
-				acc[r*nv+v] = b.cur.NewFMul(acc[r*nv+v], sv)
-			}
-		}
+		acc = k.quantScaleTile(b, acc, qprm, mr)
 	}
 	hasEpi := !k.epi.isLeaf(0)
 	leafVals := func(r, c value.Value, w int) []value.Value {

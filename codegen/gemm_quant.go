@@ -11,74 +11,149 @@ import (
 	"github.com/optc-dev/optc/ir"
 )
 
-// Weight-only quantized GEMM: a constant B whose encoding is an
-// ir.Quantized with one scale per output column (uniform symmetric codes
-// per channel or per tensor, or fixed point, which is a per-tensor scale
-// 2^−FL) is stored as its integer codes in the micro-kernel's panel order
-// and widened to float in registers inside the k loop. The scale of
-// column n factors out of the k-sum, C(i,n) = s_n · Σ_k A(i,k)·q(k,n), so
-// it is applied once per tile in the epilogue (alpha folded into it).
+// Weight-only quantized GEMM: a constant B with an ir.Quantized encoding
+// is stored as its integer codes in the micro-kernel's panel order and
+// decoded in registers; it is never expanded to float32 in the weights.
 //
-// Layouts (P = ceil(N/nr) panels, zero codes and zero scales past N):
+// Encodings computed on: uniform codes (symmetric or with zero points) per
+// tensor, per output column or per group of K rows of a column; the power
+// scheme (NUPES, ≤ 4 bits: a per-layer or per-column decode table, see
+// gemm_nupes.go); fixed point (AdaPT ⟨WL, FL⟩, scale 2^−FL) of any word
+// length up to 16. Codes take 4 (≤ 4 bits), 8 (≤ 8 bits) or 16 bits in
+// the panels; unsigned (asymmetric) codes are stored shifted by
+// 2^(width−1) into the signed range, with the zero points shifted alike,
+// so every code is a sign extension away from an integer lane.
 //
-//	8 bits: codes [P][K][nr] int8 (I8)
-//	4 bits: codes [P][K][nr/2] bytes (U8); byte j of a row holds column j
-//	        in its low nibble and column j+nr/2 in its high nibble
-//	scales: [P·nr] float32 (alpha · scale of the column)
+// Two schedules:
+//
+//   - In registers (M ≤ mr, the GEMV-like case: one row tile, one K
+//     slice): the k loop of the micro-kernel widens a row of codes to
+//     float lanes (table lookup for the power scheme, minus the zero point)
+//     and, with one scale per column, factors the scale out of the k-sum,
+//     C(i,n) = s_n · Σ_k A(i,k)·q(k,n), applying it once per tile; with
+//     per-group scales each row is multiplied by its group's scales.
+//   - Decoded per slice (M > mr): each task decodes a kc x nr slice of a
+//     panel once, fully scaled, into a stack buffer and runs the float
+//     micro-kernel over all its row tiles, so the decode is paid once per
+//     task and K slice, not once per row tile.
+//
+// Layouts (P = ceil(N/nr) panels, zero codes and zero parameters past N):
+//
+//	4 bits:  codes [P][K][nr/2] bytes (U8); byte j of a row holds column j
+//	         in its low nibble and column j+nr/2 in its high nibble
+//	8 bits:  codes [P][K][nr] int8 (I8)
+//	16 bits: codes [P][K][nr] little-endian int16, as bytes (U8)
+//	params:  float32 [P][ scales [KG][nr] | zero points [KG][nr] |
+//	         power tables [Qmax+1][nr] ], KG = scale groups along K (1 per
+//	         column or tensor), scales times alpha; zero points only with
+//	         zero points, per-column tables only for per-channel exponents
 type gemmQuant struct {
-	bits   int
+	q      *ir.Quantized
+	width  int64     // stored bits of a code: 4, 8 or 16
+	group  int64     // K rows per scale group (K with one scale per column)
+	kg     int64     // scale groups per column
+	zero   bool      // zero points follow the scales in params
+	power  bool      // power scheme: codes index a decode table
+	table  []float32 // per-layer power table T_a (units of the scale)
+	colTab bool      // per-column power tables in params
+	qmax   int32
+	// panelParams is the number of floats of params per panel.
+	panelParams int64
+	// sliced: decode kc x nr slices once per task (M > mr) instead of in
+	// the micro-kernel's registers.
+	sliced bool
 	codes  *Weight
-	scales *Weight
+	params *Weight
 }
 
-// gemmQuantScales checks that B's encoding has one scale per output
-// column and returns the scale of every column (nil, reason when the
-// kernel does not compute on it). N is B's column count in the GEMM's
-// sense; transB says B is stored [N,K].
-func gemmQuantScales(q *ir.Quantized, shape []int64, N int64, transB bool) ([]float32, string) {
-	if q.Bits != 8 && q.Bits != 4 {
-		return nil, fmt.Sprintf("%d-bit codes (the kernel takes 8 or 4)", q.Bits)
-	}
-	if !q.Signed || q.ZeroPoints != nil {
-		return nil, "asymmetric codes (zero points)"
-	}
+// gemmQuantPlan checks that the kernel computes on B's encoding (shape is
+// B's, N and K the GEMM's, transB says B is stored [N,K]) and returns the
+// plan without its weights, or the reason it does not.
+func gemmQuantPlan(q *ir.Quantized, shape []int64, N, K int64, transB bool) (*gemmQuant, string) {
 	if len(shape) != 2 {
 		return nil, "batched B"
 	}
 	if err := q.Validate(shape); err != nil {
 		return nil, err.Error()
 	}
-	scales := make([]float32, N)
+	g := &gemmQuant{q: q, group: K, kg: 1, qmax: q.QMax()}
+	switch {
+	case q.Bits <= 4:
+		g.width = 4
+	case q.Bits <= 8:
+		g.width = 8
+	default:
+		g.width = 16
+	}
 	switch q.Scheme {
 	case ir.QuantFixed:
-		s := float32(math.Ldexp(1, -q.FracLength))
-		for i := range scales {
-			scales[i] = s
+		g.panelParams = 1
+		return g, ""
+	case ir.QuantPower:
+		if q.Bits > 4 {
+			return nil, fmt.Sprintf("%d-bit power codes (the decode table takes up to 4 bits)", q.Bits)
 		}
-		return scales, ""
+		g.power = true
+		g.colTab = len(q.Exponent) > 1
+		if !g.colTab {
+			g.table = ir.PowerTable(q.Exponent[0], g.qmax)
+		}
 	case ir.QuantUniform:
 	default:
-		return nil, fmt.Sprintf("%s scheme (no table decode in the kernel yet)", q.Scheme)
-	}
-	_, G, _, _ := q.QuantLayout(shape)
-	if G != 1 {
-		return nil, fmt.Sprintf("per-group scales (group %d)", q.GroupSize)
+		return nil, fmt.Sprintf("%s scheme", q.Scheme)
 	}
 	nAxis := 1
 	if transB {
 		nAxis = 0
 	}
-	switch q.Axis {
-	case -1:
-		for i := range scales {
-			scales[i] = q.Scales[0]
+	_, G, _, _ := q.QuantLayout(shape)
+	switch {
+	case q.Axis == -1 && G == 1:
+	case q.Axis == nAxis:
+		if G > 1 {
+			g.group, g.kg = int64(q.GroupSize), int64(G)
 		}
-	case nAxis:
-		copy(scales, q.Scales)
+	case q.Axis == -1:
+		return nil, fmt.Sprintf("per-tensor groups of %d (not along K)", q.GroupSize)
 	default:
-		return nil, fmt.Sprintf("scales along axis %d (not the output channels)", q.Axis)
+		return nil, fmt.Sprintf("parameters along axis %d (not the output channels)", q.Axis)
 	}
-	return scales, ""
+	g.zero = q.ZeroPoints != nil
+	g.panelParams = g.kg
+	if g.zero {
+		g.panelParams += g.kg
+	}
+	if g.colTab {
+		g.panelParams += int64(g.qmax) + 1
+	}
+	return g, ""
+}
+
+// param returns the scale (kind 0) or zero point (kind 1) of column n,
+// group gi, with unsigned codes' zero points moved by the same shift as
+// the codes (see code).
+func (g *gemmQuant) param(kind int, n, gi int64) float32 {
+	q := g.q
+	if q.Scheme == ir.QuantFixed {
+		return float32(math.Ldexp(1, -q.FracLength))
+	}
+	p := int64(0)
+	if q.Axis >= 0 {
+		p = n*g.kg + gi
+	}
+	if kind == 0 {
+		return q.Scales[p]
+	}
+	return float32(q.ZeroPoints[p] - g.codeShift())
+}
+
+// codeShift is what a code loses to be stored: 2^(width−1) for unsigned
+// codes (into the signed range), 0 for signed ones.
+func (g *gemmQuant) codeShift() int32 {
+	if g.q.Signed {
+		return 0
+	}
+	return int32(1) << (g.width - 1)
 }
 
 // newGemmQuant packs a quantized constant B; ok is false (with the reason
@@ -88,26 +163,38 @@ func (k *gemmKernel) newGemmQuant(c *compiler, bv *ir.Value, bs []int64, transB 
 	if !isQ || bv.Const.DType != ir.Float32 {
 		return false
 	}
-	scales, why := gemmQuantScales(q, bs, k.N, transB)
-	if scales == nil {
+	g, why := gemmQuantPlan(q, bs, k.N, k.K, transB)
+	if g == nil {
 		c.noteDecoded(bv, "stored as float32: "+why)
 		return false
 	}
 	K, N, nr := k.K, k.N, k.p.nr
 	codes := q.UnpackCodes(int(K * N))
+	if g.power {
+		for i, x := range codes {
+			if x < -g.qmax || x > g.qmax {
+				c.noteDecoded(bv, fmt.Sprintf("stored as float32: power code %d at %d outside ±%d", x, i, g.qmax))
+				return false
+			}
+		}
+	}
+	g.sliced = k.M > k.p.mr
 	P := k.panels()
 	code := func(kk, n int64) int32 {
 		if n >= N {
 			return 0
 		}
+		x := codes[kk*N+n]
 		if transB {
-			return codes[n*K+kk]
+			x = codes[n*K+kk]
 		}
-		return codes[kk*N+n]
+		return x - g.codeShift()
 	}
 	var raw []byte
-	dtype := "I8"
-	if q.Bits == 8 {
+	dtype := "U8"
+	switch g.width {
+	case 8:
+		dtype = "I8"
 		raw = make([]byte, P*K*nr)
 		for p := int64(0); p < P; p++ {
 			for kk := int64(0); kk < K; kk++ {
@@ -116,8 +203,18 @@ func (k *gemmKernel) newGemmQuant(c *compiler, bv *ir.Value, bs []int64, transB 
 				}
 			}
 		}
-	} else {
-		dtype = "U8"
+	case 16:
+		raw = make([]byte, 2*P*K*nr)
+		for p := int64(0); p < P; p++ {
+			for kk := int64(0); kk < K; kk++ {
+				for j := int64(0); j < nr; j++ {
+					x := uint16(int16(code(kk, p*nr+j)))
+					o := 2 * ((p*K+kk)*nr + j)
+					raw[o], raw[o+1] = byte(x), byte(x>>8)
+				}
+			}
+		}
+	default:
 		h := nr / 2
 		raw = make([]byte, P*K*h)
 		for p := int64(0); p < P; p++ {
@@ -129,48 +226,185 @@ func (k *gemmKernel) newGemmQuant(c *compiler, bv *ir.Value, bs []int64, transB 
 			}
 		}
 	}
-	sc := make([]float32, P*nr)
+	prm := make([]float32, P*g.panelParams*nr)
+	var tabs [][]float32
+	if g.colTab {
+		for _, a := range q.Exponent {
+			tabs = append(tabs, ir.PowerTable(a, g.qmax))
+		}
+	}
 	for n := int64(0); n < N; n++ {
-		sc[n] = alpha * scales[n]
+		base := (n/nr)*g.panelParams*nr + n%nr
+		for gi := int64(0); gi < g.kg; gi++ {
+			prm[base+gi*nr] = alpha * g.param(0, n, gi)
+			if g.zero {
+				prm[base+(g.kg+gi)*nr] = g.param(1, n, gi)
+			}
+		}
+		if g.colTab {
+			off := base + g.tableOffset()*nr
+			for m, t := range tabs[n] {
+				prm[off+int64(m)*nr] = t
+			}
+		}
 	}
-	enc := fmt.Sprintf("packed_b_q%d(nr=%d,k=%d,n=%d,trans=%d)", q.Bits, nr, K, N, b2i(transB))
-	k.quant = &gemmQuant{
-		bits:   q.Bits,
-		codes:  c.rawWeight(bv, enc, dtype, bs, raw),
-		scales: c.weight(bv, fmt.Sprintf("col_scales(nr=%d,n=%d,alpha=%g)", nr, N, alpha), []int64{N}, sc),
-	}
-	k.bw = k.quant.codes
+	k.quant = g
+	tag := fmt.Sprintf("nr=%d,k=%d,n=%d,trans=%d", nr, K, N, b2i(transB))
+	g.codes = c.rawWeight(bv, fmt.Sprintf("packed_b_q%d(%s,bits=%d)", g.width, tag, q.Bits), dtype, bs, raw)
+	g.params = c.weight(bv, fmt.Sprintf("quant_params(%s,groups=%d,zero=%d,tables=%d,alpha=%g)", tag, g.kg, b2i(g.zero), b2i(g.colTab), alpha),
+		[]int64{P * g.panelParams * nr}, prm)
+	k.bw = g.codes
 	return true
 }
+
+// tableOffset is the row (in units of nr floats) of the per-column power
+// tables in a panel's params.
+func (g *gemmQuant) tableOffset() int64 {
+	if g.zero {
+		return 2 * g.kg
+	}
+	return g.kg
+}
+
+func (g *gemmQuant) describe() string {
+	s := fmt.Sprintf("packed int%d constant B (%d-bit %s", g.width, g.q.Bits, g.q.Scheme)
+	switch {
+	case g.kg > 1:
+		s += fmt.Sprintf(", scales per group of %d", g.group)
+	case g.q.Scheme != ir.QuantFixed:
+		s += ", per-column scales"
+	}
+	if g.zero {
+		s += ", zero points"
+	}
+	if g.power {
+		s += ", " + map[bool]string{false: "per-layer", true: "per-column"}[g.colTab] + " decode table"
+	}
+	if g.sliced {
+		return s + "; decoded once per kc x nr slice)"
+	}
+	return s + "; decoded in registers)"
+}
+
+// quantInReg says the micro-kernel decodes B's codes in its k loop (it
+// then takes the params pointer as its last argument).
+func (k *gemmKernel) quantInReg() bool { return k.quant != nil && !k.quant.sliced }
 
 // quantPanelOffset is the byte offset of element offset off (in codes)
 // of the packed codes.
 func (k *gemmKernel) quantPanelOffset(b *fnb, off value.Value) value.Value {
-	if k.quant.bits == 4 {
+	switch k.quant.width {
+	case 4:
 		return b.cur.NewSDiv(off, ci(2))
+	case 16:
+		return b.mul(off, ci(2))
 	}
 	return off
+}
+
+// quantPanelParams is the params pointer of the panel starting at column
+// col (prm points at the kernel's params).
+func (k *gemmKernel) quantPanelParams(b *fnb, prm, col value.Value) value.Value {
+	return b.gepF(prm, b.mul(col, ci(k.quant.panelParams)))
+}
+
+// quantSlice is the per-task state of the sliced schedule: the stack
+// buffer a slice is decoded into and the params base.
+type quantSlice struct {
+	buf, prm value.Value
+}
+
+// quantTaskInit prepares a task function (b at its entry block) for the
+// quantized B: the slice buffer of the sliced schedule.
+func (k *gemmKernel) quantTaskInit(e *segEmitter, b *fnb, ctx value.Value) *quantSlice {
+	if k.quant == nil || !k.quant.sliced {
+		return nil
+	}
+	a := b.cur.NewAlloca(types.NewArray(uint64(k.kc()*k.p.nr), tF32))
+	a.Align = 64
+	return &quantSlice{buf: b.cur.NewBitCast(a, tF32P), prm: e.ptr(b, ctx, buf{w: k.quant.params})}
+}
+
+// quantPanelPtr is the micro-kernel's B argument for the panel at column
+// jp, rows [kb, kb+kc): the codes themselves (decoded in registers), or
+// the slice decoded now into the task's buffer.
+func (k *gemmKernel) quantPanelPtr(b *fnb, B, jp, kb, kc value.Value, qs *quantSlice) value.Value {
+	nr := k.p.nr
+	codes := b.gep(types.I8, b.cur.NewBitCast(B, tI8P), k.quantPanelOffset(b, b.add(b.mul(jp, ci(k.K)), b.mul(kb, ci(nr)))))
+	if qs == nil {
+		return b.cur.NewBitCast(codes, tF32P)
+	}
+	prm := k.quantPanelParams(b, qs.prm, jp)
+	L := k.p.lanes
+	b.loop(ci(0), kc, 1, func(kk value.Value) {
+		for v, x := range k.quantRow(b, codes, kk, b.add(kb, kk), prm, true) {
+			b.store(x, b.gepF(qs.buf, b.add(b.mul(kk, ci(nr)), ci(int64(v)*L))), int(L))
+		}
+	})
+	return qs.buf
 }
 
 // vecI8 is <w x i8>.
 func vecI8(w int) *types.VectorType { return types.NewVector(uint64(w), types.I8) }
 
-// quantBVecs loads row kk of a packed quantized panel (B points at the
-// panel's first code, as i8*) and widens it to nv float vectors.
-func (k *gemmKernel) quantBVecs(b *fnb, B, kk value.Value) []value.Value {
+// quantBVecs decodes row kk of a packed panel in the micro-kernel (B at
+// the panel's first code, prm its params; the K slice starts at row 0).
+func (k *gemmKernel) quantBVecs(b *fnb, B, kk, prm value.Value) []value.Value {
+	return k.quantRow(b, B, kk, kk, prm, k.quant.kg > 1)
+}
+
+// quantRow decodes row kk of a panel slice (codes at B, absolute row
+// kabs) into nv float vectors: code − zero point, or the power table's
+// value, times the scale of the row's group when scaled is set (else the
+// column scale is left to quantScaleTile).
+func (k *gemmKernel) quantRow(b *fnb, B, kk, kabs, prm value.Value, scaled bool) []value.Value {
+	g := k.quant
+	p := k.p
+	L := int(p.lanes)
+	ints := k.quantCodes(b, B, kk)
+	var grow value.Value = ci(0)
+	if g.kg > 1 {
+		grow = b.mul(b.cur.NewUDiv(kabs, ci(g.group)), ci(p.nr))
+	}
+	out := make([]value.Value, p.nv)
+	for v := range out {
+		col := ci(int64(v) * p.lanes)
+		var x value.Value
+		if g.power {
+			x = k.quantLookup(b, ints[v], prm, col)
+		} else {
+			x = b.cur.NewSIToFP(ints[v], vecT(L))
+		}
+		if g.zero {
+			z := b.load(b.gepF(prm, b.add(b.add(grow, ci(g.kg*p.nr)), col)), L)
+			x = b.cur.NewFSub(x, z)
+		}
+		if scaled {
+			x = b.cur.NewFMul(x, b.load(b.gepF(prm, b.add(grow, col)), L))
+		}
+		out[v] = x
+	}
+	return out
+}
+
+// quantCodes loads row kk of a panel's codes as nv <lanes x i32> vectors.
+func (k *gemmKernel) quantCodes(b *fnb, B, kk value.Value) []value.Value {
 	p := k.p
 	L := int(p.lanes)
 	out := make([]value.Value, p.nv)
-	loadI8 := func(off value.Value, w int) value.Value {
-		ptr := b.cur.NewBitCast(b.gep(types.I8, B, off), types.NewPointer(vecI8(w)))
-		ld := b.cur.NewLoad(vecI8(w), ptr)
+	loadInt := func(elem types.Type, off value.Value, w int) value.Value {
+		vt := types.NewVector(uint64(w), elem)
+		ptr := b.cur.NewBitCast(b.gep(types.I8, B, off), types.NewPointer(vt))
+		ld := b.cur.NewLoad(vt, ptr)
 		ld.Align = 1
-		return ld
+		return b.cur.NewSExt(ld, i32T(w))
 	}
-	if k.quant.bits == 8 {
+	switch k.quant.width {
+	case 8, 16:
+		bytes := k.quant.width / 8
 		for v := int64(0); v < p.nv; v++ {
-			x := loadI8(b.add(b.mul(kk, ci(p.nr)), ci(v*p.lanes)), L)
-			out[v] = b.cur.NewSIToFP(x, vecT(L))
+			off := b.mul(b.add(b.mul(kk, ci(p.nr)), ci(v*p.lanes)), ci(bytes))
+			out[v] = loadInt(map[int64]types.Type{1: types.I8, 2: types.I16}[bytes], off, L)
 		}
 		return out
 	}
@@ -178,7 +412,7 @@ func (k *gemmKernel) quantBVecs(b *fnb, B, kk value.Value) []value.Value {
 	// nibble is (x << 28) >> 28 and the high one x >> 4 (arithmetic), on
 	// 32-bit lanes (x86 has no byte shifts).
 	h := int(p.nr / 2)
-	x := b.cur.NewSExt(loadI8(b.mul(kk, ci(p.nr/2)), h), i32T(h))
+	x := loadInt(types.I8, b.mul(kk, ci(p.nr/2)), h)
 	lo := b.cur.NewAShr(b.cur.NewShl(x, constI32V(28, h)), constI32V(28, h))
 	hi := b.cur.NewAShr(x, constI32V(4, h))
 	for v := int64(0); v < p.nv; v++ {
@@ -186,8 +420,25 @@ func (k *gemmKernel) quantBVecs(b *fnb, B, kk value.Value) []value.Value {
 		for i := range mask {
 			mask[i] = ci32(v*p.lanes + int64(i)) // lanes of [lo, hi]
 		}
-		sub := b.cur.NewShuffleVector(lo, hi, constant.NewVector(types.NewVector(uint64(L), tI32), mask...))
-		out[v] = b.cur.NewSIToFP(sub, vecT(L))
+		out[v] = b.cur.NewShuffleVector(lo, hi, constant.NewVector(types.NewVector(uint64(L), tI32), mask...))
 	}
 	return out
+}
+
+// quantScaleTile multiplies the accumulators of an mr x nr tile by the
+// column scales (in-register schedule with one scale group per column).
+func (k *gemmKernel) quantScaleTile(b *fnb, acc []value.Value, prm value.Value, mr int64) []value.Value {
+	if k.quant.kg > 1 {
+		return acc // each row was scaled in quantRow
+	}
+	p := k.p
+	L := int(p.lanes)
+	acc = append([]value.Value(nil), acc...)
+	for v := int64(0); v < p.nv; v++ {
+		sv := b.load(b.gepF(prm, ci(v*p.lanes)), L)
+		for r := int64(0); r < mr; r++ {
+			acc[r*p.nv+v] = b.cur.NewFMul(acc[r*p.nv+v], sv)
+		}
+	}
+	return acc
 }

@@ -1,6 +1,8 @@
 package native_test
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,5 +61,109 @@ func TestNativeQuantMatchesInterpreter(t *testing.T) {
 			defer m.Close()
 			compare(t, g, m, codegentest.Inputs(t, g, 1))
 		})
+	}
+}
+
+// The other encodings (per-group scales, zero points, NUPES decode tables
+// per layer and per column, fixed point of 6, 12 and 16 bits): native
+// equals the interpreter within atol/rtol on every schedule (M = 1 decodes
+// in registers, M = 7 and 32 once per slice), and no encoded weight is
+// stored as float32.
+func TestNativeQuantEncodings(t *testing.T) {
+	host := codegentest.Host(t)
+	for _, c := range codegentest.QuantEncodingCases() {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			g := c.Build()
+			dir := t.TempDir()
+			res := codegentest.Bundle(t, g, host, nil, dir, "")
+			if !res.FullyNative() || len(res.Decoded) != 0 {
+				t.Fatalf("fully native %v, decoded %v", res.FullyNative(), res.Decoded)
+			}
+			// M = 1 is one row tile on every target, M = 32 several.
+			sched := "packed int"
+			switch {
+			case strings.Contains(c.Name, "_1x"):
+				sched = "decoded in registers"
+			case strings.Contains(c.Name, "_32x"):
+				sched = "decoded once per kc x nr slice"
+			}
+			if !slices.ContainsFunc(res.Kernels, func(k string) bool { return strings.Contains(k, sched) }) {
+				t.Fatalf("no quantized GEMM %s: %v", sched, res.Kernels)
+			}
+			m, err := native.Open(dir, native.Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			compare(t, g, m, codegentest.Inputs(t, g, 1))
+		})
+	}
+}
+
+// TestNativeQuantDecodeExact: fed the identity (or unit rows), the
+// quantized GEMM outputs B's decoded weights, which equal
+// ir.Quantized.Decode (the interpreter's reference) exactly, float32 for
+// float32: the code (or table entry, minus the zero point) times 1 plus
+// zeros is exact, and the one rounding is the scale's multiply, the same
+// product Decode rounds. Both schedules: M = K (decode per slice) and
+// M = 1 (in registers), every unit row.
+func TestNativeQuantDecodeExact(t *testing.T) {
+	host := codegentest.Host(t)
+	const K, N = 70, 37
+	for _, s := range codegentest.QuantEncodingSpecs() {
+		for _, trans := range []bool{false, true} {
+			c := codegentest.QuantDecodeCase(s, K, N, trans)
+			t.Run(c.Name, func(t *testing.T) {
+				t.Parallel()
+				for _, M := range []int64{K, 1} {
+					g := c.Build()
+					var w *ir.Value
+					for _, v := range g.Consts {
+						if _, ok := v.Const.Enc.(*ir.Quantized); ok {
+							w = v
+						}
+					}
+					want, err := w.Const.Dense() // Quantized.Decode
+					if err != nil {
+						t.Fatal(err)
+					}
+					wd := want.Data.([]float32)
+					dir := t.TempDir()
+					res := codegentest.Bundle(t, g, host, map[string][]int64{"x": {M, K}}, dir, "")
+					if !res.FullyNative() || len(res.Decoded) != 0 {
+						t.Fatalf("fully native %v, decoded %v", res.FullyNative(), res.Decoded)
+					}
+					m, err := native.Open(dir, native.Options{Threads: 2})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for r0 := int64(0); r0 < K; r0 += M {
+						x := make([]float32, M*K)
+						for i := int64(0); i < M; i++ {
+							x[i*K+r0+i] = 1
+						}
+						out, err := m.Run(context.Background(), map[string]*ir.Tensor{"x": ir.FromSlice(ir.Float32, []int64{M, K}, x)})
+						if err != nil {
+							t.Fatal(err)
+						}
+						got := out[g.Outputs[0].Name].Data.([]float32)
+						for i := int64(0); i < M; i++ {
+							for n := int64(0); n < N; n++ {
+								kk := r0 + i
+								ref := wd[kk*N+n]
+								if trans {
+									ref = wd[n*K+kk]
+								}
+								if got[i*N+n] != ref {
+									t.Fatalf("M=%d: weight (k=%d, n=%d) decoded %g natively, %g by Decode", M, kk, n, got[i*N+n], ref)
+								}
+							}
+						}
+					}
+					m.Close()
+				}
+			})
+		}
 	}
 }
