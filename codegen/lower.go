@@ -28,9 +28,23 @@ type opLowering struct {
 	// lowerMulti, when set, lowers a node with several outputs (Split)
 	// into one kernel per output; it replaces lower.
 	lowerMulti func(l *lowering, n *ir.Node) ([]kernel, error)
+	// ownTypes skips the generic f32/static-shape/single-output checks:
+	// check validates the node's types itself (comparisons over integer
+	// tensors, If with its bool condition).
+	ownTypes bool
 }
 
 var lowerings = map[string]*opLowering{}
+
+// preLowerings are specialized lowerings of an op tried, in registration
+// order, before its own (the int8 GEMM and Conv of gemm_i8.go and
+// conv_i8.go); ok false hands the node on.
+var preLowerings = map[string][]func(l *lowering, n *ir.Node) (k kernel, ok bool, err error){}
+
+// registerPreLowering adds a specialized lowering of op (see preLowerings).
+func registerPreLowering(op string, f func(l *lowering, n *ir.Node) (kernel, bool, error)) {
+	preLowerings[op] = append(preLowerings[op], f)
+}
 
 // registerLowering installs the lowering of an op of the default ONNX
 // domain (registering twice is a programming error).
@@ -69,6 +83,9 @@ func checkNode(n *ir.Node, opset int64) error {
 	}
 	if len(n.Inputs) == 0 {
 		return fmt.Errorf("no inputs")
+	}
+	if lw.ownTypes {
+		return lw.check(n, opset)
 	}
 	for _, v := range nativeInputs(n) {
 		if v == nil {
@@ -185,6 +202,16 @@ func (l *lowering) node(n *ir.Node) error {
 				l.moveLast(k)
 				return nil
 			}
+		}
+	}
+	for _, pre := range preLowerings[n.Op] {
+		k, ok, err := pre(l, n)
+		if err != nil {
+			return err
+		}
+		if ok {
+			l.add(k)
+			return nil
 		}
 	}
 	k, err := lw.lower(l, n)

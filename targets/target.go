@@ -76,7 +76,16 @@ var x86Aliases = map[string]string{
 	"x86-64-v2": "x86-64-v2",
 	"x86-64-v3": "x86-64-v3", "avx2": "x86-64-v3", "haswell": "x86-64-v3",
 	"x86-64-v4": "x86-64-v4", "avx512": "x86-64-v4", "avx512f": "x86-64-v4", "skylake-avx512": "x86-64-v4",
+	"x86-64-v4-vnni": x86VNNIName, "avx512vnni": x86VNNIName, "cascadelake": x86VNNIName, "sapphirerapids": x86VNNIName,
 }
+
+// x86VNNI is level 4 plus AVX512-VNNI (vpdpbusd, the int8 dot product of
+// codegen's int8 GEMM); llc gets -mcpu=x86-64-v4 -mattr=+avx512f,+avx512vnni.
+// It is the native choice on a level-4 CPU that has VNNI.
+var x86VNNI = x86Level{"x86-64-v4", 4, "+avx512f,+avx512vnni",
+	[]string{"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512vnni", "avx2", "fma"}, 512}
+
+const x86VNNIName = "x86-64-v4-vnni"
 
 // aarch64CPUs are the --mcpu values accepted for aarch64; all have NEON
 // (mandatory in ARMv8-A), which is all the kernels use.
@@ -123,6 +132,9 @@ func lookupX86(mcpu string) (*Target, error) {
 		lv = x86Levels[0]
 		if HostArch() == "x86_64" {
 			lv = x86Levels[hostX86Level()-1]
+			if lv.level == 4 && cpuid.CPU.Supports(cpuid.AVX512VNNI) {
+				lv = x86VNNI
+			}
 		}
 	default:
 		cpu, ok := x86Aliases[m]
@@ -133,6 +145,9 @@ func lookupX86(mcpu string) (*Target, error) {
 			if l.cpu == cpu {
 				lv = l
 			}
+		}
+		if cpu == x86VNNIName {
+			lv = x86VNNI
 		}
 	}
 	return &Target{
@@ -210,7 +225,8 @@ func missingFeatures(arch string, required []string) ([]string, error) {
 var hostFeature = map[string]cpuid.FeatureID{
 	"sse4.2": cpuid.SSE42, "popcnt": cpuid.POPCNT, "avx2": cpuid.AVX2, "fma": cpuid.FMA3, "bmi2": cpuid.BMI2,
 	"avx512f": cpuid.AVX512F, "avx512bw": cpuid.AVX512BW, "avx512dq": cpuid.AVX512DQ, "avx512vl": cpuid.AVX512VL,
-	"asimd": cpuid.ASIMD,
+	"avx512vnni": cpuid.AVX512VNNI,
+	"asimd":      cpuid.ASIMD,
 }
 
 func hostHas(f string) bool {

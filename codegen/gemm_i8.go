@@ -1,0 +1,810 @@
+package codegen
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+
+	lir "github.com/llir/llvm/ir"
+	"github.com/llir/llvm/ir/constant"
+	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/types"
+	"github.com/llir/llvm/ir/value"
+
+	"github.com/optc-dev/optc/ir"
+)
+
+// int8 × int8 → int32 GEMM (weights and activations quantized).
+//
+// passes/quant's weight+activation mode puts QuantizeLinear →
+// DequantizeLinear (per-tensor scale s_a, zero point z_a) on a layer's
+// input and gives the layer a constant weight with an ir.Quantized
+// encoding. Codegen lowers QuantizeLinear to a kernel that writes the
+// 8-bit codes (bit for bit the interpreter's: x/s rounded half to even,
+// plus z, saturated). When every reader of the DequantizeLinear is a
+// MatMul/Gemm (here) or Conv (conv_i8.go) whose weight is 8-bit signed
+// symmetric with one scale per output channel, the DequantizeLinear
+// becomes a view of the codes and the layer computes on them:
+//
+//	y(i,n) = s_a·s_n · (Σ_k a(i,k)·w(k,n) − z_a·Σ_k w(k,n))  (+ epilogue)
+//
+// with a the unsigned codes (int8 activations are read as code+128 and
+// z_a+128, which is what vpdpbusd's u8×s8 wants), w the signed weight
+// codes, the sum accumulated in int32 four products at a time (AVX512-VNNI
+// vpdpbusd; elsewhere the portable form: bytes widened to i32 lanes,
+// multiplied and summed in groups of four, which LLVM vectorizes for any
+// target), the column sums z_a·Σ_k w(k,n) precomputed at compile time and
+// subtracted in int32, then one float multiply by s_a·s_n and the usual
+// GEMM epilogue (bias, fused elementwise consumers). Otherwise
+// DequantizeLinear is a kernel of its own and the layer runs in float.
+//
+// Layouts: weights in panels of nr columns, [P][K4][nr][4] int8 (K4 =
+// ceil(K/4), four consecutive k of one column in one 32-bit lane, zero
+// past K and N); activations as rows of Kp = 4·K4 bytes (packed with zero
+// padding when K is not a multiple of 4, or the codes are signed).
+
+// i8Params is the register tile of the int8 kernels: mr rows × nv
+// vectors of lanes int32 accumulators.
+type i8Params struct {
+	lanes, mr, nv, nr int64
+	vnni              bool
+}
+
+func (c *compiler) i8Params() i8Params {
+	L := int64(c.t.Lanes())
+	p := i8Params{lanes: L, mr: 4, nv: 2}
+	switch {
+	case c.t.Name == "x86_64" && c.t.VectorBits == 512 && strings.Contains(c.t.Features, "+avx512vnni"):
+		p.vnni, p.mr = true, 12
+	case c.t.VectorRegs >= 32:
+		p.mr = 6
+	}
+	p.nr = p.nv * L
+	return p
+}
+
+// i8Act is the activation side of an int8 layer: DequantizeLinear(q,
+// scale, zp) with per-tensor parameters.
+type i8Act struct {
+	q      *ir.Value
+	scale  float32
+	zp     int32 // in the unsigned domain: zp, or zp+128 for int8 codes
+	signed bool
+}
+
+// i8ScalarParams reads QuantizeLinear/DequantizeLinear's scale and zero
+// point: scalar constants (f32 scale; u8/i8 zero point, or none: u8 0).
+func i8ScalarParams(n *ir.Node) (scale float32, zp int32, zt ir.DType, err error) {
+	sv := n.Input(1)
+	s, ok := scalarConst(sv)
+	if sv == nil || !ok {
+		return 0, 0, 0, fmt.Errorf("%s: scale is not a scalar f32 constant (per-axis is not lowered)", n.Op)
+	}
+	zt = ir.Uint8
+	if zv := n.Input(2); zv != nil {
+		t, ok := ir.ConstValue(zv)
+		if !ok || t.Len() != 1 || (t.DType != ir.Uint8 && t.DType != ir.Int8) {
+			return 0, 0, 0, fmt.Errorf("%s: zero point is not a scalar u8/i8 constant", n.Op)
+		}
+		d, err := t.Dense()
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		zt, zp = d.DType, int32(d.Int64At(0))
+	}
+	return float32(s), zp, zt, nil
+}
+
+// i8ActOf returns v's activation parameters when v is a DequantizeLinear
+// output the int8 kernels can read as codes.
+func i8ActOf(v *ir.Value) (*i8Act, bool) {
+	if v == nil || v.Def == nil || v.Def.Op != "DequantizeLinear" || (v.Def.Domain != "" && v.Def.Domain != "ai.onnx") {
+		return nil, false
+	}
+	n := v.Def
+	s, zp, zt, err := i8ScalarParams(n)
+	if err != nil || !(s > 0) || n.Inputs[0].Type.DType != zt {
+		return nil, false
+	}
+	a := &i8Act{q: n.Inputs[0], scale: s, zp: zp, signed: zt == ir.Int8}
+	if a.signed {
+		a.zp += 128
+	}
+	return a, true
+}
+
+// i8Accepts reports whether node n reads v (only as its data input) in a
+// form the int8 kernels compute on.
+func i8Accepts(n *ir.Node, v *ir.Value) bool {
+	if n.Domain != "" && n.Domain != "ai.onnx" || len(n.Inputs) == 0 || n.Inputs[0] != v {
+		return false
+	}
+	for _, x := range n.Inputs[1:] {
+		if x == v {
+			return false
+		}
+	}
+	switch n.Op {
+	case "MatMul", "Gemm":
+		_, _, err := i8GemmForm(n)
+		return err == nil
+	case "Conv":
+		_, err := i8ConvForm(n)
+		return err == nil
+	}
+	return false
+}
+
+// i8GemmForm checks a MatMul/Gemm for the int8 kernel and returns the
+// per-column weight scales and whether B is stored [N,K].
+func i8GemmForm(n *ir.Node) ([]float32, bool, error) {
+	if _, ok := i8ActOf(n.Inputs[0]); !ok {
+		return nil, false, fmt.Errorf("A is not a per-tensor DequantizeLinear")
+	}
+	bv := n.Input(1)
+	if bv == nil || bv.Const == nil {
+		return nil, false, fmt.Errorf("B is not a constant")
+	}
+	q, ok := bv.Const.Enc.(*ir.Quantized)
+	if !ok || q.Bits != 8 || bv.Const.DType != ir.Float32 {
+		return nil, false, fmt.Errorf("B is not 8-bit quantized")
+	}
+	transB := false
+	if n.Op == "Gemm" {
+		if n.AttrInt("transA", 0) != 0 {
+			return nil, false, fmt.Errorf("transA")
+		}
+		transB = n.AttrInt("transB", 0) != 0
+	} else if len(n.Inputs) != 2 {
+		return nil, false, fmt.Errorf("MatMul with %d inputs", len(n.Inputs))
+	}
+	bs, ok := concreteShape(bv)
+	as, ok2 := concreteShape(n.Inputs[0])
+	if !ok || !ok2 || len(bs) != 2 || len(as) < 1 || (n.Op == "Gemm" && len(as) != 2) {
+		return nil, false, fmt.Errorf("shapes")
+	}
+	N, K := bs[1], bs[0]
+	if transB {
+		N, K = bs[0], bs[1]
+	}
+	if as[len(as)-1] != K {
+		return nil, false, fmt.Errorf("inner dims differ")
+	}
+	scales, why := i8WeightScales(q, bs, N, transB)
+	if scales == nil {
+		return nil, false, fmt.Errorf("%s", why)
+	}
+	return scales, transB, nil
+}
+
+// i8DequantAliased reports whether DequantizeLinear node n can be a view
+// of its codes: every reader of its output is in this segment and
+// computes on the codes.
+func (l *lowering) i8DequantAliased(n *ir.Node) bool {
+	out := n.Outputs[0]
+	if l.segOut[out] {
+		return false
+	}
+	if _, ok := i8ActOf(out); !ok {
+		return false
+	}
+	readers := 0
+	for _, m := range l.seg.nodes {
+		for _, v := range nodeUses(m, true) {
+			if v == out {
+				if !i8Accepts(m, out) {
+					return false
+				}
+				readers++
+			}
+		}
+	}
+	return readers > 0 && readers == l.c.uses[out]
+}
+
+// i8QuantKernel is QuantizeLinear (f32 → 8-bit codes) or, when dequant is
+// set, DequantizeLinear (codes → f32), per tensor, elementwise.
+type i8QuantKernel struct {
+	node       string
+	x, out     *ir.Value
+	n          int64
+	scale      float32
+	zp         int32 // the zero point as stored (int8 or uint8 value)
+	signed     bool  // the codes are int8 (else uint8)
+	dequant    bool
+	lanes      int64
+	chunkElems int64
+}
+
+func i8QuantCheck(n *ir.Node, _ int64) error {
+	if len(n.Inputs) < 2 || len(n.Inputs) > 3 || len(n.Outputs) != 1 || n.Outputs[0] == nil {
+		return fmt.Errorf("%s with %d inputs and %d outputs", n.Op, len(n.Inputs), len(n.Outputs))
+	}
+	x, y := n.Inputs[0], n.Outputs[0]
+	for _, v := range []*ir.Value{x, y} {
+		if v.Type.Kind != ir.KindTensor {
+			return fmt.Errorf("value %q is not a tensor", v.Name)
+		}
+		if _, ok := concreteShape(v); !ok {
+			return fmt.Errorf("value %q has no static shape (%s)", v.Name, v.Type)
+		}
+	}
+	_, _, zt, err := i8ScalarParams(n)
+	if err != nil {
+		return err
+	}
+	codes, fl := y, x
+	if n.Op == "DequantizeLinear" {
+		codes, fl = x, y
+	}
+	if codes.Type.DType != zt || fl.Type.DType != ir.Float32 {
+		return fmt.Errorf("%s from %s to %s (lowered: f32 and the zero point's u8/i8)", n.Op, x.Type.DType, y.Type.DType)
+	}
+	if n.AttrInt("saturate", 1) != 1 {
+		return fmt.Errorf("%s saturate=0", n.Op)
+	}
+	return nil
+}
+
+func newI8QuantKernel(l *lowering, n *ir.Node) (kernel, error) {
+	s, zp, zt, err := i8ScalarParams(n)
+	if err != nil {
+		return nil, err
+	}
+	deq := n.Op == "DequantizeLinear"
+	if deq && l.i8DequantAliased(n) {
+		return nil, nil // a view of the codes: the int8 layers read them
+	}
+	return &i8QuantKernel{node: nodeName(n), x: n.Inputs[0], out: n.Outputs[0], n: ir.NumElements(mustShape(n.Inputs[0])),
+		scale: s, zp: zp, signed: zt == ir.Int8, dequant: deq, lanes: int64(l.c.t.Lanes()), chunkElems: 16384}, nil
+}
+
+func (k *i8QuantKernel) inputs() []buf     { return []buf{{v: k.x}} }
+func (k *i8QuantKernel) output() *ir.Value { return k.out }
+func (k *i8QuantKernel) temps() []int64    { return nil }
+func (k *i8QuantKernel) describe() string {
+	op, dt := "quantize", "u8"
+	if k.dequant {
+		op = "dequantize"
+	}
+	if k.signed {
+		dt = "i8"
+	}
+	return fmt.Sprintf("%s %s [%d] scale %g zero point %d %s", op, dt, k.n, k.scale, k.zp, k.node)
+}
+
+func (k *i8QuantKernel) emit(e *segEmitter, _ []int64) error {
+	b, ctx, begin, end := e.task("_quant")
+	xs := e.ptr(b, ctx, buf{v: k.x})
+	ys := e.outPtr(b, ctx, k.out)
+	codes, fl := ys, xs
+	if k.dequant {
+		codes, fl = xs, ys
+	}
+	codes = b.cur.NewBitCast(codes, tI8P)
+	L := k.lanes
+	chunks := (k.n + k.chunkElems - 1) / k.chunkElems
+	b.loop(begin, end, 1, func(t value.Value) {
+		lo := b.mul(t, ci(k.chunkElems))
+		hi := b.minI(b.add(lo, ci(k.chunkElems)), ci(k.n))
+		vend := b.add(lo, b.mul(b.cur.NewSDiv(b.cur.NewSub(hi, lo), ci(L)), ci(L)))
+		one := func(i value.Value, w int) {
+			cp := b.cur.NewBitCast(b.gep(types.I8, codes, i), types.NewPointer(i8VecT(w)))
+			fp := b.gepF(fl, i)
+			if k.dequant {
+				ld := b.cur.NewLoad(i8VecT(w), cp)
+				ld.Align = 1
+				b.store(k.dequantize(b, ld, w), fp, w)
+				return
+			}
+			st := b.cur.NewStore(k.quantize(b, b.load(fp, w), w), cp)
+			st.Align = 1
+		}
+		b.loop(lo, vend, L, func(i value.Value) { one(i, int(L)) })
+		b.loop(vend, hi, 1, func(i value.Value) { one(i, 1) })
+	})
+	e.launch(b, chunks, float64(4*k.n))
+	return nil
+}
+
+// quantize is the interpreter's QuantizeLinear: clamp(roundeven(x/s) + z)
+// with NaN → 0, at width w, as 8-bit codes.
+func (k *i8QuantKernel) quantize(b *fnb, x value.Value, w int) value.Value {
+	lo, hi := 0.0, 255.0
+	if k.signed {
+		lo, hi = -128, 127
+	}
+	zp := float64(k.zp)
+	r := b.call1("llvm.rint", b.cur.NewFDiv(x, constF(float64(k.scale), w)), w)
+	r = b.cur.NewFAdd(r, constF(zp, w))
+	r = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredUNO, r, r), constF(0, w), r)
+	r = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOLT, r, constF(lo, w)), constF(lo, w), r)
+	r = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOGT, r, constF(hi, w)), constF(hi, w), r)
+	return b.cur.NewTrunc(b.cur.NewFPToSI(r, i32T(w)), i8VecT(w))
+}
+
+// dequantize is (code − z)·s in float32.
+func (k *i8QuantKernel) dequantize(b *fnb, c value.Value, w int) value.Value {
+	var x value.Value
+	zp := int64(k.zp)
+	if k.signed {
+		x = b.cur.NewSExt(c, i32T(w))
+	} else {
+		x = b.cur.NewZExt(c, i32T(w))
+	}
+	x = b.cur.NewSub(x, constI32V(zp, w))
+	return b.cur.NewFMul(b.cur.NewSIToFP(x, vecT(w)), constF(float64(k.scale), w))
+}
+
+// i8VecT is i8 (w = 1) or <w x i8>.
+func i8VecT(w int) types.Type {
+	if w == 1 {
+		return types.I8
+	}
+	return types.NewVector(uint64(w), types.I8)
+}
+
+// i8WeightScales returns the scale of every output column of an 8-bit
+// quantized B (shape [K,N], or [N,K] when transB) that the int8 kernels
+// compute on: signed symmetric codes, uniform with one scale per output
+// channel or per tensor, or fixed point (scale 2^−FL); else the reason.
+func i8WeightScales(q *ir.Quantized, shape []int64, N int64, transB bool) ([]float32, string) {
+	if q.Bits != 8 || !q.Signed || q.ZeroPoints != nil || len(shape) != 2 {
+		return nil, "not 8-bit signed symmetric codes of a matrix"
+	}
+	if err := q.Validate(shape); err != nil {
+		return nil, err.Error()
+	}
+	scales := make([]float32, N)
+	switch q.Scheme {
+	case ir.QuantFixed:
+		for i := range scales {
+			scales[i] = float32(math.Ldexp(1, -q.FracLength))
+		}
+		return scales, ""
+	case ir.QuantUniform:
+	default:
+		return nil, fmt.Sprintf("%s scheme", q.Scheme)
+	}
+	if _, G, _, _ := q.QuantLayout(shape); G != 1 {
+		return nil, fmt.Sprintf("per-group scales (group %d)", q.GroupSize)
+	}
+	nAxis := 1
+	if transB {
+		nAxis = 0
+	}
+	switch q.Axis {
+	case -1:
+		for i := range scales {
+			scales[i] = q.Scales[0]
+		}
+	case nAxis:
+		copy(scales, q.Scales)
+	default:
+		return nil, fmt.Sprintf("scales along axis %d (not the output channels)", q.Axis)
+	}
+	return scales, ""
+}
+
+// i8SplatI32 broadcasts an i32 to w lanes.
+func (b *fnb) i8SplatI32(x value.Value, w int) value.Value {
+	vt := types.NewVector(uint64(w), tI32)
+	v := b.cur.NewInsertElement(constant.NewUndef(vt), x, ci32(0))
+	return b.cur.NewShuffleVector(v, constant.NewUndef(vt), constant.NewZeroInitializer(vt))
+}
+
+// i8Dot returns acc + Σ_{j<4} u[4i+j]·s[4i+j] in every i32 lane i, with u
+// holding four unsigned bytes per lane and s four signed ones.
+func (p i8Params) dot(b *fnb, acc, u, s value.Value) value.Value {
+	L := int(p.lanes)
+	vt := i32T(L)
+	if p.vnni {
+		f := b.mod.declare(fmt.Sprintf("llvm.x86.avx512.vpdpbusd.%d", 32*L), vt, vt, vt, vt)
+		return b.cur.NewCall(f, acc, u, s)
+	}
+	bt := i8VecT(4 * L)
+	x := value.Value(b.cur.NewMul(b.cur.NewZExt(b.cur.NewBitCast(u, bt), i32T(4*L)), b.cur.NewSExt(b.cur.NewBitCast(s, bt), i32T(4*L))))
+	for w := 4 * L; w > L; w /= 2 {
+		ev, od := make([]constant.Constant, w/2), make([]constant.Constant, w/2)
+		for i := range ev {
+			ev[i], od[i] = ci32(int64(2*i)), ci32(int64(2*i+1))
+		}
+		mt := types.NewVector(uint64(w/2), tI32)
+		undef := constant.NewUndef(types.NewVector(uint64(w), tI32))
+		x = b.cur.NewAdd(b.cur.NewShuffleVector(x, undef, constant.NewVector(mt, ev...)), b.cur.NewShuffleVector(x, undef, constant.NewVector(mt, od...)))
+	}
+	return b.cur.NewAdd(acc, x)
+}
+
+// i8Tile is one int8 micro-kernel: C[mr × nr] = epi(scale ⊙ (X·Y − corr))
+// with X the broadcast operand (mr rows of 4·K4 bytes, xStride apart) and
+// Y a packed panel [K4][nr][4]. xUnsigned says X holds the activations
+// (GEMM: X = A, Y = weights) rather than the weights (Conv: X = W, Y =
+// im2col). corr and scale are per row (Conv) or per column (GEMM).
+type i8Tile struct {
+	p         i8Params
+	gk        *gemmKernel // epilogue (epi, leaves)
+	mr, K4    int64
+	xStride   int64
+	xUnsigned bool
+	perRow    bool
+	ldc       int64
+}
+
+// emit writes the micro-kernel
+//
+//	void uk(i8 *X, i8 *Y, float *C, i64 nc, i64 row, i64 col, i32 *corr,
+//	        float *scale, float *leaf...)
+//
+// corr and scale point at the tile's first row (per row) or column; row
+// and col locate the tile in the epilogue operands' 2-D view; nc < nr
+// (the last panel) goes through a stack tile and scalar stores.
+func (t i8Tile) emit(e *segEmitter, name string) *lir.Func {
+	p, k := t.p, t.gk
+	L := int(p.lanes)
+	params := []*lir.Param{
+		param("x", tI8P, true), param("y", tI8P, true), param("c", tF32P, true), param("nc", tI64, false),
+		param("row", tI64, false), param("col", tI64, false), param("corr", types.NewPointer(tI32), true), param("scale", tF32P, true),
+	}
+	for i := range k.leaves {
+		params = append(params, param(fmt.Sprintf("leaf%d", i), tF32P, false))
+	}
+	b := e.c.mod.newFunc(name, true, types.Void, params...)
+	b.f.FuncAttrs = append(b.f.FuncAttrs, enum.FuncAttrNoInline)
+	ps := b.f.Params
+	X, Y, C, nc, row, col, corr, scale := ps[0], ps[1], ps[2], ps[3], ps[4], ps[5], ps[6], ps[7]
+	leafP := make([]value.Value, len(k.leaves))
+	for i := range leafP {
+		leafP[i] = ps[8+i]
+	}
+	mr, nv := t.mr, p.nv
+	Yw := b.cur.NewBitCast(Y, types.NewPointer(tI32))
+	vt := types.NewVector(uint64(L), tI32)
+	U := int64(1)
+	switch {
+	case mr == 1:
+		U = 4
+	case mr == 2:
+		U = 2
+	}
+	U = max(1, min(U, t.K4))
+	nacc := mr * nv
+	init := make([]value.Value, U*nacc)
+	for i := range init {
+		init[i] = constant.NewZeroInitializer(vt)
+	}
+	step := func(k4 value.Value, acc []value.Value) {
+		yv := make([]value.Value, nv)
+		for v := int64(0); v < nv; v++ {
+			ptr := b.cur.NewBitCast(b.gep(tI32, Yw, b.add(b.mul(k4, ci(p.nr)), ci(v*p.lanes))), types.NewPointer(vt))
+			ld := b.cur.NewLoad(vt, ptr)
+			ld.Align = 4
+			yv[v] = ld
+		}
+		for r := int64(0); r < mr; r++ {
+			ptr := b.cur.NewBitCast(b.gep(types.I8, X, b.add(ci(r*t.xStride), b.mul(k4, ci(4)))), types.NewPointer(tI32))
+			ld := b.cur.NewLoad(tI32, ptr)
+			ld.Align = 1
+			xs := b.i8SplatI32(ld, L)
+			for v := int64(0); v < nv; v++ {
+				if t.xUnsigned {
+					acc[r*nv+v] = p.dot(b, acc[r*nv+v], xs, yv[v])
+				} else {
+					acc[r*nv+v] = p.dot(b, acc[r*nv+v], yv[v], xs)
+				}
+			}
+		}
+	}
+	kmain := t.K4 - t.K4%U
+	accs := b.forLoop(ci(0), ci(kmain), U, init, func(k4 value.Value, c []value.Value) []value.Value {
+		next := append([]value.Value(nil), c...)
+		for u := int64(0); u < U; u++ {
+			step(b.add(k4, ci(u)), next[u*nacc:(u+1)*nacc])
+		}
+		return next
+	})
+	acc := append([]value.Value(nil), accs[:nacc]...)
+	if kmain < t.K4 {
+		acc = b.forLoop(ci(kmain), ci(t.K4), 1, acc, func(k4 value.Value, c []value.Value) []value.Value {
+			next := append([]value.Value(nil), c...)
+			step(k4, next)
+			return next
+		})
+	}
+	for u := int64(1); u < U; u++ {
+		for i := range acc {
+			acc[i] = b.cur.NewAdd(acc[i], accs[u*nacc+int64(i)])
+		}
+	}
+	// Integer correction, then the float scale: y = scale·(acc − corr).
+	out := make([]value.Value, nacc)
+	for r := int64(0); r < mr; r++ {
+		for v := int64(0); v < nv; v++ {
+			var cv, sv value.Value
+			if t.perRow {
+				cv = b.i8SplatI32(b.cur.NewLoad(tI32, b.gep(tI32, corr, ci(r))), L)
+				sv = b.splat(b.load(b.gepF(scale, ci(r)), 1), L)
+			} else {
+				ptr := b.cur.NewBitCast(b.gep(tI32, corr, ci(v*p.lanes)), types.NewPointer(vt))
+				ld := b.cur.NewLoad(vt, ptr)
+				ld.Align = 4
+				cv = ld
+				sv = b.load(b.gepF(scale, ci(v*p.lanes)), L)
+			}
+			out[r*nv+v] = b.cur.NewFMul(b.cur.NewSIToFP(b.cur.NewSub(acc[r*nv+v], cv), vecT(L)), sv)
+		}
+	}
+	hasEpi := !k.epi.isLeaf(0)
+	leafVals := func(r, c value.Value, w int) []value.Value {
+		vals := make([]value.Value, len(k.leaves)+1)
+		for i, lf := range k.leaves {
+			ptr := b.gepF(leafP[i], b.add(b.mul(r, ci(lf.rs)), b.mul(c, ci(lf.cs))))
+			if lf.cs == 0 {
+				vals[i+1] = b.splat(b.load(ptr, 1), w)
+			} else {
+				vals[i+1] = b.load(ptr, w)
+			}
+		}
+		return vals
+	}
+	b.ifElse(b.cur.NewICmp(enum.IPredEQ, nc, ci(p.nr)), func() {
+		for r := int64(0); r < mr; r++ {
+			for v := int64(0); v < nv; v++ {
+				x := out[r*nv+v]
+				if hasEpi {
+					vals := leafVals(b.add(row, ci(r)), b.add(col, ci(v*p.lanes)), L)
+					vals[0] = x
+					x = b.emitExpr(k.epi, vals, L)
+				}
+				b.store(x, b.gepF(C, ci(r*t.ldc+v*p.lanes)), L)
+			}
+		}
+	}, func() {
+		tile := b.cur.NewBitCast(b.cur.NewAlloca(types.NewArray(uint64(mr*p.nr), tF32)), tF32P)
+		for r := int64(0); r < mr; r++ {
+			for v := int64(0); v < nv; v++ {
+				b.store(out[r*nv+v], b.gepF(tile, ci(r*p.nr+v*p.lanes)), L)
+			}
+			b.loop(ci(0), nc, 1, func(j value.Value) {
+				x := b.load(b.gepF(tile, b.add(ci(r*p.nr), j)), 1)
+				if hasEpi {
+					vals := leafVals(b.add(row, ci(r)), b.add(col, j), 1)
+					vals[0] = x
+					x = b.emitExpr(k.epi, vals, 1)
+				}
+				b.store(x, b.gepF(C, b.add(ci(r*t.ldc), j)), 1)
+			})
+		}
+	})
+	b.cur.NewRet(nil)
+	return b.f
+}
+
+// i8PackPanels lays out the signed codes w(k, n) (K × N, through code)
+// in panels [P][K4][nr][4], zero past K and N.
+func i8PackPanels(K, N, nr int64, code func(k, n int64) int32) []byte {
+	K4 := (K + 3) / 4
+	P := (N + nr - 1) / nr
+	out := make([]byte, P*K4*nr*4)
+	for p := int64(0); p < P; p++ {
+		for k := int64(0); k < K; k++ {
+			for j := int64(0); j < nr && p*nr+j < N; j++ {
+				out[((p*K4+k/4)*nr+j)*4+k%4] = byte(int8(code(k, p*nr+j)))
+			}
+		}
+	}
+	return out
+}
+
+// i8Corrections returns zp·Σ_k w(k, n) for n < N as little-endian int32
+// bytes, zero up to padTo entries.
+func i8Corrections(K, N, padTo int64, zp int32, code func(k, n int64) int32) []byte {
+	out := make([]byte, 4*max(N, padTo))
+	for n := int64(0); n < N; n++ {
+		var s int32
+		for k := int64(0); k < K; k++ {
+			s += code(k, n)
+		}
+		binary.LittleEndian.PutUint32(out[4*n:], uint32(zp*s))
+	}
+	return out
+}
+
+// i8GemmKernel is MatMul/Gemm on 8-bit activation codes and a packed
+// 8-bit constant B. The embedded gemmKernel carries the epilogue (Gemm's
+// C, fused elementwise consumers) and absorbs consumers like the float
+// GEMM.
+type i8GemmKernel struct {
+	*gemmKernel
+	ip     i8Params
+	act    *i8Act
+	K4     int64
+	packA  bool // A is copied into rows of 4·K4 bytes (K%4 != 0, or int8 codes)
+	w      *Weight
+	corr   *Weight
+	scales *Weight
+}
+
+func i8TryGemm(l *lowering, n *ir.Node) (kernel, bool, error) {
+	act, ok := i8ActOf(n.Inputs[0])
+	if !ok || l.alias[n.Inputs[0]] == nil {
+		return nil, false, nil // the DequantizeLinear was not made a view
+	}
+	scales, transB, err := i8GemmForm(n)
+	if err != nil {
+		return nil, false, nil
+	}
+	c := l.c
+	out := n.Outputs[0]
+	os, _ := concreteShape(out)
+	as, _ := concreteShape(n.Inputs[0])
+	bv := n.Inputs[1]
+	bs, _ := concreteShape(bv)
+	q := bv.Const.Enc.(*ir.Quantized)
+	gk := &gemmKernel{node: nodeName(n), out: out, outShape: os, p: c.gemmParams(), epi: leafExpr(0)}
+	gk.K = as[len(as)-1]
+	gk.M = ir.NumElements(as[:len(as)-1])
+	gk.N = bs[1]
+	if transB {
+		gk.N = bs[0]
+	}
+	k := &i8GemmKernel{gemmKernel: gk, ip: c.i8Params(), act: act}
+	k.K4 = (gk.K + 3) / 4
+	k.packA = gk.K%4 != 0 || act.signed
+	alpha, beta := float32(1), 1.0
+	if n.Op == "Gemm" {
+		alpha, beta = n.AttrFloat("alpha", 1), float64(n.AttrFloat("beta", 1))
+	}
+	K, N, nr := gk.K, gk.N, k.ip.nr
+	codes := q.UnpackCodes(int(K * N))
+	code := func(kk, nn int64) int32 {
+		if transB {
+			return codes[nn*K+kk]
+		}
+		return codes[kk*N+nn]
+	}
+	P := (N + nr - 1) / nr
+	k.w = c.rawWeight(bv, fmt.Sprintf("packed_b_i8(nr=%d,k=%d,n=%d,trans=%d)", nr, K, N, b2i(transB)), "I8", bs, i8PackPanels(K, N, nr, code))
+	k.corr = c.rawWeight(bv, fmt.Sprintf("i8_col_corr_i32(zp=%d,n=%d,nr=%d)", act.zp, N, nr), "I8", []int64{N}, i8Corrections(K, N, P*nr, act.zp, code))
+	sc := make([]float32, P*nr)
+	for i := int64(0); i < N; i++ {
+		sc[i] = act.scale * scales[i] * alpha
+	}
+	k.scales = c.weight(bv, fmt.Sprintf("i8_col_scales(sa=%g,alpha=%g,n=%d,nr=%d)", act.scale, alpha, N, nr), []int64{N}, sc)
+	if cv := n.Input(2); cv != nil && beta != 0 {
+		arg, ok, err := gk.operand(c, cv, beta)
+		if err != nil {
+			return nil, false, err
+		}
+		if !ok {
+			return nil, false, fmt.Errorf("C does not broadcast to the output")
+		}
+		gk.epi = &expr{op: "Add", args: []*expr{gk.epi, arg}}
+	}
+	return k, true, nil
+}
+
+func (k *i8GemmKernel) inputs() []buf {
+	bufs := []buf{{v: k.act.q}, {w: k.w}, {w: k.corr}, {w: k.scales}}
+	for _, lf := range k.leaves {
+		bufs = append(bufs, lf.b)
+	}
+	return bufs
+}
+
+func (k *i8GemmKernel) temps() []int64 {
+	if k.packA {
+		return []int64{k.M*k.K4*4 + 64}
+	}
+	return nil
+}
+
+func (k *i8GemmKernel) describe() string {
+	s := fmt.Sprintf("gemm i8 %dx%dx%d (u8 activations zp %d, packed i8 constant B, int32 accumulators", k.M, k.N, k.K, k.act.zp)
+	if k.ip.vnni {
+		s += ", vpdpbusd"
+	}
+	s += fmt.Sprintf(", tile %dx%d) %s", k.ip.mr, k.ip.nr, k.node)
+	if !k.epi.isLeaf(0) {
+		s += " epilogue " + k.epi.String()
+	}
+	return s
+}
+
+// i8Blocks splits rows into blocks of about rowsPer and columns into
+// blocks of whole panels so that there are at least gemmMinTasks tasks
+// when the matrix allows.
+func i8Blocks(M, N, mr, nr int64) (mc, nc int64) {
+	mc = mr * 8
+	nc = nr * 8
+	nMC := (M + mc - 1) / mc
+	for nMC*((N+nc-1)/nc) < gemmMinTasks && nc > nr {
+		nc = (nc/2 + nr - 1) / nr * nr
+	}
+	return mc, nc
+}
+
+// i8PackRows copies M rows of K codes (src, row stride K) into rows of
+// 4·K4 bytes at dst, flipping int8 codes to the unsigned domain (x ^ 0x80)
+// and zero-filling past K. One task per row.
+func i8PackRows(e *segEmitter, b *fnb, t, src, dst value.Value, K, K4 int64, signed bool) {
+	s := b.gep(types.I8, src, b.mul(t, ci(K)))
+	d := b.gep(types.I8, dst, b.mul(t, ci(4*K4)))
+	b.loop(ci(0), ci(4*K4), 1, func(kk value.Value) {
+		in := b.cur.NewICmp(enum.IPredSLT, kk, ci(K))
+		x := value.Value(b.cur.NewLoad(types.I8, b.gep(types.I8, s, b.minI(kk, ci(K-1)))))
+		if signed {
+			x = b.cur.NewXor(x, constant.NewInt(types.I8, -128))
+		}
+		b.cur.NewStore(b.cur.NewSelect(in, x, constant.NewInt(types.I8, 0)), b.gep(types.I8, d, kk))
+	})
+}
+
+func (k *i8GemmKernel) emit(e *segEmitter, temps []int64) error {
+	p := k.ip
+	A := func(b *fnb, ctx value.Value) value.Value {
+		return b.cur.NewBitCast(e.ptr(b, ctx, buf{v: k.act.q}), tI8P)
+	}
+	xStride := k.K
+	if k.packA {
+		b, ctx, begin, end := e.task("_packa")
+		dst := b.cur.NewBitCast(e.tempPtr(b, ctx, temps[0]), tI8P)
+		src := A(b, ctx)
+		b.loop(begin, end, 1, func(t value.Value) { i8PackRows(e, b, t, src, dst, k.K, k.K4, k.act.signed) })
+		e.launch(b, k.M, float64(k.M*k.K))
+		xStride = 4 * k.K4
+	}
+	tile := i8Tile{p: p, gk: k.gemmKernel, mr: p.mr, K4: k.K4, xStride: xStride, xUnsigned: true, ldc: k.N}
+	full := tile.emit(e, e.kname+"_uk")
+	var rem *lir.Func
+	if r := k.M % p.mr; r != 0 {
+		tile.mr = r
+		rem = tile.emit(e, fmt.Sprintf("%s_uk%d", e.kname, r))
+	}
+	mc, nc := i8Blocks(k.M, k.N, p.mr, p.nr)
+	nMC, nNC := (k.M+mc-1)/mc, (k.N+nc-1)/nc
+	b, ctx, begin, end := e.task("_gemm")
+	X := A(b, ctx)
+	if k.packA {
+		X = b.cur.NewBitCast(e.tempPtr(b, ctx, temps[0]), tI8P)
+	}
+	Y := b.cur.NewBitCast(e.ptr(b, ctx, buf{w: k.w}), tI8P)
+	corr := b.cur.NewBitCast(e.ptr(b, ctx, buf{w: k.corr}), types.NewPointer(tI32))
+	scl := e.ptr(b, ctx, buf{w: k.scales})
+	C := e.outPtr(b, ctx, k.out)
+	leaves := make([]value.Value, len(k.leaves))
+	for i, lf := range k.leaves {
+		leaves[i] = e.ptr(b, ctx, lf.b)
+	}
+	b.loop(begin, end, 1, func(t value.Value) {
+		i0 := b.mul(b.cur.NewSDiv(t, ci(nNC)), ci(mc))
+		i1 := b.minI(b.add(i0, ci(mc)), ci(k.M))
+		j0 := b.mul(b.cur.NewSRem(t, ci(nNC)), ci(nc))
+		j1 := b.minI(b.add(j0, ci(nc)), ci(k.N))
+		fullEnd := b.add(i0, b.mul(b.cur.NewSDiv(b.cur.NewSub(i1, i0), ci(p.mr)), ci(p.mr)))
+		b.loop(j0, j1, p.nr, func(jp value.Value) {
+			ncol := b.minI(ci(p.nr), b.cur.NewSub(ci(k.N), jp))
+			yp := b.gep(types.I8, Y, b.mul(b.cur.NewSDiv(jp, ci(p.nr)), ci(k.K4*p.nr*4)))
+			call := func(f *lir.Func, ir value.Value) {
+				args := []value.Value{b.gep(types.I8, X, b.mul(ir, ci(xStride))), yp, b.gepF(C, b.add(b.mul(ir, ci(k.N)), jp)),
+					ncol, ir, jp, b.gep(tI32, corr, jp), b.gepF(scl, jp)}
+				b.cur.NewCall(f, append(args, leaves...)...)
+			}
+			b.loop(i0, fullEnd, p.mr, func(ir value.Value) { call(full, ir) })
+			if rem != nil {
+				b.ifThen(b.cur.NewICmp(enum.IPredSLT, fullEnd, i1), func() { call(rem, fullEnd) })
+			}
+		})
+	})
+	e.launch(b, nMC*nNC, 2*float64(k.M*k.N*k.K)/4)
+	return nil
+}
+
+func init() {
+	for _, op := range []string{"QuantizeLinear", "DequantizeLinear"} {
+		registerLowering(op, &opLowering{inputs: firstInput, ownTypes: true, check: i8QuantCheck, lower: newI8QuantKernel})
+	}
+	registerPreLowering("MatMul", i8TryGemm)
+	registerPreLowering("Gemm", i8TryGemm)
+}

@@ -1,0 +1,226 @@
+package native_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/optc-dev/optc/codegen/codegentest"
+	"github.com/optc-dev/optc/data"
+	"github.com/optc-dev/optc/frontend/onnx"
+	"github.com/optc-dev/optc/ir"
+	"github.com/optc-dev/optc/passes/quant"
+	"github.com/optc-dev/optc/runtime/native"
+)
+
+// int8 kernels (codegen/gemm_i8.go, conv_i8.go). The test graphs use
+// power-of-two scales and biases on a 2^-10 grid, so the interpreter's
+// float32 QDQ arithmetic is exact: it equals the int32 accumulators
+// scaled, and native code must match it bit for bit (atol = rtol = 0).
+func TestNativeI8Exact(t *testing.T) {
+	host := codegentest.Host(t)
+	vnni := strings.Contains(host.Features, "+avx512vnni")
+	for _, c := range codegentest.I8Cases() {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			g := c.Build()
+			dir := t.TempDir()
+			res := codegentest.Bundle(t, g, host, c.Shapes, dir, "")
+			if !res.FullyNative() {
+				t.Fatalf("fallback %v", res.Fallback)
+			}
+			i8 := 0
+			for _, k := range res.Kernels {
+				if i8Kernel.MatchString(k) {
+					i8++
+					if vnni != strings.Contains(k, "vpdpbusd") {
+						t.Errorf("host VNNI %v, kernel %s", vnni, k)
+					}
+				}
+			}
+			want := 1
+			if strings.Contains(c.Name, "shared") {
+				want = 2 // the third MatMul's activation is also read by an Add
+			}
+			if i8 != want {
+				t.Fatalf("%d int8 kernels, want %d: %v", i8, want, res.Kernels)
+			}
+			m, err := native.Open(dir, native.Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			for seed := uint64(1); seed <= 2; seed++ {
+				in := codegentest.Inputs(t, g, seed)
+				got, err := m.Run(context.Background(), in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := interpRun(t, g, in)
+				for _, o := range g.Outputs {
+					if err := codegentest.Close(got[o.Name], want[o.Name], 0, 0); err != nil {
+						t.Errorf("seed %d, output %q: %v", seed, o.Name, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// QuantizeLinear's native rounding equals the interpreter's: ties to
+// even, saturation, NaN → 0, infinities, for uint8 and int8 codes and a
+// scale that is not a power of two, over vector bodies and scalar tails.
+func TestNativeI8QuantizeLinear(t *testing.T) {
+	host := codegentest.Host(t)
+	b := ir.NewBuilder("i8ql")
+	const n = 16*5 + 7
+	x := b.Input("x", ir.TensorType(ir.Float32, ir.ShapeOf(1, n)))
+	b.Output(codegentest.I8QDQ(b, x, 2, 7, false), codegentest.I8QDQ(b, x, 2, -3, true))
+	s := b.Const("s", ir.ScalarF32(0.1))
+	z := b.Const("z", ir.FromSlice(ir.Uint8, []int64{}, []uint8{100}))
+	b.Output(b.Op1("DequantizeLinear", nil, b.Op1("QuantizeLinear", nil, x, s, z), s, z))
+	g := b.Graph()
+	in := make([]float32, n)
+	special := []float32{0.125, 0.375, -0.125, -0.375, 0.625, 1000, -1000, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)),
+		0.05, 0.15, -0.05, 25.45, -10.05, 31.75, 32, -32, -32.125, -33}
+	rng := codegentest.Random(rand.New(rand.NewPCG(3, 3)), n).Data.([]float32)
+	for i := range in {
+		in[i] = rng[i] * 40
+		if i < len(special) {
+			in[i] = special[i]
+		}
+	}
+	inputs := map[string]*ir.Tensor{"x": ir.FromSlice(ir.Float32, []int64{1, n}, in)}
+	dir := t.TempDir()
+	res := codegentest.Bundle(t, g, host, nil, dir, "")
+	if !res.FullyNative() {
+		t.Fatalf("fallback %v", res.Fallback)
+	}
+	m, err := native.Open(dir, native.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	got, err := m.Run(context.Background(), inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := interpRun(t, g, inputs)
+	for _, o := range g.Outputs {
+		if err := codegentest.Close(got[o.Name], want[o.Name], 0, 0); err != nil {
+			t.Errorf("output %q: %v", o.Name, err)
+		}
+	}
+}
+
+// The three Fashion-MNIST fixtures quantized with --quant int8 compile
+// fully native with every Conv/Gemm/MatMul layer on the int8 kernels, and
+// agree with the interpreter running the same quantized graph: the same
+// top-1 class on at least 97% of the images and logits within 5% of the
+// largest. (Not bit for bit: float32 sums in a different order can move a
+// later QuantizeLinear across a rounding boundary by one code.)
+func TestNativeI8Fixtures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: quantizes three models")
+	}
+	if _, err := os.Stat(data.FashionMNISTDir); err != nil {
+		t.Skipf("Debian's dataset-fashion-mnist is not installed (%s)", data.FashionMNISTDir)
+	}
+	img, lab, err := data.LoadFashionMNIST(data.FashionMNISTDir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := data.Normalize(img, lab, nil)
+	const batch, calibRows = 32, 64
+	row := x.Len() / int(x.Shape[0])
+	xs := x.Data.([]float32)
+	host := codegentest.Host(t)
+	vnni := strings.Contains(host.Features, "+avx512vnni")
+	for _, model := range []string{"fmnist-mlp", "fmnist-cnn", "fmnist-vit"} {
+		t.Run(model, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join("../../testdata/models", model, "model-op17.onnx")
+			g, err := onnx.LoadFile(path)
+			if err != nil {
+				t.Skipf("fixture %s: %v", path, err)
+			}
+			a, _ := quant.Preset("int8")
+			o, err := quant.ParseArgs(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Samples = calibRows
+			// Calibration on test images 9000… (the comparison uses 0…).
+			calib := []map[string]*ir.Tensor{{g.Inputs[0].Name: ir.FromSlice(ir.Float32, append([]int64{calibRows}, x.Shape[1:]...),
+				xs[9000*row:(9000+calibRows)*row])}}
+			q := quant.NewQuantizer(g, o, calib, nil)
+			qg, _, err := q.Build(q.DefaultPlan())
+			if err != nil {
+				t.Fatal(err)
+			}
+			layers := len(q.Layers())
+			in := map[string]*ir.Tensor{qg.Inputs[0].Name: ir.FromSlice(ir.Float32, append([]int64{batch}, x.Shape[1:]...), xs[:batch*row])}
+			want := interpRun(t, qg, in)[qg.Outputs[0].Name]
+			dir := t.TempDir()
+			res := codegentest.Bundle(t, qg, host, map[string][]int64{qg.Inputs[0].Name: in[qg.Inputs[0].Name].Shape}, dir, "")
+			if !res.FullyNative() {
+				t.Fatalf("fallback %v", res.Fallback)
+			}
+			i8 := 0
+			for _, k := range res.Kernels {
+				if i8Kernel.MatchString(k) && (!vnni || strings.Contains(k, "vpdpbusd")) {
+					i8++
+				}
+			}
+			if i8 != layers {
+				t.Errorf("%d int8 kernels for %d quantized layers: %v", i8, layers, res.Kernels)
+			}
+			m, err := native.Open(dir, native.Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			out, err := m.Run(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out[qg.Outputs[0].Name]
+			gs, ws := got.Float32s(), want.Float32s()
+			classes := len(ws) / batch
+			var big float64
+			for _, v := range ws {
+				big = max(big, math.Abs(float64(v)))
+			}
+			agree := 0
+			for i := 0; i < batch; i++ {
+				if argmax(gs[i*classes:(i+1)*classes]) == argmax(ws[i*classes:(i+1)*classes]) {
+					agree++
+				}
+			}
+			if err := codegentest.Close(got, want, 0.05*big, 0); err != nil {
+				t.Errorf("logits: %v", err)
+			}
+			if agree*100 < 97*batch {
+				t.Errorf("top-1 agrees on %d of %d images", agree, batch)
+			}
+		})
+	}
+}
+
+// i8Kernel matches the description of an int8 GEMM or Conv kernel.
+var i8Kernel = regexp.MustCompile(`: (gemm|conv) i8 `)
+
+func argmax(xs []float32) int {
+	best := 0
+	for i, v := range xs {
+		if v > xs[best] {
+			best = i
+		}
+	}
+	return best
+}
