@@ -133,14 +133,9 @@ func newConvKernel(l *lowering, n *ir.Node) (kernel, error) {
 	G := g.group
 	x := n.Inputs[0]
 	out := n.Outputs[0]
-	wv, err := convOperand(c, n.Inputs[1])
-	if err != nil {
-		return nil, err
-	}
 	gk := &gemmKernel{
 		node: nodeName(n), out: out, p: c.gemmParams(),
 		M: g.M / G, N: g.OH * g.OW, K: g.C / G * g.KH * g.KW,
-		a:  wv,
 		bv: x,
 		// The GEMM's 2-D view of the output: rows b·M + m, columns oh·OW + ow.
 		outShape: []int64{g.Nb * g.M, g.OH * g.OW},
@@ -150,6 +145,33 @@ func newConvKernel(l *lowering, n *ir.Node) (kernel, error) {
 		epi: leafExpr(0),
 	}
 	gk.si, gk.sk = gk.K, 1
+	if err := convBiasLeaf(c, n, g, gk); err != nil {
+		return nil, err
+	}
+	if dk, ok := convDirectPlan(c, n, g); ok {
+		w, _, err := constF32(n.Inputs[1])
+		if err != nil {
+			return nil, err
+		}
+		dk.gemmKernel = gk
+		gk.bv, gk.p = nil, dk.tile
+		packed := dk.packWeights(w)
+		gk.a = buf{w: c.weight(n.Inputs[1], fmt.Sprintf("conv_direct(mr=%d)", gk.p.mr), []int64{int64(len(packed))}, packed)}
+		return dk, nil
+	}
+	wv, err := convOperand(c, n.Inputs[1])
+	if err != nil {
+		return nil, err
+	}
+	gk.a = wv
+	k := &convKernel{gemmKernel: gk, g: g, x: x}
+	gk.packFn = k.emitIm2col
+	return k, nil
+}
+
+// convBiasLeaf adds a Conv's bias to gk's epilogue as leaf 1, a value per
+// row of the batched view (a constant bias is replicated per image).
+func convBiasLeaf(c *compiler, n *ir.Node, g *convGeom, gk *gemmKernel) error {
 	if bv := n.Input(2); bv != nil && bv.Const == nil {
 		// Run-time bias (checked: one image, so GEMM row = channel).
 		gk.leaves = append(gk.leaves, gemmLeaf{b: buf{v: bv}, rs: 1, cs: 0})
@@ -157,7 +179,7 @@ func newConvKernel(l *lowering, n *ir.Node) (kernel, error) {
 	} else if bv != nil {
 		bias, _, err := constF32(bv)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rep := make([]float32, 0, g.Nb*g.M)
 		for b := int64(0); b < g.Nb; b++ {
@@ -167,9 +189,7 @@ func newConvKernel(l *lowering, n *ir.Node) (kernel, error) {
 		gk.leaves = append(gk.leaves, gemmLeaf{b: buf{w: w}, rs: 1, cs: 0})
 		gk.epi = &expr{op: "Add", args: []*expr{gk.epi, leafExpr(1)}}
 	}
-	k := &convKernel{gemmKernel: gk, g: g, x: x}
-	gk.packFn = k.emitIm2col
-	return k, nil
+	return nil
 }
 
 // absorb takes elementwise consumers whose other operands are scalars or

@@ -1,0 +1,412 @@
+package codegen
+
+import (
+	"fmt"
+
+	lir "github.com/llir/llvm/ir"
+	"github.com/llir/llvm/ir/constant"
+	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/types"
+	"github.com/llir/llvm/ir/value"
+
+	"github.com/optc-dev/optc/ir"
+)
+
+// convDirectKernel is a group-1 Conv as an implicit GEMM: the register
+// tile reads its B operand straight from the (padded) input instead of
+// from an im2col matrix.
+//
+// A phase pass first copies every input plane, zero padded, into scratch
+// as the phase planes the taps need: phase (a, b) of a plane holds
+// padded[i·sh + a][j·sw + b], so that a strided or dilated conv becomes a
+// stride-1 one. A tap (kh, kw) reads phase ((kh·dh) mod sh, (kw·dw) mod sw)
+// at row/column offset ((kh·dh) div sh, (kw·dw) div sw). The phase planes
+// are wq = OW + max column offset wide, and the output is computed on that
+// wider grid, q = oh·wq + ow: for a tap, the input element of output q is
+// then at a constant offset from q, so one vector load of nr consecutive
+// q serves every output channel of the tile. The columns ow >= OW of the
+// grid are computed and never stored (masked stores); they cost
+// (wq-OW)/wq of the FMAs, which is why convDirectPlan only picks this
+// kernel where that beats im2col's copying.
+//
+// The micro-kernel keeps an mr x nr tile (mr output channels, nr grid
+// columns) in registers over the whole K = C·KH·KW (no K blocking: the
+// tile is stored once, through the epilogue), with the weights packed at
+// compile time as [M/mr][C][KH·KW][mr] (zero rows past M).
+type convDirectKernel struct {
+	*gemmKernel // epilogue (epi, leaves, absorb) and the 2-D output view; a is the packed weight
+	g           *convGeom
+	x           *ir.Value
+	taps        []convDirectTap
+	phases      [][2]int64 // (row phase, column phase) of each stored phase plane
+	hq, wq      int64      // phase plane size
+	cs          int64      // floats per channel in scratch (all its phase planes)
+	is          int64      // floats per image in scratch (with the tiles' over-read)
+	tile        gemmParams // the register tile (convDirectTile)
+}
+
+// convDirectTap is where tap (kh, kw) reads: phase plane ph of the
+// channel, offset dr rows and dc columns from the output position.
+type convDirectTap struct{ ph, dr, dc int64 }
+
+// convDirectPlan returns the direct kernel for n when it applies: group 1,
+// constant weights, and a grid not much wider than the output.
+func convDirectPlan(c *compiler, n *ir.Node, g *convGeom) (*convDirectKernel, bool) {
+	if g.group != 1 || n.Inputs[1].Const == nil {
+		return nil, false
+	}
+	k := &convDirectKernel{g: g, x: n.Inputs[0]}
+	var maxDr, maxDc int64
+	keys := map[[2]int64]int64{}
+	for kh := int64(0); kh < g.KH; kh++ {
+		for kw := int64(0); kw < g.KW; kw++ {
+			r, q := kh*g.dh, kw*g.dw
+			ph := [2]int64{r % g.sh, q % g.sw}
+			idx, ok := keys[ph]
+			if !ok {
+				idx = int64(len(k.phases))
+				keys[ph] = idx
+				k.phases = append(k.phases, ph)
+			}
+			t := convDirectTap{ph: idx, dr: r / g.sh, dc: q / g.sw}
+			maxDr, maxDc = max(maxDr, t.dr), max(maxDc, t.dc)
+			k.taps = append(k.taps, t)
+		}
+	}
+	k.hq, k.wq = g.OH+maxDr, g.OW+maxDc
+	p := convDirectTile(c, g.M, g.OH*k.wq)
+	k.tile = p
+	// Grid columns computed against im2col's columns (which pay a copy of
+	// K values each): take the direct kernel unless its grid is 1.5x wider.
+	if convRoundUp(g.OH*k.wq, p.nr)*2 > convRoundUp(g.OH*g.OW, p.nr)*3 {
+		return nil, false
+	}
+	k.cs = int64(len(k.phases)) * k.hq * k.wq
+	var maxOff int64
+	for _, t := range k.taps {
+		maxOff = max(maxOff, k.tapOffset(t))
+	}
+	qt := convRoundUp(g.OH*k.wq, p.nr)
+	k.is = convRoundUp(max(g.C*k.cs, (g.C-1)*k.cs+maxOff+qt), 16)
+	return k, true
+}
+
+func convRoundUp(x, m int64) int64 { return (x + m - 1) / m * m }
+
+// convDirectTile picks the register tile (mr rows x nv vectors) that
+// wastes the fewest multiply-adds on padding rows (M up to mr) and columns
+// (the grid's Q up to nr). With 32 vector registers there are shapes to
+// choose from, all with at most 24 accumulators; the first (the GEMM's
+// tile) wins ties. With 16 registers the GEMM's 6x2 tile is the only one.
+func convDirectTile(c *compiler, M, Q int64) gemmParams {
+	p := c.gemmParams()
+	shapes := [][2]int64{{p.mr, p.nv}}
+	if c.t.VectorRegs >= 32 {
+		shapes = append(shapes, [2]int64{12, 2}, [2]int64{8, 3}, [2]int64{8, 2})
+	}
+	best, bestCost := p, int64(-1)
+	for _, sh := range shapes {
+		q := p
+		q.mr, q.nv, q.nr = sh[0], sh[1], sh[1]*p.lanes
+		cost := convRoundUp(M, q.mr) * convRoundUp(Q, q.nr)
+		if bestCost < 0 || cost < bestCost {
+			best, bestCost = q, cost
+		}
+	}
+	return best
+}
+
+// tapOffset is tap t's offset in a channel's scratch block.
+func (k *convDirectKernel) tapOffset(t convDirectTap) int64 {
+	return t.ph*k.hq*k.wq + t.dr*k.wq + t.dc
+}
+
+// packWeights lays W [M][C][KH][KW] out as [M/mr][C][KH·KW][mr].
+func (k *convDirectKernel) packWeights(w []float32) []float32 {
+	g, mr := k.g, k.p.mr
+	T := g.KH * g.KW
+	mt := (g.M + mr - 1) / mr
+	out := make([]float32, mt*g.C*T*mr)
+	for m := int64(0); m < g.M; m++ {
+		blk, r := m/mr, m%mr
+		for ch := int64(0); ch < g.C; ch++ {
+			for t := int64(0); t < T; t++ {
+				out[((blk*g.C+ch)*T+t)*mr+r] = w[(m*g.C+ch)*T+t]
+			}
+		}
+	}
+	return out
+}
+
+// absorb takes elementwise consumers whose other operands are constant
+// along the output columns (scalars, per-row values): the grid columns are
+// not the output's, so a per-column operand cannot be indexed by them.
+func (k *convDirectKernel) absorb(c *compiler, n *ir.Node, idx int) bool {
+	for i, v := range ewDataInputs(n) {
+		if i == idx {
+			continue
+		}
+		if _, ok := scalarConst(v); ok {
+			continue
+		}
+		vs, _ := concreteShape(v)
+		if ir.NumElements(vs) != 1 {
+			return false
+		}
+	}
+	return k.gemmKernel.absorb(c, n, idx)
+}
+
+func (k *convDirectKernel) inputs() []buf {
+	bufs := []buf{{v: k.x}, k.a}
+	for _, lf := range k.leaves {
+		bufs = append(bufs, lf.b)
+	}
+	return bufs
+}
+
+func (k *convDirectKernel) temps() []int64 { return []int64{k.g.Nb * k.is * 4} }
+
+func (k *convDirectKernel) describe() string {
+	g := k.g
+	s := fmt.Sprintf("conv %dx%d s%dx%d d%dx%d direct %dx%dx%d grid %dx%d (%d phase planes) batch %d (tile %dx%d) %s",
+		g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, g.M, g.OH*g.OW, g.C*g.KH*g.KW, g.OH, k.wq, len(k.phases), g.Nb, k.p.mr, k.p.nr, k.node)
+	if !k.epi.isLeaf(0) {
+		s += " epilogue " + k.epi.String()
+	}
+	return s
+}
+
+func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
+	g, p := k.g, k.p
+	uk := k.microKernel(e)
+	Q := g.OH * k.wq
+	qt := (Q + p.nr - 1) / p.nr
+	mt := (g.M + p.mr - 1) / p.mr
+	// Tasks: images x column blocks x row blocks, enough of them for the
+	// threads; a task runs every row tile over one column tile before the
+	// next, so the tile's input stays in L1 while the weights stream from L2.
+	nQB := min(qt, (gemmMinTasks+g.Nb-1)/g.Nb)
+	nMB := min(mt, (gemmMinTasks+g.Nb*nQB-1)/(g.Nb*nQB))
+	qPer, mPer := (qt+nQB-1)/nQB, (mt+nMB-1)/nMB
+	nQB, nMB = (qt+qPer-1)/qPer, (mt+mPer-1)/mPer
+	// With a task per image, the task writes the image's phase planes
+	// itself, just before reading them (they stay in cache); otherwise a
+	// pass over all images runs first.
+	fused := nQB*nMB == 1
+	if !fused {
+		b, ctx, begin, end := e.task("_convphase")
+		src, dst := e.ptr(b, ctx, buf{v: k.x}), e.tempPtr(b, ctx, temps[0])
+		b.loop(begin, end, 1, func(t value.Value) {
+			k.emitPhaseCopy(b, src, dst, b.cur.NewSDiv(t, ci(g.C)), b.cur.NewSRem(t, ci(g.C)))
+		})
+		e.launch(b, g.Nb*g.C, float64(g.Nb*g.C*k.cs))
+	}
+	b, ctx, begin, end := e.task("_conv")
+	A := e.ptr(b, ctx, k.a)
+	X := e.tempPtr(b, ctx, temps[0])
+	var src value.Value
+	if fused {
+		src = e.ptr(b, ctx, buf{v: k.x})
+	}
+	C := e.outPtr(b, ctx, k.out)
+	leaves := make([]value.Value, len(k.leaves))
+	for i, lf := range k.leaves {
+		leaves[i] = e.ptr(b, ctx, lf.b)
+	}
+	OHW := g.OH * g.OW
+	b.loop(begin, end, 1, func(t value.Value) {
+		img := b.cur.NewSDiv(t, ci(nQB*nMB))
+		r := b.cur.NewSRem(t, ci(nQB*nMB))
+		q0 := b.mul(b.cur.NewSDiv(r, ci(nMB)), ci(qPer))
+		m0 := b.mul(b.cur.NewSRem(r, ci(nMB)), ci(mPer))
+		q1 := b.minI(b.add(q0, ci(qPer)), ci(qt))
+		m1 := b.minI(b.add(m0, ci(mPer)), ci(mt))
+		if fused {
+			b.loop(ci(0), ci(g.C), 1, func(ch value.Value) { k.emitPhaseCopy(b, src, X, img, ch) })
+		}
+		xi := b.gepF(X, b.mul(img, ci(k.is)))
+		ci0 := b.gepF(C, b.mul(img, ci(g.M*OHW)))
+		b.loop(q0, q1, 1, func(qi value.Value) {
+			q := b.mul(qi, ci(p.nr))
+			xq := b.gepF(xi, q)
+			b.loop(m0, m1, 1, func(mi value.Value) {
+				m := b.mul(mi, ci(p.mr))
+				args := []value.Value{
+					b.gepF(A, b.mul(mi, ci(g.C*g.KH*g.KW*p.mr))), xq,
+					b.gepF(ci0, b.mul(m, ci(OHW))),
+					b.add(b.mul(img, ci(g.M)), m), q, b.minI(ci(p.mr), b.cur.NewSub(ci(g.M), m)),
+				}
+				b.cur.NewCall(uk, append(args, leaves...)...)
+			})
+		})
+	})
+	e.launch(b, g.Nb*nQB*nMB, 2*float64(g.Nb*g.M*OHW*g.C*g.KH*g.KW))
+	return nil
+}
+
+// emitPhaseCopy writes the phase planes of channel ch of image img into
+// scratch dst0: plane (a, b) at (i, j) = x[i·sh + a - ph][j·sw + b - pw],
+// or 0 outside the input. The column bounds of the copied part are
+// compile-time constants per phase, so the copy loop has no selects.
+func (k *convDirectKernel) emitPhaseCopy(b *fnb, src0, dst0, img, ch value.Value) {
+	g := k.g
+	zeros := func(row value.Value, from, to int64) {
+		if from < to {
+			b.loop(ci(from), ci(to), 1, func(j value.Value) { b.store(cf(0), b.gepF(row, j), 1) })
+		}
+	}
+	src := b.gepF(src0, b.mul(b.add(b.mul(img, ci(g.C)), ch), ci(g.H*g.W)))
+	dst := b.gepF(dst0, b.add(b.mul(img, ci(k.is)), b.mul(ch, ci(k.cs))))
+	for pi, ph := range k.phases {
+		a, bb := ph[0], ph[1]
+		// Columns j with 0 <= j·sw + bb - pw < W.
+		j0 := min(max(convCeilDiv(g.pw-bb, g.sw), 0), k.wq)
+		j1 := min(max(convCeilDiv(g.W+g.pw-bb, g.sw), j0), k.wq)
+		plane := b.gepF(dst, ci(int64(pi)*k.hq*k.wq))
+		b.loop(ci(0), ci(k.hq), 1, func(i value.Value) {
+			row := b.gepF(plane, b.mul(i, ci(k.wq)))
+			ih := b.add(b.mul(i, ci(g.sh)), ci(a-g.ph))
+			b.ifElse(b.cur.NewICmp(enum.IPredULT, ih, ci(g.H)), func() {
+				srow := b.gepF(src, b.add(b.mul(ih, ci(g.W)), ci(bb-g.pw)))
+				zeros(row, 0, j0)
+				if j0 < j1 {
+					b.loop(ci(j0), ci(j1), 1, func(j value.Value) {
+						b.store(b.load(b.gepF(srow, b.mul(j, ci(g.sw))), 1), b.gepF(row, j), 1)
+					})
+				}
+				zeros(row, j1, k.wq)
+			}, func() { zeros(row, 0, k.wq) })
+		})
+	}
+}
+
+// convCeilDiv is ⌈a/b⌉ for b > 0 and any sign of a.
+func convCeilDiv(a, b int64) int64 {
+	if a <= 0 {
+		return -((-a) / b)
+	}
+	return (a + b - 1) / b
+}
+
+// microKernel emits the mr x nr tile over the whole K:
+//
+//	void uk(float *A, float *X, float *C, i64 row, i64 q0, i64 rows, float *leaf...)
+//
+// A is the row tile's packed weights, X the image's scratch block at grid
+// column q0, C the output at the tile's first row (channel); row is that
+// row in the GEMM's 2-D view (image·M + channel) for the epilogue, rows the
+// number of valid rows.
+func (k *convDirectKernel) microKernel(e *segEmitter) *lir.Func {
+	g, p := k.g, k.p
+	L, mr, nv := int(p.lanes), p.mr, p.nv
+	params := []*lir.Param{
+		param("a", tF32P, true), param("x", tF32P, true), param("c", tF32P, true),
+		param("row", tI64, false), param("q0", tI64, false), param("rows", tI64, false),
+	}
+	for i := range k.leaves {
+		params = append(params, param(fmt.Sprintf("leaf%d", i), tF32P, false))
+	}
+	b := e.c.mod.newFunc(fmt.Sprintf("%s_uk%d", e.kname, mr), true, types.Void, params...)
+	b.f.FuncAttrs = append(b.f.FuncAttrs, enum.FuncAttrNoInline)
+	ps := b.f.Params
+	A, X, C, row, q0, rows := ps[0], ps[1], ps[2], ps[3], ps[4], ps[5]
+	T := int64(len(k.taps))
+	init := make([]value.Value, mr*nv)
+	for i := range init {
+		init[i] = constF(0, L)
+	}
+	acc := b.forLoop(ci(0), ci(g.C), 1, init, func(ch value.Value, c []value.Value) []value.Value {
+		next := append([]value.Value(nil), c...)
+		xc := b.gepF(X, b.mul(ch, ci(k.cs)))
+		ac := b.gepF(A, b.mul(ch, ci(T*mr)))
+		for ti, t := range k.taps {
+			off := k.tapOffset(t)
+			bv := make([]value.Value, nv)
+			for v := range bv {
+				bv[v] = b.load(b.gepF(xc, ci(off+int64(v)*p.lanes)), L)
+			}
+			for r := int64(0); r < mr; r++ {
+				a := b.splat(b.load(b.gepF(ac, ci(int64(ti)*mr+r)), 1), L)
+				for v := int64(0); v < nv; v++ {
+					next[r*nv+v] = b.fma(a, bv[v], next[r*nv+v], L)
+				}
+			}
+		}
+		return next
+	})
+	leafP := ps[6:]
+	OHW := g.OH * g.OW
+	Q := g.OH * k.wq
+	vecI := types.NewVector(uint64(L), tI32)
+	iotaE := make([]constant.Constant, L)
+	for i := range iotaE {
+		iotaE[i] = ci32(int64(i))
+	}
+	iota := constant.NewVector(vecI, iotaE...)
+	splatI := func(x value.Value) value.Value {
+		v := b.cur.NewInsertElement(constant.NewUndef(vecI), b.cur.NewTrunc(x, tI32), ci32(0))
+		return b.cur.NewShuffleVector(v, constant.NewUndef(vecI), constant.NewZeroInitializer(vecI))
+	}
+	vt := vecT(L)
+	mstore := b.mod.declare(fmt.Sprintf("llvm.masked.store.v%df32.p0v%df32", L, L), types.Void,
+		vt, types.NewPointer(vt), tI32, types.NewVector(uint64(L), types.I1))
+	// storeRows writes the valid rows of vals at column offset off of each
+	// output channel plane, under mask (nil: all lanes).
+	storeRows := func(vals []value.Value, off value.Value, mask value.Value) {
+		for r := int64(0); r < mr; r++ {
+			put := func() {
+				ptr := b.gepF(C, b.add(ci(r*OHW), off))
+				if mask == nil {
+					b.store(vals[r], ptr, L)
+					return
+				}
+				b.cur.NewCall(mstore, vals[r], b.cur.NewBitCast(ptr, types.NewPointer(vt)), ci32(4), mask)
+			}
+			if r == 0 {
+				put()
+			} else {
+				b.ifThen(b.cur.NewICmp(enum.IPredSLT, ci(r), rows), put)
+			}
+		}
+	}
+	for v := int64(0); v < nv; v++ {
+		vals := make([]value.Value, mr)
+		for r := int64(0); r < mr; r++ {
+			x := acc[r*nv+v]
+			if !k.epi.isLeaf(0) {
+				lv := make([]value.Value, len(k.leaves)+1)
+				lv[0] = x
+				for i, lf := range k.leaves {
+					// Column-constant leaves only (absorb): one value per row.
+					lv[i+1] = b.splat(b.load(b.gepF(leafP[i], b.mul(b.add(row, ci(r)), ci(lf.rs))), 1), L)
+				}
+				x = b.emitExpr(k.epi, lv, L)
+			}
+			vals[r] = x
+		}
+		qs := b.add(q0, ci(v*p.lanes))
+		qv := b.cur.NewAdd(splatI(qs), iota)
+		if k.wq == g.OW {
+			// The grid is the output: whole vectors, a masked tail.
+			b.ifElse(b.cur.NewICmp(enum.IPredSLE, b.add(qs, ci(p.lanes)), ci(Q)), func() {
+				storeRows(vals, qs, nil)
+			}, func() {
+				storeRows(vals, qs, b.cur.NewICmp(enum.IPredSLT, qv, splatI(ci(Q))))
+			})
+			continue
+		}
+		// Lanes q of output row oh go to oh·OW + ow = q - oh·(wq - OW).
+		ohv := b.cur.NewUDiv(qv, splatI(ci(k.wq)))
+		owv := b.cur.NewSub(qv, b.cur.NewMul(ohv, splatI(ci(k.wq))))
+		valid := b.cur.NewICmp(enum.IPredULT, owv, splatI(ci(g.OW)))
+		ohA := b.cur.NewSDiv(qs, ci(k.wq))
+		ohB := b.minI(b.add(b.cur.NewSDiv(b.add(qs, ci(p.lanes-1)), ci(k.wq)), ci(1)), ci(g.OH))
+		b.loop(ohA, ohB, 1, func(oh value.Value) {
+			mask := b.cur.NewAnd(valid, b.cur.NewICmp(enum.IPredEQ, ohv, splatI(oh)))
+			storeRows(vals, b.cur.NewSub(qs, b.mul(oh, ci(k.wq-g.OW))), mask)
+		})
+	}
+	b.cur.NewRet(nil)
+	return b.f
+}
