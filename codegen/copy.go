@@ -656,17 +656,7 @@ func init() {
 		},
 		lower: wrap(lowerConcat),
 	})
-	registerLowering("Gather", &opLowering{
-		inputs: firstInput,
-		check: func(n *ir.Node, _ int64) error {
-			if len(n.Inputs) != 2 || n.Inputs[1] == nil {
-				return fmt.Errorf("Gather needs indices")
-			}
-			_, _, err := gatherParams(n)
-			return err
-		},
-		lower: wrap(lowerGather),
-	})
+	// Gather is registered in gather.go (constant indices: lowerGather).
 	registerLowering("Split", &opLowering{
 		inputs: firstInput,
 		check: func(n *ir.Node, opset int64) error {
@@ -675,14 +665,7 @@ func init() {
 		},
 		lowerMulti: lowerSplit,
 	})
-	registerLowering("Resize", &opLowering{
-		inputs: firstInput,
-		check: func(n *ir.Node, opset int64) error {
-			_, err := resizeFactors(n, opset)
-			return err
-		},
-		lower: wrap(lowerResize),
-	})
+	// Resize is registered in resize.go (integer replication: lowerResize).
 	registerLowering("Pad", &opLowering{
 		inputs: firstInput,
 		check: func(n *ir.Node, opset int64) error {

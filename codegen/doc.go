@@ -20,10 +20,20 @@
 //	              and data movement (Transpose, Slice, Concat, Split,
 //	              Gather, Expand, Pad, nearest Resize) as strided region
 //	              copies (regionKernel)
+//	gather.go     Gather with run-time int32/int64 indices (constant
+//	              indices stay region copies); an index out of range
+//	              makes the entry return StatusIndexRange, never a read
+//	              outside the data
+//	resize.go     Resize/Upsample other than integer replication: nearest,
+//	              linear, cubic over every coordinate transformation, from
+//	              per-dim tap tables computed at run time (scales, sizes and
+//	              roi may be run-time inputs; ones that disagree with the
+//	              compiled shape return StatusResizeScales)
 //	conv.go, conv_dw.go, conv_transpose.go   Conv as im2col (packed
 //	              straight into the GEMM's B panels) + the GEMM micro-kernel
 //	              with bias/activation epilogue, per image and group;
-//	              depthwise as a direct vector kernel; ConvTranspose as a
+//	              depthwise as a direct vector kernel; ConvTranspose (any
+//	              group, auto_pad, output_shape, output_padding) as a
 //	              GEMM + gather col2im (BatchNorm is folded by passes' fold-bn)
 //	gemm_quant.go weight-only quantized MatMul/Gemm: a constant B with an
 //	              ir.Quantized encoding with one scale per output column
