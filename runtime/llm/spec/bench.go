@@ -22,6 +22,10 @@ type BenchConfig struct {
 	NewCache  func(kvcache.Spec) (kvcache.Cache, error)
 	Chunk     int
 	Guard     *Guard
+	// AfterWarmup, when set, is called between the warm-up run and the
+	// measured ones (a backend that compiles per shape can count what
+	// the measured runs still had to compile).
+	AfterWarmup func()
 }
 
 // BenchResult compares a strategy with plain decoding.
@@ -102,6 +106,9 @@ func Bench(ctx context.Context, target Model, mk func() Strategy, cfg BenchConfi
 			res.TargetKVBytes, res.DraftKVBytes = sr.CacheBytes, sr.DraftCacheBytes
 		}
 		if run < 0 {
+			if cfg.AfterWarmup != nil {
+				cfg.AfterWarmup()
+			}
 			continue
 		}
 		for _, s := range runStats {
