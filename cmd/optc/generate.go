@@ -42,6 +42,7 @@ type generateFlags struct {
 	guard       bool
 	kv          string
 	backend     string // interp or native (generate_backend.go)
+	nativeDir   string
 }
 
 func newGenerateCmd() *cobra.Command {
@@ -54,7 +55,8 @@ func newGenerateCmd() *cobra.Command {
 compiled by optc's code generator for each token count a forward pass needs,
 padded to powers of two, on first use; attention and rotary embedding run
 on the interpreter inside the compiled bundles; native code runs on
---threads threads, 1 when not given).
+--threads threads, 1 when not given; --native-dir keeps the bundles for
+later runs).
 
 The model is a GGUF file (Llama architecture; F32, F16, BF16, Q8_0, Q4_0 or
 Q4_1 tensors) whose tokenizer is read from its metadata; a Hugging Face
@@ -136,6 +138,7 @@ position, forward-pass cost (fixed + per token) and KV bytes.
 	fl.StringVar(&f.acceptHead, "accept-head", "", "SpecDec++ acceptance head (safetensors from optc train-accept-head)")
 	fl.BoolVar(&f.guard, "guard", true, "decode plainly while speculation is slower than plain decoding")
 	fl.StringVar(&f.backend, "backend", "interp", "backend: interp (reference interpreter) or native (compiled per token count; needs LLVM 14)")
+	fl.StringVar(&f.nativeDir, "native-dir", "", "--backend native: keep compiled bundles in this folder and reuse them across runs (default: a temporary folder)")
 	fl.StringVar(&f.kv, "kv", "dense", "KV cache: dense, f16, gear:B[,kivi], evict:N, locret:N,head=FILE (see the help)")
 	return cmd
 }
@@ -161,16 +164,18 @@ type generateReport struct {
 	KVCacheBytes    int64             `json:"kv_cache_bytes"`
 	KVBytesPerToken int64             `json:"kv_bytes_per_token"`
 	Sampler         llm.SamplerConfig `json:"sampler"`
+	Native          *genNativeReport  `json:"native,omitempty"`
 }
 
 type benchReport struct {
-	Model           string          `json:"model"`
-	Backend         string          `json:"backend"`
-	Threads         int             `json:"threads"`
-	Params          int64           `json:"params"`
-	WeightBytes     int64           `json:"weight_bytes"`
-	KVBytesPerToken int64           `json:"kv_bytes_per_token"`
-	Tests           []llm.BenchStat `json:"tests"`
+	Model           string           `json:"model"`
+	Backend         string           `json:"backend"`
+	Threads         int              `json:"threads"`
+	Params          int64            `json:"params"`
+	WeightBytes     int64            `json:"weight_bytes"`
+	KVBytesPerToken int64            `json:"kv_bytes_per_token"`
+	Tests           []llm.BenchStat  `json:"tests"`
+	Native          *genNativeReport `json:"native,omitempty"`
 }
 
 func runGenerate(cmd *cobra.Command, path string, f *generateFlags) error {
@@ -204,7 +209,7 @@ func runGenerate(cmd *cobra.Command, path string, f *generateFlags) error {
 		return fmt.Errorf("generate: --spec %s needs a --draft (a model, auto or recycle)", f.spec)
 	}
 	if f.bench && !speculative {
-		return runBench(ctx, out, m, lm, be.name, f, newCache)
+		return runBench(ctx, out, m, lm, be, f, newCache)
 	}
 	cfg := llm.SamplerConfig{Temperature: f.temp, TopK: f.topK, TopP: f.topP, RepeatPenalty: f.repeatPenalty, RepeatLastN: f.repeatLastN, Seed: f.seed}
 	if err := cfg.Validate(); err != nil {
@@ -263,6 +268,7 @@ func runGenerate(cmd *cobra.Command, path string, f *generateFlags) error {
 		rep.Timing.GenTokensPerS = res.GenTokensPerSec()
 		rep.Timing.DecodeSteps = res.DecodeSteps
 		rep.Timing.PrefillChunkToken = f.chunk
+		rep.Native = be.report()
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
@@ -287,14 +293,14 @@ func decodeGenerated(tok tokenizer.Tokenizer, ids []int32) string {
 	return tok.Decode(ids)
 }
 
-func runBench(ctx context.Context, out io.Writer, m *llm.Model, lm llm.LM, backend string, f *generateFlags, newCache kvcache.Constructor) error {
+func runBench(ctx context.Context, out io.Writer, m *llm.Model, lm llm.LM, be *genBackend, f *generateFlags, newCache kvcache.Constructor) error {
 	stats, err := llm.Bench(ctx, lm, llm.BenchConfig{PromptTokens: f.pp, GenTokens: f.tg, Runs: f.runs, Chunk: f.chunk, Seed: f.seed},
 		func() (kvcache.Cache, error) { return newCache(m.CacheSpec()) })
 	if err != nil {
 		return err
 	}
-	rep := benchReport{Model: m.Name, Backend: backend, Threads: goruntime.GOMAXPROCS(0), WeightBytes: m.WeightBytes,
-		Params: m.WeightBytes / 4, KVBytesPerToken: m.CacheSpec().TokenBytes(), Tests: stats}
+	rep := benchReport{Model: m.Name, Backend: be.name, Threads: goruntime.GOMAXPROCS(0), WeightBytes: m.WeightBytes,
+		Params: m.WeightBytes / 4, KVBytesPerToken: m.CacheSpec().TokenBytes(), Tests: stats, Native: be.report()}
 	if f.asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")

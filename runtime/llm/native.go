@@ -2,10 +2,14 @@ package llm
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -43,8 +47,10 @@ import (
 type NativeOptions struct {
 	// Threads is the number of threads native code runs on; 0 means 1.
 	Threads int
-	// Dir is where bundles are compiled (kept after Close); "" means a
-	// temporary directory removed by Close.
+	// Dir is where bundles are compiled; "" means a temporary directory
+	// removed by Close. Bundles in Dir are kept and reused by later
+	// models whose graph, shape, target and optc build are the same (a
+	// fingerprint of them names the bundle's folder).
 	Dir string
 	// Exact compiles a bundle for every token and row count met, instead
 	// of padding them to powers of two.
@@ -66,13 +72,16 @@ type NativeModel struct {
 
 	mu      sync.Mutex
 	bundles map[nativeKey]*nativeBundle
-	closed  bool
-	stats   NativeStats
+	// prints are the graphs' fingerprints (Dir set), by graph.
+	prints map[*ir.Graph]string
+	closed bool
+	stats  NativeStats
 }
 
 // NativeStats describe the bundles a NativeModel compiled.
 type NativeStats struct {
 	Bundles     int           // bundles compiled
+	Reused      int           // bundles found compiled in NativeOptions.Dir
 	CompileTime time.Duration // total time compiling them
 	// Fallback lists the ops that run on the interpreter inside the
 	// bundles, with their node counts (from the last bundle compiled).
@@ -128,6 +137,9 @@ func NewNative(m *Model, opts NativeOptions) (*NativeModel, error) {
 	}
 	return nm, nil
 }
+
+// Dir is the directory bundles are compiled in.
+func (nm *NativeModel) Dir() string { return nm.dir }
 
 // Source is the model the backend runs.
 func (nm *NativeModel) Source() *Model { return nm.src }
@@ -334,10 +346,15 @@ func (nm *NativeModel) bundle(ctx context.Context, g *ir.Graph, key nativeKey) (
 	b.once.Do(func() {
 		t0 := time.Now()
 		var fb map[string]int
-		b.m, fb, b.err = nm.compile(ctx, g, key)
+		var reused bool
+		b.m, fb, reused, b.err = nm.open(ctx, g, key)
 		nm.mu.Lock()
-		nm.stats.Bundles++
-		nm.stats.CompileTime += time.Since(t0)
+		if reused {
+			nm.stats.Reused++
+		} else {
+			nm.stats.Bundles++
+			nm.stats.CompileTime += time.Since(t0)
+		}
 		if fb != nil {
 			nm.stats.Fallback = fb
 		}
@@ -346,8 +363,135 @@ func (nm *NativeModel) bundle(ctx context.Context, g *ir.Graph, key nativeKey) (
 	return b.m, b.err
 }
 
-// compile builds the bundle of g for key's shapes.
-func (nm *NativeModel) compile(ctx context.Context, g *ir.Graph, key nativeKey) (*native.Model, map[string]int, error) {
+// nativeBundleName names the bundle folder of key.
+func nativeBundleName(key nativeKey) string {
+	name := fmt.Sprintf("t%d_r%d", key.tokens, key.rows)
+	if key.hidden {
+		name += "_hidden"
+	}
+	return name
+}
+
+// open returns the bundle of g for key: found compiled under a
+// user-given Dir, or compiled now.
+func (nm *NativeModel) open(ctx context.Context, g *ir.Graph, key nativeKey) (*native.Model, map[string]int, bool, error) {
+	if nm.ownDir {
+		dir := filepath.Join(nm.dir, nativeBundleName(key))
+		m, fb, err := nm.compile(ctx, g, key, dir)
+		return m, fb, false, err
+	}
+	fp, err := nm.fingerprint(g)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	dir := filepath.Join(nm.dir, fp, nativeBundleName(key))
+	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err == nil {
+		if m, err := native.Open(dir, native.Options{Threads: nm.opts.Threads}); err == nil {
+			return m, nil, true, nil
+		}
+	}
+	// Compile beside the final folder and rename it into place, so that
+	// another process never opens a half-written bundle.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, nil, false, fmt.Errorf("native backend: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-")
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("native backend: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	m, fb, err := nm.compile(ctx, g, key, tmp)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	m.Close()
+	os.RemoveAll(dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, nil, false, fmt.Errorf("native backend: %w", err)
+	}
+	m, err = native.Open(dir, native.Options{Threads: nm.opts.Threads})
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("native backend: %w", err)
+	}
+	return m, fb, false, nil
+}
+
+// fingerprint identifies g's bundles in a shared Dir: a hash of the
+// graph (nodes, attributes, constants' values), the target, the thread
+// count and the optc build.
+func (nm *NativeModel) fingerprint(g *ir.Graph) (string, error) {
+	nm.mu.Lock()
+	defer nm.mu.Unlock()
+	if fp, ok := nm.prints[g]; ok {
+		return fp, nil
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "optc llm native 1\n%s %s %v\nthreads %d\n", nm.target.Name, nm.target.CPU, nm.target.Required, nm.opts.Threads)
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		fmt.Fprintf(h, "%s %s", bi.Main.Path, bi.Main.Version)
+		for _, kv := range bi.Settings {
+			if strings.HasPrefix(kv.Key, "vcs.") {
+				fmt.Fprintf(h, " %s=%s", kv.Key, kv.Value)
+			}
+		}
+		if exe, err := os.Executable(); err == nil {
+			if st, err := os.Stat(exe); err == nil {
+				// A development build has no version: its binary's time
+				// and size stand in.
+				fmt.Fprintf(h, " exe %d %d", st.ModTime().UnixNano(), st.Size())
+			}
+		}
+		fmt.Fprintln(h)
+	}
+	val := func(v *ir.Value) {
+		if v == nil {
+			fmt.Fprint(h, " -")
+			return
+		}
+		fmt.Fprintf(h, " %q:%s", v.Name, v.Type)
+	}
+	for _, v := range g.Inputs {
+		val(v)
+	}
+	fmt.Fprintln(h)
+	for _, v := range g.Consts {
+		val(v)
+		c := v.Const
+		if c.Data == nil {
+			fmt.Fprintf(h, " %v\n", c.Enc)
+			continue
+		}
+		if err := binary.Write(h, binary.LittleEndian, c.Data); err != nil {
+			fmt.Fprintf(h, " %v\n", c.Data)
+		}
+	}
+	for _, n := range g.Nodes {
+		fmt.Fprintf(h, "%s.%s %q", n.Domain, n.Op, n.Name)
+		for _, v := range n.Inputs {
+			val(v)
+		}
+		fmt.Fprint(h, " ->")
+		for _, v := range n.Outputs {
+			val(v)
+		}
+		for _, a := range n.AttrNames() {
+			fmt.Fprintf(h, " %s=%+v", a, *n.Attrs[a])
+		}
+		fmt.Fprintln(h)
+	}
+	for _, v := range g.Outputs {
+		val(v)
+	}
+	fp := hex.EncodeToString(h.Sum(nil))[:20]
+	if nm.prints == nil {
+		nm.prints = map[*ir.Graph]string{}
+	}
+	nm.prints[g] = fp
+	return fp, nil
+}
+
+// compile builds the bundle of g for key's shapes into dir.
+func (nm *NativeModel) compile(ctx context.Context, g *ir.Graph, key nativeKey, dir string) (*native.Model, map[string]int, error) {
 	cg, err := nativeCloneGraph(g)
 	if err != nil {
 		return nil, nil, fmt.Errorf("native backend: %s: %w", nm.src.Name, err)
@@ -379,12 +523,7 @@ func (nm *NativeModel) compile(ctx context.Context, g *ir.Graph, key nativeKey) 
 	for _, f := range res.Fallback {
 		fb[f.Op]++
 	}
-	name := fmt.Sprintf("t%d_r%d", key.tokens, key.rows)
-	if key.hidden {
-		name += "_hidden"
-	}
-	dir := filepath.Join(nm.dir, name)
-	if _, err := build.Build(ctx, res, build.Options{Name: "lm", OutDir: dir, Version: "llm-native", Source: nm.src.Name,
+	if _, err := build.Build(ctx, res, build.Options{Name: "lm", OutDir: dir, Version: "llm-native",
 		Pipeline: codegen.DefaultPipeline, Toolchain: nm.tc, Threads: nm.opts.Threads}); err != nil {
 		return nil, nil, fmt.Errorf("native backend: building %s for %d tokens: %w", nm.src.Name, key.tokens, err)
 	}

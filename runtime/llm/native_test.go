@@ -191,3 +191,60 @@ func TestNativeGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestNativeDir: bundles compiled into a user-given Dir are kept after
+// Close and reused by the next model of the same graph, giving the same
+// logits; the temporary directory of a model without Dir is removed.
+func TestNativeDir(t *testing.T) {
+	m := stories(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	seq := goldenSequence(t)[:3]
+	run := func() ([][]float32, llm.NativeStats) {
+		nm, err := llm.NewNative(m, llm.NativeOptions{Dir: dir})
+		var te *targets.ToolError
+		if errors.As(err, &te) {
+			t.Skipf("native backend needs the LLVM 14 toolchain: %v", err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nm.Close()
+		got, err := nm.Forward(ctx, nil, seq, []int{2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, nm.Stats()
+	}
+	first, s1 := run()
+	second, s2 := run()
+	if s1.Bundles != 1 || s1.Reused != 0 || s2.Bundles != 0 || s2.Reused != 1 {
+		t.Errorf("compiled %d and reused %d bundles, then %d and %d; want 1, 0 then 0, 1", s1.Bundles, s1.Reused, s2.Bundles, s2.Reused)
+	}
+	if !slicesEqual(first[0], second[0]) {
+		t.Error("the reused bundle gives other logits")
+	}
+	want, err := m.Forward(ctx, nil, seq, []int{2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nativeCompare(t, "reused bundle", want, second)
+
+	nm := nativeOf(t, m, llm.NativeOptions{})
+	if _, err := nm.Forward(ctx, nil, seq[:1], nil); err != nil {
+		t.Fatal(err)
+	}
+	tmp := nm.Dir()
+	if _, err := os.Stat(tmp); err != nil {
+		t.Fatalf("compile directory: %v", err)
+	}
+	if err := nm.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("the temporary compile directory %s is still there after Close (%v)", tmp, err)
+	}
+	if _, err := nm.Forward(ctx, nil, seq[:1], nil); err == nil {
+		t.Error("a closed model ran")
+	}
+}
