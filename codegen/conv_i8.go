@@ -19,10 +19,13 @@ import (
 //
 // with W the signed weight codes, stored [M][4·K4] (the micro-kernel's
 // broadcast operand), and col the unsigned activation codes, written at
-// run time into panels [P][K4][nr][4] (the vector operand) from a copy of
-// the input planes padded with z_a (the code of 0.0, so padding adds
-// nothing after the correction). The im2col step gathers one 32-bit word
-// per column at each (c, kh, kw) and keeps its low byte, four k per lane.
+// run time into panels [P][K4][nr][4] (the vector operand). The reduction
+// index runs over (channel group of 4, kh, kw, channel in group), so one
+// 32-bit lane holds four channels of one input pixel: the input codes are
+// first copied into planes of 4 interleaved channels, [C4/4][rows][cols]
+// [4], padded with z_a (the code of 0.0: padding adds nothing after the
+// correction; channels past C have zero weights), and the im2col step is
+// then one 32-bit gather per (k4, column).
 
 // i8ConvForm checks a Conv for the int8 kernel and returns the
 // per-output-channel weight scales.
@@ -100,15 +103,21 @@ func i8TryConv(l *lowering, n *ir.Node) (kernel, bool, error) {
 		gk.leaves = append(gk.leaves, gemmLeaf{b: buf{w: w}, rs: 1, cs: 0})
 		gk.epi = &expr{op: "Add", args: []*expr{gk.epi, leafExpr(1)}}
 	}
-	k := &i8ConvKernel{convKernel: &convKernel{gemmKernel: gk, g: g, x: act.q}, ip: c.i8Params(), act: act, K4: (K + 3) / 4}
+	CG := (g.C + 3) / 4
+	k := &i8ConvKernel{convKernel: &convKernel{gemmKernel: gk, g: g, x: act.q}, ip: c.i8Params(), act: act, K4: CG * g.KH * g.KW}
 	ws, _ := concreteShape(wv)
 	codes := wv.Const.Enc.(*ir.Quantized).UnpackCodes(int(g.M * K))
 	code := func(kk, m int64) int32 { return codes[m*K+kk] }
-	// W rows of 4·K4 bytes: the transpose of a one-column panel layout.
+	// W rows of 4·K4 bytes in the (group, kh, kw, channel in group) order.
 	rows := make([]byte, g.M*k.K4*4)
 	for m := int64(0); m < g.M; m++ {
-		for kk := int64(0); kk < K; kk++ {
-			rows[m*k.K4*4+kk] = byte(int8(code(kk, m)))
+		for ch := int64(0); ch < g.C; ch++ {
+			for kh := int64(0); kh < g.KH; kh++ {
+				for kw := int64(0); kw < g.KW; kw++ {
+					at := (((ch/4)*g.KH+kh)*g.KW+kw)*4 + ch%4
+					rows[m*k.K4*4+at] = byte(int8(code((ch*g.KH+kh)*g.KW+kw, m)))
+				}
+			}
 		}
 	}
 	mp := (g.M + k.ip.mr - 1) / k.ip.mr * k.ip.mr
@@ -144,8 +153,7 @@ func (k *i8ConvKernel) panelsI8() int64 { return (k.N + k.ip.nr - 1) / k.ip.nr }
 func (k *i8ConvKernel) temps() []int64 {
 	rows, cols := k.i8Plane()
 	g := k.g
-	// The gathers read 4 bytes at the last position: 64 bytes of slack.
-	return []int64{g.Nb*g.C*rows*cols + 64, g.Nb * k.panelsI8() * k.K4 * k.ip.nr * 4}
+	return []int64{g.Nb * (g.C + 3) / 4 * 4 * rows * cols, g.Nb * k.panelsI8() * k.K4 * k.ip.nr * 4}
 }
 
 func (k *i8ConvKernel) describe() string {
@@ -161,48 +169,85 @@ func (k *i8ConvKernel) describe() string {
 	return s
 }
 
-// emitPadI8 copies the codes into zero-point-padded planes (int8 codes
-// flipped to the unsigned domain). One task per (image, channel).
+// emitPadI8 copies the codes into zero-point-padded planes of four
+// interleaved channels (int8 codes flipped to the unsigned domain), one
+// task per (image, channel group): the plane is filled with z_a, then each
+// input row is written as chunks of up to 16 pixels, the four channels'
+// bytes interleaved in registers (channels past C stay z_a).
 func (k *i8ConvKernel) emitPadI8(e *segEmitter, off int64) {
 	g := k.g
 	rows, cols := k.i8Plane()
+	CG := (g.C + 3) / 4
 	b, ctx, begin, end := e.task("_padi8")
 	src0 := b.cur.NewBitCast(e.ptr(b, ctx, buf{v: k.act.q}), tI8P)
 	dst0 := b.cur.NewBitCast(e.tempPtr(b, ctx, off), tI8P)
 	zp := constant.NewInt(types.I8, int64(int8(uint8(k.act.zp))))
+	memset := b.mod.declare("llvm.memset.p0i8.i64", types.Void, tI8P, types.I8, tI64, types.I1)
+	vt := func(w int64) *types.VectorType { return types.NewVector(uint64(w), types.I8) }
+	mask := func(w int64, f func(i int64) int64) constant.Constant {
+		m := make([]constant.Constant, w)
+		for i := range m {
+			m[i] = ci32(f(int64(i)))
+		}
+		return constant.NewVector(types.NewVector(uint64(w), tI32), m...)
+	}
 	b.loop(begin, end, 1, func(t value.Value) {
-		src := b.gep(types.I8, src0, b.mul(t, ci(g.H*g.W)))
-		dst := b.gep(types.I8, dst0, b.mul(t, ci(rows*cols)))
-		b.loop(ci(0), ci(rows), 1, func(r value.Value) {
-			ih := b.cur.NewSub(r, ci(g.ph))
-			rowOK := b.cur.NewICmp(enum.IPredULT, ih, ci(g.H))
-			srow := b.gep(types.I8, src, b.mul(b.cur.NewSelect(rowOK, ih, ci(0)), ci(g.W)))
-			drow := b.gep(types.I8, dst, b.mul(r, ci(cols)))
-			b.loop(ci(0), ci(cols), 1, func(q value.Value) {
-				iw := b.cur.NewSub(q, ci(g.pw))
-				ok := b.cur.NewAnd(rowOK, b.cur.NewICmp(enum.IPredULT, iw, ci(g.W)))
-				x := value.Value(b.cur.NewLoad(types.I8, b.gep(types.I8, srow, b.cur.NewSelect(ok, iw, ci(0)))))
-				if k.act.signed {
-					x = b.cur.NewXor(x, constant.NewInt(types.I8, -128))
+		bi := b.cur.NewSDiv(t, ci(CG))
+		cg := b.cur.NewSRem(t, ci(CG))
+		dst := b.gep(types.I8, dst0, b.mul(t, ci(rows*cols*4)))
+		b.cur.NewCall(memset, dst, zp, ci(rows*cols*4), constant.False)
+		b.loop(ci(0), ci(g.H), 1, func(h value.Value) {
+			drow := b.gep(types.I8, dst, b.mul(b.add(h, ci(g.ph)), ci(cols*4)))
+			for w0 := int64(0); w0 < g.W; w0 += 16 {
+				w := min(16, g.W-w0)
+				chans := make([]value.Value, 4)
+				for ci_ := int64(0); ci_ < 4; ci_++ {
+					c := b.add(b.mul(cg, ci(4)), ci(ci_))
+					ok := b.cur.NewICmp(enum.IPredSLT, c, ci(g.C))
+					cc := b.cur.NewSelect(ok, c, ci(0))
+					p := b.gep(types.I8, src0, b.add(b.mul(b.add(b.mul(bi, ci(g.C)), cc), ci(g.H*g.W)), b.add(b.mul(h, ci(g.W)), ci(w0))))
+					ld := b.cur.NewLoad(vt(w), b.cur.NewBitCast(p, types.NewPointer(vt(w))))
+					ld.Align = 1
+					x := value.Value(ld)
+					if k.act.signed {
+						x = b.cur.NewXor(x, i8Splat(-128, w))
+					}
+					chans[ci_] = b.cur.NewSelect(ok, x, i8Splat(int64(int8(uint8(k.act.zp))), w))
 				}
-				b.cur.NewStore(b.cur.NewSelect(ok, x, zp), b.gep(types.I8, drow, q))
-			})
+				cat := func(x, y value.Value) value.Value {
+					return b.cur.NewShuffleVector(x, y, mask(2*w, func(i int64) int64 { return i }))
+				}
+				il := b.cur.NewShuffleVector(cat(chans[0], chans[1]), cat(chans[2], chans[3]), mask(4*w, func(i int64) int64 { return (i%4)*w + i/4 }))
+				st := b.cur.NewStore(il, b.cur.NewBitCast(b.gep(types.I8, drow, ci((g.pw+w0)*4)), types.NewPointer(vt(4*w))))
+				st.Align = 1
+			}
 		})
 	})
-	e.launch(b, g.Nb*g.C, float64(g.Nb*g.C*rows*cols))
+	e.launch(b, g.Nb*CG, float64(g.Nb*CG*4*rows*cols))
 }
 
-// emitIm2colI8 writes the panels: lane j of word (k4, j) of panel pi of
-// image bi holds col[4·k4 + i][pi·nr + j] in byte i (zero past K; columns
-// past N repeat column N−1, whose outputs are never stored). One task
-// per (image, panel).
+// i8Splat is the constant <w x i8> splat of x.
+func i8Splat(x, w int64) value.Value {
+	el := make([]constant.Constant, w)
+	for i := range el {
+		el[i] = constant.NewInt(types.I8, x)
+	}
+	return constant.NewVector(types.NewVector(uint64(w), types.I8), el...)
+}
+
+// emitIm2colI8 writes the panels: word (k4, j) of panel pi of image bi is
+// the plane's 32-bit word of channel group cg at pixel (oh·sh + kh·dh,
+// ow·sw + kw·dw), k4 = (cg·KH + kh)·KW + kw, for column pi·nr + j = oh·OW
+// + ow (columns past N repeat column N−1, whose outputs are never
+// stored). One task per (image, panel); one gather per k4.
 func (k *i8ConvKernel) emitIm2colI8(e *segEmitter, planeOff, off int64) {
 	g, p := k.g, k.ip
 	rows, cols := k.i8Plane()
+	CG := (g.C + 3) / 4
 	nr := int(p.nr)
 	P := k.panelsI8()
 	b, ctx, begin, end := e.task("_im2coli8")
-	src0 := b.cur.NewBitCast(e.tempPtr(b, ctx, planeOff), tI8P)
+	src0 := b.cur.NewBitCast(e.tempPtr(b, ctx, planeOff), types.NewPointer(tI32))
 	dst0 := b.cur.NewBitCast(e.tempPtr(b, ctx, off), types.NewPointer(tI32))
 	i64v := types.NewVector(uint64(nr), tI64)
 	i32v := types.NewVector(uint64(nr), tI32)
@@ -220,38 +265,30 @@ func (k *i8ConvKernel) emitIm2colI8(e *segEmitter, planeOff, off int64) {
 	c64 := func(x int64) value.Value { return splat64(ci(x)) }
 	gather := b.mod.declare(fmt.Sprintf("llvm.masked.gather.v%di32.v%dp0i32", nr, nr), i32v, pv, tI32, types.NewVector(uint64(nr), types.I1), i32v)
 	mask := constant.NewVector(types.NewVector(uint64(nr), types.I1), ones...)
-	KK := g.KH * g.KW
 	b.loop(begin, end, 1, func(t value.Value) {
 		bi := b.cur.NewSDiv(t, ci(P))
 		pi := b.cur.NewSRem(t, ci(P))
-		src := b.cur.NewPtrToInt(b.gep(types.I8, src0, b.mul(bi, ci(g.C*rows*cols))), tI64)
+		src := b.cur.NewPtrToInt(b.gep(tI32, src0, b.mul(bi, ci(CG*rows*cols))), tI64)
 		dst := b.gep(tI32, dst0, b.mul(t, ci(k.K4*p.nr)))
 		cc := value.Value(b.cur.NewAdd(splat64(b.mul(pi, ci(p.nr))), constant.NewVector(i64v, lanes...)))
 		last := c64(k.N - 1)
 		cc = b.cur.NewSelect(b.cur.NewICmp(enum.IPredSLT, cc, last), cc, last)
 		oh := b.cur.NewSDiv(cc, c64(g.OW))
 		ow := b.cur.NewSRem(cc, c64(g.OW))
-		base := b.cur.NewAdd(splat64(src), b.cur.NewAdd(b.cur.NewMul(oh, c64(g.sh*cols)), b.cur.NewMul(ow, c64(g.sw))))
-		b.loop(ci(0), ci(k.K4), 1, func(k4 value.Value) {
-			word := value.Value(constant.NewZeroInitializer(i32v))
-			for i := int64(0); i < 4; i++ {
-				kk := b.add(b.mul(k4, ci(4)), ci(i))
-				ok := b.cur.NewICmp(enum.IPredSLT, kk, ci(k.K))
-				kc := b.cur.NewSelect(ok, kk, ci(0))
-				ch := b.cur.NewSDiv(kc, ci(KK))
-				r := b.cur.NewSRem(kc, ci(KK))
-				koff := b.add(b.add(b.mul(ch, ci(rows*cols)), b.mul(b.cur.NewSDiv(r, ci(g.KW)), ci(g.dh*cols))), b.mul(b.cur.NewSRem(r, ci(g.KW)), ci(g.dw)))
-				ptrs := b.cur.NewIntToPtr(b.cur.NewAdd(base, splat64(koff)), pv)
-				x := value.Value(b.cur.NewCall(gather, ptrs, ci32(1), mask, constant.NewUndef(i32v)))
-				x = b.cur.NewAnd(x, constI32V(0xff, nr))
-				if i > 0 {
-					x = b.cur.NewShl(x, constI32V(8*i, nr))
-				}
-				x = b.cur.NewSelect(ok, x, constant.NewZeroInitializer(i32v))
-				word = b.cur.NewOr(word, x)
-			}
-			st := b.cur.NewStore(word, b.cur.NewBitCast(b.gep(tI32, dst, b.mul(k4, ci(p.nr))), types.NewPointer(i32v)))
-			st.Align = 4
+		pix := b.cur.NewAdd(b.cur.NewMul(oh, c64(g.sh*cols)), b.cur.NewMul(ow, c64(g.sw)))
+		base := b.cur.NewAdd(splat64(src), b.cur.NewMul(pix, c64(4)))
+		b.loop(ci(0), ci(CG), 1, func(cg value.Value) {
+			b.loop(ci(0), ci(g.KH), 1, func(kh value.Value) {
+				rowOff := b.mul(b.add(b.mul(cg, ci(rows)), b.mul(kh, ci(g.dh))), ci(cols))
+				k4row := b.mul(b.add(b.mul(cg, ci(g.KH)), kh), ci(g.KW))
+				b.loop(ci(0), ci(g.KW), 1, func(kw value.Value) {
+					koff := b.mul(b.add(rowOff, b.mul(kw, ci(g.dw))), ci(4))
+					ptrs := b.cur.NewIntToPtr(b.cur.NewAdd(base, splat64(koff)), pv)
+					word := b.cur.NewCall(gather, ptrs, ci32(4), mask, constant.NewUndef(i32v))
+					st := b.cur.NewStore(word, b.cur.NewBitCast(b.gep(tI32, dst, b.mul(b.add(k4row, kw), ci(p.nr))), types.NewPointer(i32v)))
+					st.Align = 4
+				})
+			})
 		})
 	})
 	e.launch(b, g.Nb*P, float64(g.Nb*k.K*k.N))
