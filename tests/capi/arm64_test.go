@@ -170,3 +170,43 @@ func capiTensorBytes(tb testing.TB, t *ir.Tensor) []byte {
 	}
 	return b.Bytes()
 }
+
+// TestOpCasesCABI runs the case tables of the ConvTranspose attributes,
+// Gather with run-time indices and Resize (codegentest) through the C
+// program on x86-64 and ARM64 (qemu), against the interpreter with
+// TestCABI's tolerance: the ARM64 (NEON) build of these lowerings.
+func TestOpCasesCABI(t *testing.T) {
+	var cases []codegentest.InputCase
+	for _, c := range codegentest.ConvTransposeCases() {
+		cases = append(cases, codegentest.InputCase{Case: c})
+	}
+	cases = append(cases, codegentest.GatherCases()...)
+	cases = append(cases, codegentest.ResizeCases()...)
+	for _, arch := range []string{"x86_64", "aarch64"} {
+		t.Run(arch, func(t *testing.T) {
+			tc := capiTarget(t, arch)
+			for _, c := range cases {
+				t.Run(c.Name, func(t *testing.T) {
+					t.Parallel()
+					g := c.Build()
+					dir := t.TempDir()
+					res := codegentest.Bundle(t, g, tc.Target, c.Shapes, dir, "")
+					if !res.FullyNative() {
+						t.Fatalf("not fully native: %v", res.Fallback)
+					}
+					in := codegentest.CaseInputs(g, c.Fixed, 3)
+					got, _, err := runProgram(t, tc, buildProgram(t, tc, dir), dir, "weights.safetensors", 2, g, in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := reference(t, g, in)
+					for _, o := range g.Outputs {
+						if err := codegentest.Close(got[o.Name], want[o.Name], atol, rtol); err != nil {
+							t.Errorf("output %q: %v", o.Name, err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
