@@ -63,7 +63,7 @@ func TestResizeRuntimeScalesMismatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = m.Run(context.Background(), codegentest.CaseInputs(g, tt.fixed, 1))
-		if err == nil || !strings.Contains(err.Error(), "code 3") {
+		if err == nil || !strings.Contains(err.Error(), "code 3: run-time Resize scales") {
 			t.Errorf("%s with %v: err %v, want code 3", tt.name, tt.fixed, err)
 		}
 		m.Close()

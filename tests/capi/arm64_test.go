@@ -210,3 +210,23 @@ func TestOpCasesCABI(t *testing.T) {
 		})
 	}
 }
+
+// TestGatherOutOfRangeCABI: an out-of-range run-time Gather index fails the
+// C program's run with the shim's message (exit status 3), on both
+// targets, instead of reading outside the data.
+func TestGatherOutOfRangeCABI(t *testing.T) {
+	c := codegentest.GatherCases()[0] // x f32[5,7], i i64[2,3], axis 0
+	for _, arch := range []string{"x86_64", "aarch64"} {
+		t.Run(arch, func(t *testing.T) {
+			tc := capiTarget(t, arch)
+			g := c.Build()
+			dir := t.TempDir()
+			codegentest.Bundle(t, g, tc.Target, c.Shapes, dir, "")
+			bad := map[string]*ir.Tensor{"i": ir.FromSlice(ir.Int64, []int64{2, 3}, []int64{0, 1, 2, 3, 4, 1 << 40})}
+			_, stderr, err := runProgram(t, tc, buildProgram(t, tc, dir), dir, "weights.safetensors", 2, g, codegentest.CaseInputs(g, bad, 1))
+			if err == nil || !strings.Contains(stderr, "a Gather index is outside") {
+				t.Errorf("err %v, stderr %q: want the run to fail naming the Gather index", err, stderr)
+			}
+		})
+	}
+}

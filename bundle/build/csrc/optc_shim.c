@@ -322,6 +322,18 @@ OPTC_EXPORT int optc_model_set_threads(optc_model *m, int n) {
 
 OPTC_EXPORT int optc_model_threads(optc_model *m) { return m ? m->threads : 0; }
 
+/* optc_status_text explains the codes a segment returns when a run-time
+ * check of its kernels fails (codegen's Status* constants). */
+static const char *optc_status_text(int32_t rc) {
+	switch (rc) {
+	case 2:
+		return ": a Gather index is outside the indexed axis";
+	case 3:
+		return ": run-time Resize scales or sizes do not give the compiled output shape";
+	}
+	return "";
+}
+
 /* optc_model_run_segment runs native segment k (partitioned models; Go's
  * runtime/native drives the interpreter steps in between). */
 OPTC_EXPORT int optc_model_run_segment(optc_model *m, int k, const void *const *inputs, void *const *outputs) {
@@ -337,7 +349,7 @@ OPTC_EXPORT int optc_model_run_segment(optc_model *m, int k, const void *const *
 	int32_t rc = optc_info_segments[k](inputs, outputs, m->weights, m->scratch, m->pool);
 	pthread_mutex_unlock(&m->mu);
 	if (rc != 0) {
-		optc_set_error("run: segment %d failed with code %d", k, rc);
+		optc_set_error("run: segment %d failed with code %d%s", k, rc, optc_status_text(rc));
 		return -1;
 	}
 	return 0;
