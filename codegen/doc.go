@@ -35,12 +35,15 @@
 //	              depthwise as a direct vector kernel; ConvTranspose (any
 //	              group, auto_pad, output_shape, output_padding) as a
 //	              GEMM + gather col2im (BatchNorm is folded by passes' fold-bn)
-//	gemm_quant.go weight-only quantized MatMul/Gemm: a constant B with an
-//	              ir.Quantized encoding with one scale per output column
-//	              (uniform symmetric per channel or per tensor, or fixed
-//	              point; 8 or 4 bits) is stored as its codes in panel order
-//	              (I8, or U8 nibble pairs) and widened to float in registers
-//	              in the k loop; the column scale multiplies the tile once.
+//	gemm_quant.go, gemm_nupes.go   weight-only quantized MatMul/Gemm: a
+//	              constant B (or A) with an ir.Quantized encoding — uniform
+//	              per tensor/column/group of K, symmetric or with zero
+//	              points, NUPES power codes up to 4 bits (decode table:
+//	              vpermps on x86, select chain elsewhere), fixed point up
+//	              to 16 bits — is stored as its codes in panel order (4-,
+//	              8- or 16-bit) and decoded in registers in the k loop
+//	              (one row tile), once per kc x nr slice per task (several
+//	              row tiles), or per task into a stack buffer (constant A).
 //	              Other encodings are decoded to float32 at compile time and
 //	              listed in Result.Decoded
 //	llvm.go       the small layer over llir/llvm the kernels are written in

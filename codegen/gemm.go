@@ -79,6 +79,9 @@ type gemmKernel struct {
 	// quant, when set, is a constant B stored as integer codes
 	// (gemm_quant.go); bw is then its codes.
 	quant *gemmQuant
+	// quantA, when set, is a constant A stored as integer codes, decoded
+	// by each task into a stack buffer (gemm_quant.go); a is its codes.
+	quantA *gemmQuant
 	// packFn, when set, fills the packed run-time B in scratch instead of
 	// emitPack (Conv's im2col packs straight into the panel layout).
 	packFn func(e *segEmitter, off int64)
@@ -91,13 +94,6 @@ func newGemmKernel(l *lowering, n *ir.Node) (*gemmKernel, error) {
 	as, _ := concreteShape(n.Inputs[0])
 	bs, _ := concreteShape(n.Inputs[1])
 	k := &gemmKernel{node: nodeName(n), out: out, outShape: os, p: c.gemmParams(), a: buf{v: n.Inputs[0]}}
-	if n.Inputs[0].Const != nil {
-		w, err := c.denseWeight(n.Inputs[0])
-		if err != nil {
-			return nil, err
-		}
-		k.a = buf{w: w}
-	}
 	alpha, beta := 1.0, 1.0
 	transA, transB := false, false
 	if n.Op == "Gemm" {
@@ -139,6 +135,13 @@ func newGemmKernel(l *lowering, n *ir.Node) (*gemmKernel, error) {
 	}
 	if bk := map[bool]int64{false: bMat[0], true: bMat[1]}[transB]; bk != k.K {
 		return nil, fmt.Errorf("inner dims differ: A %v, B %v", as, bs)
+	}
+	if av := n.Inputs[0]; av.Const != nil && !k.newGemmQuantA(c, av, as, transA) {
+		w, err := c.denseWeight(av)
+		if err != nil {
+			return nil, err
+		}
+		k.a = buf{w: w}
 	}
 	k.epi = leafExpr(0)
 	if bv := n.Inputs[1]; bv.Const != nil && k.nbB == 1 && k.newGemmQuant(c, bv, bs, transB, float32(alpha)) {
@@ -302,6 +305,9 @@ func (k *gemmKernel) inputs() []buf {
 	if k.quant != nil {
 		bufs = append(bufs, buf{w: k.quant.params})
 	}
+	if k.quantA != nil {
+		bufs = append(bufs, buf{w: k.quantA.params})
+	}
 	for _, lf := range k.leaves {
 		bufs = append(bufs, lf.b)
 	}
@@ -326,6 +332,9 @@ func (k *gemmKernel) describe() string {
 	}
 	if k.quant != nil {
 		b = k.quant.describe()
+	}
+	if k.quantA != nil {
+		b += "; A " + k.quantA.describe()
 	}
 	s := fmt.Sprintf("gemm %dx%dx%d (%s, tile %dx%d) %s", k.M, k.N, k.K, b, k.p.mr, k.p.nr, k.node)
 	if k.batch != nil {
@@ -367,7 +376,7 @@ func (k *gemmKernel) emit(e *segEmitter, temps []int64) error {
 	nNC := (k.N + nc - 1) / nc
 	KC := k.kc()
 	b, ctx, begin, end := e.task("_gemm")
-	A := e.ptr(b, ctx, k.a)
+	A := k.quantATask(e, b, ctx, e.ptr(b, ctx, k.a))
 	var B value.Value
 	if k.bv != nil {
 		B = e.tempPtr(b, ctx, temps[0])

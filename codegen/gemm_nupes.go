@@ -27,8 +27,7 @@ import (
 // quantLookup maps <lanes x i32> codes to their table values (unscaled).
 // prm is the panel's params, col the lane offset of the vector in the
 // panel.
-func (k *gemmKernel) quantLookup(b *fnb, q, prm, col value.Value) value.Value {
-	g := k.quant
+func (k *gemmKernel) quantLookup(b *fnb, g *gemmQuant, q, prm, col value.Value) value.Value {
 	L := int(k.p.lanes)
 	idx := b.cur.NewSelect(b.cur.NewICmp(enum.IPredSLT, q, constI32V(0, L)), b.cur.NewSub(constI32V(0, L), q), q)
 	var t value.Value

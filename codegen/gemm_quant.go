@@ -62,6 +62,8 @@ type gemmQuant struct {
 	// sliced: decode kc x nr slices once per task (M > mr) instead of in
 	// the micro-kernel's registers.
 	sliced bool
+	// aSide: the constant is the GEMM's A, decoded per task.
+	aSide  bool
 	codes  *Weight
 	params *Weight
 }
@@ -159,27 +161,41 @@ func (g *gemmQuant) codeShift() int32 {
 // newGemmQuant packs a quantized constant B; ok is false (with the reason
 // recorded) when B's encoding is not one the kernel computes on.
 func (k *gemmKernel) newGemmQuant(c *compiler, bv *ir.Value, bs []int64, transB bool, alpha float32) bool {
-	q, isQ := bv.Const.Enc.(*ir.Quantized)
-	if !isQ || bv.Const.DType != ir.Float32 {
-		return false
-	}
-	g, why := gemmQuantPlan(q, bs, k.N, k.K, transB)
+	g := quantPack(c, bv, bs, k.K, k.N, k.p.nr, transB, alpha)
 	if g == nil {
-		c.noteDecoded(bv, "stored as float32: "+why)
 		return false
 	}
-	K, N, nr := k.K, k.N, k.p.nr
+	g.sliced = k.M > k.p.mr
+	k.quant = g
+	k.bw = g.codes
+	return true
+}
+
+// quantPack packs a quantized constant v of 2-D shape (the GEMM operand
+// B(k, n), stored [N,K] when trans) into nr-wide panels of its N columns
+// with their params; nil (with the reason recorded) when its encoding is
+// not one the kernels compute on.
+func quantPack(c *compiler, v *ir.Value, shape []int64, K, N, nr int64, trans bool, alpha float32) *gemmQuant {
+	q, isQ := v.Const.Enc.(*ir.Quantized)
+	if !isQ || v.Const.DType != ir.Float32 {
+		return nil
+	}
+	g, why := gemmQuantPlan(q, shape, N, K, trans)
+	if g == nil {
+		c.noteDecoded(v, "stored as float32: "+why)
+		return nil
+	}
+	transB, bv, bs := trans, v, shape
 	codes := q.UnpackCodes(int(K * N))
 	if g.power {
 		for i, x := range codes {
 			if x < -g.qmax || x > g.qmax {
 				c.noteDecoded(bv, fmt.Sprintf("stored as float32: power code %d at %d outside ±%d", x, i, g.qmax))
-				return false
+				return nil
 			}
 		}
 	}
-	g.sliced = k.M > k.p.mr
-	P := k.panels()
+	P := (N + nr - 1) / nr
 	code := func(kk, n int64) int32 {
 		if n >= N {
 			return 0
@@ -248,13 +264,11 @@ func (k *gemmKernel) newGemmQuant(c *compiler, bv *ir.Value, bs []int64, transB 
 			}
 		}
 	}
-	k.quant = g
 	tag := fmt.Sprintf("nr=%d,k=%d,n=%d,trans=%d", nr, K, N, b2i(transB))
 	g.codes = c.rawWeight(bv, fmt.Sprintf("packed_b_q%d(%s,bits=%d)", g.width, tag, q.Bits), dtype, bs, raw)
 	g.params = c.weight(bv, fmt.Sprintf("quant_params(%s,groups=%d,zero=%d,tables=%d,alpha=%g)", tag, g.kg, b2i(g.zero), b2i(g.colTab), alpha),
 		[]int64{P * g.panelParams * nr}, prm)
-	k.bw = g.codes
-	return true
+	return g
 }
 
 // tableOffset is the row (in units of nr floats) of the per-column power
@@ -280,7 +294,10 @@ func (g *gemmQuant) describe() string {
 	if g.power {
 		s += ", " + map[bool]string{false: "per-layer", true: "per-column"}[g.colTab] + " decode table"
 	}
-	if g.sliced {
+	switch {
+	case g.aSide:
+		return s + "; decoded per task)"
+	case g.sliced:
 		return s + "; decoded once per kc x nr slice)"
 	}
 	return s + "; decoded in registers)"
@@ -337,7 +354,7 @@ func (k *gemmKernel) quantPanelPtr(b *fnb, B, jp, kb, kc value.Value, qs *quantS
 	prm := k.quantPanelParams(b, qs.prm, jp)
 	L := k.p.lanes
 	b.loop(ci(0), kc, 1, func(kk value.Value) {
-		for v, x := range k.quantRow(b, codes, kk, b.add(kb, kk), prm, true) {
+		for v, x := range k.quantRow(b, k.quant, codes, kk, b.add(kb, kk), prm, true) {
 			b.store(x, b.gepF(qs.buf, b.add(b.mul(kk, ci(nr)), ci(int64(v)*L))), int(L))
 		}
 	})
@@ -350,18 +367,17 @@ func vecI8(w int) *types.VectorType { return types.NewVector(uint64(w), types.I8
 // quantBVecs decodes row kk of a packed panel in the micro-kernel (B at
 // the panel's first code, prm its params; the K slice starts at row 0).
 func (k *gemmKernel) quantBVecs(b *fnb, B, kk, prm value.Value) []value.Value {
-	return k.quantRow(b, B, kk, kk, prm, k.quant.kg > 1)
+	return k.quantRow(b, k.quant, B, kk, kk, prm, k.quant.kg > 1)
 }
 
 // quantRow decodes row kk of a panel slice (codes at B, absolute row
 // kabs) into nv float vectors: code − zero point, or the power table's
 // value, times the scale of the row's group when scaled is set (else the
 // column scale is left to quantScaleTile).
-func (k *gemmKernel) quantRow(b *fnb, B, kk, kabs, prm value.Value, scaled bool) []value.Value {
-	g := k.quant
+func (k *gemmKernel) quantRow(b *fnb, g *gemmQuant, B, kk, kabs, prm value.Value, scaled bool) []value.Value {
 	p := k.p
 	L := int(p.lanes)
-	ints := k.quantCodes(b, B, kk)
+	ints := k.quantCodes(b, g, B, kk)
 	var grow value.Value = ci(0)
 	if g.kg > 1 {
 		grow = b.mul(b.cur.NewUDiv(kabs, ci(g.group)), ci(p.nr))
@@ -371,7 +387,7 @@ func (k *gemmKernel) quantRow(b *fnb, B, kk, kabs, prm value.Value, scaled bool)
 		col := ci(int64(v) * p.lanes)
 		var x value.Value
 		if g.power {
-			x = k.quantLookup(b, ints[v], prm, col)
+			x = k.quantLookup(b, g, ints[v], prm, col)
 		} else {
 			x = b.cur.NewSIToFP(ints[v], vecT(L))
 		}
@@ -388,7 +404,7 @@ func (k *gemmKernel) quantRow(b *fnb, B, kk, kabs, prm value.Value, scaled bool)
 }
 
 // quantCodes loads row kk of a panel's codes as nv <lanes x i32> vectors.
-func (k *gemmKernel) quantCodes(b *fnb, B, kk value.Value) []value.Value {
+func (k *gemmKernel) quantCodes(b *fnb, g *gemmQuant, B, kk value.Value) []value.Value {
 	p := k.p
 	L := int(p.lanes)
 	out := make([]value.Value, p.nv)
@@ -399,9 +415,9 @@ func (k *gemmKernel) quantCodes(b *fnb, B, kk value.Value) []value.Value {
 		ld.Align = 1
 		return b.cur.NewSExt(ld, i32T(w))
 	}
-	switch k.quant.width {
+	switch g.width {
 	case 8, 16:
-		bytes := k.quant.width / 8
+		bytes := g.width / 8
 		for v := int64(0); v < p.nv; v++ {
 			off := b.mul(b.add(b.mul(kk, ci(p.nr)), ci(v*p.lanes)), ci(bytes))
 			out[v] = loadInt(map[int64]types.Type{1: types.I8, 2: types.I16}[bytes], off, L)
@@ -441,4 +457,67 @@ func (k *gemmKernel) quantScaleTile(b *fnb, acc []value.Value, prm value.Value, 
 		}
 	}
 	return acc
+}
+
+// quantAStackMax bounds the stack buffer a task decodes a quantized A
+// into (bytes); a larger A is decoded to float32 at compile time.
+const quantAStackMax = 256 << 10
+
+// newGemmQuantA stores a quantized constant A (a weight on the left: a
+// MatMul W·X, or a Conv's filters as the GEMM's A) as its codes, packed
+// like a B stored [N,K] (its M rows are the panels' columns, groups along
+// K). Every task decodes it, fully scaled, into a stack buffer laid out
+// Aᵀ [K][P·nr], which the micro-kernel reads with si = 1, sk = P·nr: a
+// decode of M·K codes per task against the task's M·K·nc FMAs.
+func (k *gemmKernel) newGemmQuantA(c *compiler, av *ir.Value, as []int64, transA bool) bool {
+	if _, isQ := av.Const.Enc.(*ir.Quantized); !isQ {
+		return false
+	}
+	nr := k.p.nr
+	Mp := (k.M + nr - 1) / nr * nr
+	switch {
+	case transA || len(as) != 2:
+		c.noteDecoded(av, "stored as float32: quantized A that is transposed or batched")
+		return false
+	case k.K*Mp*4 > quantAStackMax:
+		c.noteDecoded(av, fmt.Sprintf("stored as float32: quantized A of %dx%d (decoded per task it would take %d KiB of stack)", k.M, k.K, k.K*Mp*4>>10))
+		return false
+	}
+	g := quantPack(c, av, as, k.K, k.M, nr, true, 1)
+	if g == nil {
+		return false
+	}
+	g.aSide = true
+	k.quantA = g
+	k.a = buf{w: g.codes}
+	k.si, k.sk = 1, Mp
+	return true
+}
+
+// quantATask decodes the quantized A (codes at A) at the start of a task
+// (b at its entry block) and returns the float buffer the micro-kernel
+// reads; A itself when A is not quantized.
+func (k *gemmKernel) quantATask(e *segEmitter, b *fnb, ctx, A value.Value) value.Value {
+	g := k.quantA
+	if g == nil {
+		return A
+	}
+	nr, L := k.p.nr, k.p.lanes
+	Mp := k.sk
+	a := b.cur.NewAlloca(types.NewArray(uint64(k.K*Mp), tF32))
+	a.Align = 64
+	dst := b.cur.NewBitCast(a, tF32P)
+	codes := b.cur.NewBitCast(A, tI8P)
+	prm := e.ptr(b, ctx, buf{w: g.params})
+	b.loop(ci(0), ci(Mp/nr), 1, func(p value.Value) {
+		cp := b.gep(types.I8, codes, b.mul(p, ci(k.K*nr*g.width/8)))
+		pp := b.gepF(prm, b.mul(p, ci(g.panelParams*nr)))
+		b.loop(ci(0), ci(k.K), 1, func(kk value.Value) {
+			row := b.gepF(dst, b.add(b.mul(kk, ci(Mp)), b.mul(p, ci(nr))))
+			for v, x := range k.quantRow(b, g, cp, kk, kk, pp, true) {
+				b.store(x, b.gepF(row, ci(int64(v)*L)), int(L))
+			}
+		})
+	})
+	return dst
 }

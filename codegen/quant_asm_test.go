@@ -23,7 +23,7 @@ func TestQuantModulesVerify(t *testing.T) {
 func TestQuantModulesVerifyEncodings(t *testing.T) {
 	var cs []codegentest.Case
 	for _, c := range codegentest.QuantEncodingCases() {
-		if strings.Contains(c.Name, "_1x") || strings.Contains(c.Name, "_32x") {
+		if strings.Contains(c.Name, "_1x") || strings.Contains(c.Name, "_32x") || strings.Contains(c.Name, "qmatmulA_") {
 			cs = append(cs, c)
 		}
 	}
@@ -63,6 +63,8 @@ func TestQuantAsm(t *testing.T) {
 		{"qmatmul_power3_1x100x40", "x86_64/x86-64-v3", "_uk1", []string{`vperm(ps|d)\s+[^\n]*%ymm`, fma("ymm")}},
 		{"qmatmul_power4_1x100x40", "aarch64/generic", "_uk1", []string{`cmeq\s+v\d+\.4s`, `(bsl|bif|bit)\s+v\d+\.16b`, `fmla\s+v\d+\.4s`}},
 		{"qmatmul_power4_32x300x48", "x86_64/x86-64-v4", "", []string{`vperm(ps|d)\s+[^\n]*%zmm`}},
+		// A quantized left operand: decoded per task, float micro-kernel.
+		{"qmatmulA_power4_20x70x50", "x86_64/x86-64-v4", "", []string{`vperm(ps|d)\s+[^\n]*%zmm`, fma("zmm")}},
 		// Per-group scales: each decoded row is scaled.
 		{"qmatmul_uniform4_g32_1x100x40", "x86_64/x86-64-v4", "_uk1", []string{`vmulps\s+[^\n]*%zmm`, fma("zmm")}},
 		// AdaPT 12-bit words: int16 codes.

@@ -140,6 +140,16 @@ func QuantEncodingCases() []Case {
 				return b.Graph()
 			}})
 		}
+		// A quantized left operand (a weight times a run-time matrix, as in
+		// Conv's GEMM): decoded per task.
+		cs = append(cs, Case{Name: fmt.Sprintf("qmatmulA_%s_20x70x50", s), Build: func() *ir.Graph {
+			rng := rand.New(rand.NewPCG(uint64(si), 11))
+			b := ir.NewBuilder("qenc")
+			x := b.Input("x", f32(70, 50))
+			w := QuantWeightSpec(b, rng, "w", transposedSpec(s), 20, 70)
+			b.Output(b.Op1("Relu", nil, b.Op1("MatMul", nil, w, x)))
+			return b.Graph()
+		}})
 		cs = append(cs, Case{Name: fmt.Sprintf("qgemm_%s_9x65x30", s), Build: func() *ir.Graph {
 			rng := rand.New(rand.NewPCG(uint64(si), 7))
 			b := ir.NewBuilder("qenc")
@@ -176,6 +186,19 @@ func QuantDecodeCase(s QuantSpec, K, N int64, trans bool) Case {
 			w := QuantWeightSpec(b, rng, "w", s, K, N)
 			b.Output(b.Op1("MatMul", nil, x, w))
 		}
+		return b.Graph()
+	}}
+}
+
+// QuantDecodeCaseA is W[M,K] · x[K,K] with a quantized left operand W of
+// spec s: fed the identity, its output is W's decoded value.
+func QuantDecodeCaseA(s QuantSpec, M, K int64) Case {
+	return Case{Name: fmt.Sprintf("qdecodeA_%s_%dx%d", s, M, K), Build: func() *ir.Graph {
+		rng := rand.New(rand.NewPCG(uint64(M), uint64(K)))
+		b := ir.NewBuilder("qdecode")
+		x := b.Input("x", f32(K, K))
+		w := QuantWeightSpec(b, rng, "w", transposedSpec(s), M, K)
+		b.Output(b.Op1("MatMul", nil, w, x))
 		return b.Graph()
 	}}
 }

@@ -83,6 +83,8 @@ func TestNativeQuantEncodings(t *testing.T) {
 			// M = 1 is one row tile on every target, M = 32 several.
 			sched := "packed int"
 			switch {
+			case strings.Contains(c.Name, "qmatmulA_"):
+				sched = "decoded per task"
 			case strings.Contains(c.Name, "_1x"):
 				sched = "decoded in registers"
 			case strings.Contains(c.Name, "_32x"):
@@ -165,5 +167,47 @@ func TestNativeQuantDecodeExact(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestNativeQuantDecodeExactA: the same for a quantized left operand
+// (decoded per task into a stack buffer): W · I = W exactly.
+func TestNativeQuantDecodeExactA(t *testing.T) {
+	host := codegentest.Host(t)
+	const M, K = 37, 70
+	for _, s := range codegentest.QuantEncodingSpecs() {
+		c := codegentest.QuantDecodeCaseA(s, M, K)
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			g := c.Build()
+			want, err := g.Consts[0].Const.Dense() // Quantized.Decode
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			res := codegentest.Bundle(t, g, host, nil, dir, "")
+			if !res.FullyNative() || len(res.Decoded) != 0 {
+				t.Fatalf("fully native %v, decoded %v", res.FullyNative(), res.Decoded)
+			}
+			m, err := native.Open(dir, native.Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			eye := make([]float32, K*K)
+			for i := range K {
+				eye[i*K+i] = 1
+			}
+			out, err := m.Run(context.Background(), map[string]*ir.Tensor{"x": ir.FromSlice(ir.Float32, []int64{K, K}, eye)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out[g.Outputs[0].Name].Data.([]float32)
+			for i, w := range want.Data.([]float32) {
+				if got[i] != w {
+					t.Fatalf("weight (%d, %d) decoded %g natively, %g by Decode", i/K, i%K, got[i], w)
+				}
+			}
+		})
 	}
 }
