@@ -16,6 +16,7 @@ import (
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/passes/quant"
 	"github.com/optc-dev/optc/runtime/native"
+	"github.com/optc-dev/optc/targets"
 )
 
 // int8 kernels (codegen/gemm_i8.go, conv_i8.go). The test graphs use
@@ -24,51 +25,62 @@ import (
 // scaled, and native code must match it bit for bit (atol = rtol = 0).
 func TestNativeI8Exact(t *testing.T) {
 	host := codegentest.Host(t)
-	vnni := strings.Contains(host.Features, "+avx512vnni")
-	for _, c := range codegentest.I8Cases() {
-		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			g := c.Build()
-			dir := t.TempDir()
-			res := codegentest.Bundle(t, g, host, c.Shapes, dir, "")
-			if !res.FullyNative() {
-				t.Fatalf("fallback %v", res.Fallback)
-			}
-			i8 := 0
-			for _, k := range res.Kernels {
-				if i8Kernel.MatchString(k) {
-					i8++
-					if vnni != strings.Contains(k, "vpdpbusd") {
-						t.Errorf("host VNNI %v, kernel %s", vnni, k)
+	tgs := []*targets.Target{host}
+	if host.Name == "x86_64" {
+		// The portable dot product (bytes widened to 32-bit lanes) on AVX2.
+		v3, err := targets.Lookup("x86_64", "x86-64-v3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tgs = append(tgs, v3)
+	}
+	for _, tg := range tgs {
+		vnni := strings.Contains(tg.Features, "+avx512vnni")
+		for _, c := range codegentest.I8Cases() {
+			t.Run(tg.CPU+"/"+c.Name, func(t *testing.T) {
+				t.Parallel()
+				g := c.Build()
+				dir := t.TempDir()
+				res := codegentest.Bundle(t, g, tg, c.Shapes, dir, "")
+				if !res.FullyNative() {
+					t.Fatalf("fallback %v", res.Fallback)
+				}
+				i8 := 0
+				for _, k := range res.Kernels {
+					if i8Kernel.MatchString(k) {
+						i8++
+						if vnni != strings.Contains(k, "vpdpbusd") {
+							t.Errorf("target VNNI %v, kernel %s", vnni, k)
+						}
 					}
 				}
-			}
-			want := 1
-			if strings.Contains(c.Name, "shared") {
-				want = 2 // the third MatMul's activation is also read by an Add
-			}
-			if i8 != want {
-				t.Fatalf("%d int8 kernels, want %d: %v", i8, want, res.Kernels)
-			}
-			m, err := native.Open(dir, native.Options{Threads: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			for seed := uint64(1); seed <= 2; seed++ {
-				in := codegentest.Inputs(t, g, seed)
-				got, err := m.Run(context.Background(), in)
+				want := 1
+				if strings.Contains(c.Name, "shared") {
+					want = 2 // the third MatMul's activation is also read by an Add
+				}
+				if i8 != want {
+					t.Fatalf("%d int8 kernels, want %d: %v", i8, want, res.Kernels)
+				}
+				m, err := native.Open(dir, native.Options{Threads: 2})
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := interpRun(t, g, in)
-				for _, o := range g.Outputs {
-					if err := codegentest.Close(got[o.Name], want[o.Name], 0, 0); err != nil {
-						t.Errorf("seed %d, output %q: %v", seed, o.Name, err)
+				defer m.Close()
+				for seed := uint64(1); seed <= 2; seed++ {
+					in := codegentest.Inputs(t, g, seed)
+					got, err := m.Run(context.Background(), in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := interpRun(t, g, in)
+					for _, o := range g.Outputs {
+						if err := codegentest.Close(got[o.Name], want[o.Name], 0, 0); err != nil {
+							t.Errorf("seed %d, output %q: %v", seed, o.Name, err)
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
