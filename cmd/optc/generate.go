@@ -307,10 +307,10 @@ func runBench(ctx context.Context, out io.Writer, m *llm.Model, lm llm.LM, be *g
 		return enc.Encode(rep)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "model\tparams\tbackend\tthreads\ttest\tt/s (median)\tmin\tmax\truns")
+	fmt.Fprintln(tw, "model\tparams\tbackend\tthreads\ttest\tt/s (median)\tmin\tmax\truns\tt/s of CPU time")
 	for _, s := range stats {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.1f\t%.1f\t%.1f\t%d\n", rep.Model, humanCount(rep.Params), rep.Backend, rep.Threads,
-			s.Test, s.Median, s.Min, s.Max, len(s.Samples))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.1f\t%.1f\t%.1f\t%d\t%.1f\n", rep.Model, humanCount(rep.Params), rep.Backend, rep.Threads,
+			s.Test, s.Median, s.Min, s.Max, len(s.Samples), s.CPUMedian)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
