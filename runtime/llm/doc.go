@@ -9,8 +9,22 @@
 // returns logits for chosen rows, so a verifier can score a whole draft
 // in one call and roll back with Cache.Truncate) and kvcache.Cache.
 //
+// Backends: Model runs its graph on the reference interpreter;
+// NativeModel (NewNative) runs the same graph compiled by codegen into
+// bundles, one per token count (padded to powers of two) and logit-row
+// count, compiled on first use into a temporary directory (or a kept,
+// reusable NativeOptions.Dir) and run by runtime/native. The nodes
+// codegen does not lower — optc.Attention, which reads and appends the
+// KV cache found in the context, rotary embedding, the embedding
+// Gather — run as interpreter steps inside the bundle under the same
+// context, so caches, token trees and rollback behave as on the
+// interpreter; logits agree within 1e-4 of their scale (measured:
+// about 1e-6). NativeModel implements LM and ForwardWith, so it serves
+// as target and draft of runtime/llm/spec.
+//
 // It imports ir, gguf, safetensors, frontend/onnx, the interpreter
-// backend, kvcache, tokenizer and llama, and passes/attention (to bind an
-// ONNX decoder's attention to the cache when it is loaded); cmd/optc
+// backend, codegen, bundle/build and runtime/native (the native
+// backend), kvcache, tokenizer and llama, and passes/attention (to bind
+// an ONNX decoder's attention to the cache when it is loaded); cmd/optc
 // imports it.
 package llm

@@ -360,6 +360,14 @@ func (nm *NativeModel) bundle(ctx context.Context, g *ir.Graph, key nativeKey) (
 		}
 		nm.mu.Unlock()
 	})
+	if b.err != nil && ctx.Err() != nil {
+		// Cancelled while compiling: the next pass compiles again.
+		nm.mu.Lock()
+		if nm.bundles[key] == b {
+			delete(nm.bundles, key)
+		}
+		nm.mu.Unlock()
+	}
 	return b.m, b.err
 }
 
