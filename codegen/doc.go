@@ -46,6 +46,18 @@
 //	              row tiles), or per task into a stack buffer (constant A).
 //	              Other encodings are decoded to float32 at compile time and
 //	              listed in Result.Decoded
+//	gemm_i8.go, conv_i8.go   int8 weight+activation layers: QuantizeLinear
+//	              and DequantizeLinear (per tensor) lowered, the rounding
+//	              bit for bit the interpreter's; a DequantizeLinear whose
+//	              readers are all MatMul/Gemm/Conv with 8-bit symmetric
+//	              per-channel weights becomes a view of the codes, and
+//	              those layers accumulate u8 activation × i8 weight codes
+//	              in int32 (AVX512-VNNI vpdpbusd on x86-64-v4-vnni, else
+//	              bytes widened to 32-bit lanes), subtract z_a·Σw in int32
+//	              and scale by s_a·s_w in the epilogue. Conv reduces over
+//	              (channel group of 4, kh, kw, channel): the input is
+//	              copied into z_a-padded planes of 4 interleaved channels
+//	              and im2col is one 32-bit gather per (k, column)
 //	llvm.go       the small layer over llir/llvm the kernels are written in
 //
 // Adding a kernel (Conv, pooling, a normalization, …): a new file with a

@@ -8,6 +8,11 @@
 // running optc; MissingFeatures checks a target against the running CPU
 // (bundles call it when they are opened).
 //
+// x86_64 levels are the psABI's x86-64, -v2, -v3 and -v4, plus
+// x86-64-v4-vnni (aliases avx512vnni, cascadelake, sapphirerapids): v4
+// with AVX512-VNNI, which codegen's int8 kernels use (vpdpbusd), and the
+// native choice on a CPU that has it.
+//
 // Toolchain finds LLVM 14's opt and llc (Debian package llvm-14), the C
 // compiler that links shared libraries for the target (the system cc for
 // the host, aarch64-linux-gnu-gcc for ARM64) and, for tests, the program

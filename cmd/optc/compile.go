@@ -47,7 +47,8 @@ usable from Go (runtime.Open) only.
 obj (<name>.o, lib<name>.a), lib (lib<name>.so, <name>.h) or bundle (lib +
 weights.safetensors + manifest.json; the default).
 
-Targets: x86_64 (--mcpu x86-64, x86-64-v2, x86-64-v3/avx2, x86-64-v4/avx512;
+Targets: x86_64 (--mcpu x86-64, x86-64-v2, x86-64-v3/avx2, x86-64-v4/avx512,
+x86-64-v4-vnni/avx512vnni;
 default: the best level of this machine's CPU) and aarch64 (NEON; --mcpu
 generic, cortex-a72, neoverse-n1, …).`,
 		Args: cobra.ExactArgs(1),
