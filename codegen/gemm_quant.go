@@ -377,7 +377,8 @@ func (k *gemmKernel) quantBVecs(b *fnb, B, kk, prm value.Value) []value.Value {
 func (k *gemmKernel) quantRow(b *fnb, g *gemmQuant, B, kk, kabs, prm value.Value, scaled bool) []value.Value {
 	p := k.p
 	L := int(p.lanes)
-	ints := k.quantCodes(b, g, B, kk)
+	nib := nupesNibbleTable(b, g, L)
+	ints := k.quantCodes(b, g, B, kk, nib)
 	var grow value.Value = ci(0)
 	if g.kg > 1 {
 		grow = b.mul(b.cur.NewUDiv(kabs, ci(g.group)), ci(p.nr))
@@ -386,7 +387,9 @@ func (k *gemmKernel) quantRow(b *fnb, g *gemmQuant, B, kk, kabs, prm value.Value
 	for v := range out {
 		col := ci(int64(v) * p.lanes)
 		var x value.Value
-		if g.power {
+		if nib {
+			x = nupesNibbleLookup(b, g, ints[v], L)
+		} else if g.power {
 			x = k.quantLookup(b, g, ints[v], prm, col)
 		} else {
 			x = b.cur.NewSIToFP(ints[v], vecT(L))
@@ -403,8 +406,9 @@ func (k *gemmKernel) quantRow(b *fnb, g *gemmQuant, B, kk, kabs, prm value.Value
 	return out
 }
 
-// quantCodes loads row kk of a panel's codes as nv <lanes x i32> vectors.
-func (k *gemmKernel) quantCodes(b *fnb, g *gemmQuant, B, kk value.Value) []value.Value {
+// quantCodes loads row kk of a panel's codes as nv <lanes x i32> vectors
+// (with raw set, 4-bit codes only in their lanes' low 4 bits).
+func (k *gemmKernel) quantCodes(b *fnb, g *gemmQuant, B, kk value.Value, raw bool) []value.Value {
 	p := k.p
 	L := int(p.lanes)
 	out := make([]value.Value, p.nv)
@@ -429,8 +433,10 @@ func (k *gemmKernel) quantCodes(b *fnb, g *gemmQuant, B, kk value.Value) []value
 	// 32-bit lanes (x86 has no byte shifts).
 	h := int(p.nr / 2)
 	x := loadInt(types.I8, b.mul(kk, ci(p.nr/2)), h)
-	lo := b.cur.NewAShr(b.cur.NewShl(x, constI32V(28, h)), constI32V(28, h))
-	hi := b.cur.NewAShr(x, constI32V(4, h))
+	lo, hi := value.Value(x), value.Value(b.cur.NewAShr(x, constI32V(4, h)))
+	if !raw {
+		lo = b.cur.NewAShr(b.cur.NewShl(x, constI32V(28, h)), constI32V(28, h))
+	}
 	for v := int64(0); v < p.nv; v++ {
 		mask := make([]constant.Constant, L)
 		for i := range mask {
