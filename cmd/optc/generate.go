@@ -251,7 +251,7 @@ func runGenerate(cmd *cobra.Command, path string, f *generateFlags) error {
 		}
 	}
 	if speculative {
-		return runSpeculative(ctx, cmd, m, lm, be.name, path, f, cfg, req, newCache, w, mk, info)
+		return runSpeculative(ctx, cmd, m, lm, be, path, f, cfg, req, newCache, w, mk, info)
 	}
 	gen := llm.NewGenerator(lm, llm.WithSampler(cfg), llm.WithChunkSize(f.chunk), llm.WithCache(newCache))
 	res, err := gen.Generate(ctx, req)
@@ -499,7 +499,7 @@ type specReport struct {
 	DraftCacheBytes int64      `json:"draft_kv_cache_bytes"`
 }
 
-func runSpeculative(ctx context.Context, cmd *cobra.Command, m *llm.Model, lm spec.Model, backend, path string, f *generateFlags, cfg llm.SamplerConfig, req llm.Request,
+func runSpeculative(ctx context.Context, cmd *cobra.Command, m *llm.Model, lm spec.Model, be *genBackend, path string, f *generateFlags, cfg llm.SamplerConfig, req llm.Request,
 	newCache kvcache.Constructor, w *bufio.Writer, mk func() spec.Strategy, info *draftInfo) error {
 	d := &spec.Decoder{Target: lm, Strategy: mk(), Sampler: cfg, NewCache: newCache, Chunk: f.chunk, Guard: guardOf(f)}
 	res, err := d.Generate(ctx, req)
@@ -511,7 +511,7 @@ func runSpeculative(ctx context.Context, cmd *cobra.Command, m *llm.Model, lm sp
 	st := &res.Stats
 	if f.asJSON {
 		rep := specReport{Strategy: st.Strategy, Draft: info, Stats: *st, AcceptanceRate: st.AcceptanceRate(), TokensPerRound: st.TokensPerRound(), DraftCacheBytes: res.DraftCacheBytes}
-		rep.generateReport = generateReport{Model: filepath.Base(path), Backend: backend, Prompt: f.prompt, PromptTokens: res.Prompt,
+		rep.generateReport = generateReport{Model: filepath.Base(path), Backend: be.name, Native: be.report(), Prompt: f.prompt, PromptTokens: res.Prompt,
 			Tokens: res.Tokens, Text: decodeGenerated(tok, res.Tokens), StopReason: res.StopReason,
 			KVCacheBytes: res.CacheBytes, KVBytesPerToken: m.CacheSpec().TokenBytes(), Sampler: cfg}
 		rep.Timing.PromptMS = ms(res.PromptTime.Seconds())
@@ -559,6 +559,7 @@ type specBenchReport struct {
 	TargetCost *spec.ForwardCost `json:"target_forward_cost"`
 	DraftCost  *spec.ForwardCost `json:"draft_forward_cost,omitempty"`
 	CostRatio  float64           `json:"cost_ratio,omitempty"`
+	Native     *genNativeReport  `json:"native,omitempty"`
 }
 
 func runSpecBench(ctx context.Context, out io.Writer, m *llm.Model, lm spec.Model, be *genBackend, f *generateFlags, cfg llm.SamplerConfig, prompt []int32, newCache kvcache.Constructor) error {
@@ -594,6 +595,7 @@ func runSpecBench(ctx context.Context, out io.Writer, m *llm.Model, lm spec.Mode
 		}
 	}
 	if f.asJSON {
+		rep.Native = be.report()
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
