@@ -35,27 +35,31 @@ import (
 // compile time as [M/mr][C][KH·KW][mr] (zero rows past M).
 type convDirectKernel struct {
 	*gemmKernel // epilogue (epi, leaves, absorb) and the 2-D output view; a is the packed weight
-	g           *convGeom
-	x           *ir.Value
-	taps        []convDirectTap
-	phases      [][2]int64 // (row phase, column phase) of each stored phase plane
-	hq, wq      int64      // phase plane size
-	cs          int64      // floats per channel in scratch (all its phase planes)
-	is          int64      // floats per image in scratch (with the tiles' over-read)
-	tile        gemmParams // the register tile (convDirectTile)
+	*convPhases
+	g    *convGeom
+	x    *ir.Value
+	is   int64      // floats per image in scratch (with the tiles' over-read)
+	tile gemmParams // the register tile (convDirectTile)
+}
+
+// convPhases is how a conv's input is laid out in scratch: per channel,
+// the phase planes its taps read (see convDirectKernel).
+type convPhases struct {
+	g      *convGeom
+	taps   []convDirectTap
+	phases [][2]int64 // (row phase, column phase) of each stored phase plane
+	hq, wq int64      // phase plane size
+	cs     int64      // floats per channel (all its phase planes)
 }
 
 // convDirectTap is where tap (kh, kw) reads: phase plane ph of the
 // channel, offset dr rows and dc columns from the output position.
 type convDirectTap struct{ ph, dr, dc int64 }
 
-// convDirectPlan returns the direct kernel for n when it applies: group 1,
-// constant weights, and a grid not much wider than the output.
-func convDirectPlan(c *compiler, n *ir.Node, g *convGeom) (*convDirectKernel, bool) {
-	if g.group != 1 || n.Inputs[1].Const == nil {
-		return nil, false
-	}
-	k := &convDirectKernel{g: g, x: n.Inputs[0]}
+// newConvPhases lays out g's phase planes, owr + the largest column offset
+// wide (owr >= OW: the columns the kernel computes per output row).
+func newConvPhases(g *convGeom, owr int64) *convPhases {
+	l := &convPhases{g: g}
 	var maxDr, maxDc int64
 	keys := map[[2]int64]int64{}
 	for kh := int64(0); kh < g.KH; kh++ {
@@ -64,16 +68,36 @@ func convDirectPlan(c *compiler, n *ir.Node, g *convGeom) (*convDirectKernel, bo
 			ph := [2]int64{r % g.sh, q % g.sw}
 			idx, ok := keys[ph]
 			if !ok {
-				idx = int64(len(k.phases))
+				idx = int64(len(l.phases))
 				keys[ph] = idx
-				k.phases = append(k.phases, ph)
+				l.phases = append(l.phases, ph)
 			}
 			t := convDirectTap{ph: idx, dr: r / g.sh, dc: q / g.sw}
 			maxDr, maxDc = max(maxDr, t.dr), max(maxDc, t.dc)
-			k.taps = append(k.taps, t)
+			l.taps = append(l.taps, t)
 		}
 	}
-	k.hq, k.wq = g.OH+maxDr, g.OW+maxDc
+	l.hq, l.wq = g.OH+maxDr, owr+maxDc
+	l.cs = int64(len(l.phases)) * l.hq * l.wq
+	return l
+}
+
+// maxTapOffset is the largest tapOffset.
+func (l *convPhases) maxTapOffset() int64 {
+	var m int64
+	for _, t := range l.taps {
+		m = max(m, l.tapOffset(t))
+	}
+	return m
+}
+
+// convDirectPlan returns the direct kernel for n when it applies: group 1,
+// constant weights, and a grid not much wider than the output.
+func convDirectPlan(c *compiler, n *ir.Node, g *convGeom) (*convDirectKernel, bool) {
+	if g.group != 1 || n.Inputs[1].Const == nil {
+		return nil, false
+	}
+	k := &convDirectKernel{g: g, x: n.Inputs[0], convPhases: newConvPhases(g, g.OW)}
 	p := convDirectTile(c, g.M, g.OH*k.wq)
 	k.tile = p
 	// Grid columns computed against im2col's columns (which pay a copy of
@@ -81,13 +105,8 @@ func convDirectPlan(c *compiler, n *ir.Node, g *convGeom) (*convDirectKernel, bo
 	if convRoundUp(g.OH*k.wq, p.nr)*2 > convRoundUp(g.OH*g.OW, p.nr)*3 {
 		return nil, false
 	}
-	k.cs = int64(len(k.phases)) * k.hq * k.wq
-	var maxOff int64
-	for _, t := range k.taps {
-		maxOff = max(maxOff, k.tapOffset(t))
-	}
 	qt := convRoundUp(g.OH*k.wq, p.nr)
-	k.is = convRoundUp(max(g.C*k.cs, (g.C-1)*k.cs+maxOff+qt), 16)
+	k.is = convRoundUp(max(g.C*k.cs, (g.C-1)*k.cs+k.maxTapOffset()+qt), 16)
 	return k, true
 }
 
@@ -117,8 +136,8 @@ func convDirectTile(c *compiler, M, Q int64) gemmParams {
 }
 
 // tapOffset is tap t's offset in a channel's scratch block.
-func (k *convDirectKernel) tapOffset(t convDirectTap) int64 {
-	return t.ph*k.hq*k.wq + t.dr*k.wq + t.dc
+func (l *convPhases) tapOffset(t convDirectTap) int64 {
+	return t.ph*l.hq*l.wq + t.dr*l.wq + t.dc
 }
 
 // packWeights lays W [M][C][KH][KW] out as [M/mr][C][KH·KW][mr].
@@ -245,27 +264,25 @@ func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 	return nil
 }
 
-// emitPhaseCopy writes the phase planes of channel ch of image img into
-// scratch dst0: plane (a, b) at (i, j) = x[i·sh + a - ph][j·sw + b - pw],
-// or 0 outside the input. The column bounds of the copied part are
-// compile-time constants per phase, so the copy loop has no selects.
-func (k *convDirectKernel) emitPhaseCopy(b *fnb, src0, dst0, img, ch value.Value) {
-	g := k.g
+// emitPhaseCopy writes the phase planes of one input plane src into dst:
+// plane (a, b) at (i, j) = src[i·sh + a - ph][j·sw + b - pw], or 0 outside
+// the input. The column bounds of the copied part are compile-time
+// constants per phase, so the copy loop has no selects.
+func (l *convPhases) emitPhaseCopy(b *fnb, src, dst value.Value) {
+	g := l.g
 	zeros := func(row value.Value, from, to int64) {
 		if from < to {
 			b.loop(ci(from), ci(to), 1, func(j value.Value) { b.store(cf(0), b.gepF(row, j), 1) })
 		}
 	}
-	src := b.gepF(src0, b.mul(b.add(b.mul(img, ci(g.C)), ch), ci(g.H*g.W)))
-	dst := b.gepF(dst0, b.add(b.mul(img, ci(k.is)), b.mul(ch, ci(k.cs))))
-	for pi, ph := range k.phases {
+	for pi, ph := range l.phases {
 		a, bb := ph[0], ph[1]
 		// Columns j with 0 <= j·sw + bb - pw < W.
-		j0 := min(max(convCeilDiv(g.pw-bb, g.sw), 0), k.wq)
-		j1 := min(max(convCeilDiv(g.W+g.pw-bb, g.sw), j0), k.wq)
-		plane := b.gepF(dst, ci(int64(pi)*k.hq*k.wq))
-		b.loop(ci(0), ci(k.hq), 1, func(i value.Value) {
-			row := b.gepF(plane, b.mul(i, ci(k.wq)))
+		j0 := min(max(convCeilDiv(g.pw-bb, g.sw), 0), l.wq)
+		j1 := min(max(convCeilDiv(g.W+g.pw-bb, g.sw), j0), l.wq)
+		plane := b.gepF(dst, ci(int64(pi)*l.hq*l.wq))
+		b.loop(ci(0), ci(l.hq), 1, func(i value.Value) {
+			row := b.gepF(plane, b.mul(i, ci(l.wq)))
 			ih := b.add(b.mul(i, ci(g.sh)), ci(a-g.ph))
 			b.ifElse(b.cur.NewICmp(enum.IPredULT, ih, ci(g.H)), func() {
 				srow := b.gepF(src, b.add(b.mul(ih, ci(g.W)), ci(bb-g.pw)))
@@ -275,10 +292,31 @@ func (k *convDirectKernel) emitPhaseCopy(b *fnb, src0, dst0, img, ch value.Value
 						b.store(b.load(b.gepF(srow, b.mul(j, ci(g.sw))), 1), b.gepF(row, j), 1)
 					})
 				}
-				zeros(row, j1, k.wq)
-			}, func() { zeros(row, 0, k.wq) })
+				zeros(row, j1, l.wq)
+			}, func() { zeros(row, 0, l.wq) })
 		})
 	}
+}
+
+// emitPhaseCopy writes channel ch of image img into the image's block of
+// scratch dst0.
+func (k *convDirectKernel) emitPhaseCopy(b *fnb, src0, dst0, img, ch value.Value) {
+	g := k.g
+	src := b.gepF(src0, b.mul(b.add(b.mul(img, ci(g.C)), ch), ci(g.H*g.W)))
+	k.convPhases.emitPhaseCopy(b, src, b.gepF(dst0, b.add(b.mul(img, ci(k.is)), b.mul(ch, ci(k.cs)))))
+}
+
+// convMaskedStore stores the L-lane v at float* p under mask (<L x i1>);
+// a nil mask stores every lane.
+func convMaskedStore(b *fnb, v, p, mask value.Value, L int) {
+	if mask == nil {
+		b.store(v, p, L)
+		return
+	}
+	vt := vecT(L)
+	f := b.mod.declare(fmt.Sprintf("llvm.masked.store.v%df32.p0v%df32", L, L), types.Void,
+		vt, types.NewPointer(vt), tI32, types.NewVector(uint64(L), types.I1))
+	b.cur.NewCall(f, v, b.cur.NewBitCast(p, types.NewPointer(vt)), ci32(4), mask)
 }
 
 // convCeilDiv is ⌈a/b⌉ for b > 0 and any sign of a.
@@ -348,21 +386,11 @@ func (k *convDirectKernel) microKernel(e *segEmitter) *lir.Func {
 		v := b.cur.NewInsertElement(constant.NewUndef(vecI), b.cur.NewTrunc(x, tI32), ci32(0))
 		return b.cur.NewShuffleVector(v, constant.NewUndef(vecI), constant.NewZeroInitializer(vecI))
 	}
-	vt := vecT(L)
-	mstore := b.mod.declare(fmt.Sprintf("llvm.masked.store.v%df32.p0v%df32", L, L), types.Void,
-		vt, types.NewPointer(vt), tI32, types.NewVector(uint64(L), types.I1))
 	// storeRows writes the valid rows of vals at column offset off of each
 	// output channel plane, under mask (nil: all lanes).
 	storeRows := func(vals []value.Value, off value.Value, mask value.Value) {
 		for r := int64(0); r < mr; r++ {
-			put := func() {
-				ptr := b.gepF(C, b.add(ci(r*OHW), off))
-				if mask == nil {
-					b.store(vals[r], ptr, L)
-					return
-				}
-				b.cur.NewCall(mstore, vals[r], b.cur.NewBitCast(ptr, types.NewPointer(vt)), ci32(4), mask)
-			}
+			put := func() { convMaskedStore(b, vals[r], b.gepF(C, b.add(ci(r*OHW), off)), mask, L) }
 			if r == 0 {
 				put()
 			} else {
