@@ -80,6 +80,37 @@ func i8Conv(N, C, H, W, M, k, stride, pad int64, zp int, signed bool) func() *ir
 	}
 }
 
+// i8Conv1D is a 1-D Conv (rank-3 input) on int8 codes.
+func i8Conv1D() *ir.Graph {
+	rng := rand.New(rand.NewPCG(1, 1))
+	b := ir.NewBuilder("i8conv1d")
+	x := I8QDQ(b, b.Input("x", f32(2, 5, 30)), 5, 60, false)
+	w := i8Weight(b, rng, "w", 0, 12, 5, 3)
+	attrs := map[string]*ir.Attr{"strides": ir.IntsAttr(2), "pads": ir.IntsAttr(1, 1)}
+	b.Output(b.Op1("Conv", attrs, x, w, i8Bias(b, rng, 12)))
+	return b.Graph()
+}
+
+// i8Float: QDQ before layers the int8 kernels do not take (a depthwise
+// Conv, a 4-bit weight): DequantizeLinear stays a kernel and the layers
+// run in float on the dequantized values (exact here too).
+func i8Float() *ir.Graph {
+	rng := rand.New(rand.NewPCG(2, 2))
+	b := ir.NewBuilder("i8float")
+	x := I8QDQ(b, b.Input("x", f32(1, 8, 10, 10)), 5, 128, false)
+	w := i8Weight(b, rng, "w", 0, 8, 1, 3, 3)
+	attrs := map[string]*ir.Attr{"group": ir.IntAttr(8), "pads": ir.IntsAttr(1, 1, 1, 1)}
+	y := b.Op1("Conv", attrs, x, w)
+	m := I8QDQ(b, b.Op1("Flatten", nil, y), 5, 128, false)
+	w4 := QuantWeight(b, rng, "w4", 4, 1, false, 0, 800, 16)
+	q := w4.Const.Enc.(*ir.Quantized)
+	for i := range q.Scales {
+		q.Scales[i] = 1.0 / 8
+	}
+	b.Output(b.Op1("MatMul", nil, m, w4))
+	return b.Graph()
+}
+
 // i8Shared: one quantized activation read by two int8 MatMuls, and one
 // also read by an Add (so its DequantizeLinear must stay a float kernel
 // and its MatMul runs in float).
@@ -97,7 +128,8 @@ func i8Shared() *ir.Graph {
 }
 
 // I8Cases are the int8 kernel test graphs (all fully native; names
-// starting with i8_exact compute exactly, see above).
+// starting with i8_exact compute exactly, see above; i8_exact_float_*
+// has no layer the int8 kernels take, i8_exact_shared one of three).
 func I8Cases() []Case {
 	var cs []Case
 	for _, d := range [][3]int64{{1, 64, 10}, {5, 37, 50}, {13, 300, 35}, {32, 784, 128}} {
@@ -112,6 +144,8 @@ func I8Cases() []Case {
 		Case{Name: "i8_exact_conv1x1_s8", Build: i8Conv(3, 16, 7, 7, 13, 1, 1, 0, 3, true)},
 		Case{Name: "i8_exact_conv5x5_b4", Build: i8Conv(4, 2, 12, 12, 24, 5, 1, 2, 0, false)},
 		Case{Name: "i8_exact_shared", Build: i8Shared},
+		Case{Name: "i8_exact_conv1d", Build: i8Conv1D},
+		Case{Name: "i8_exact_float_layers", Build: i8Float},
 	)
 	return cs
 }
