@@ -435,8 +435,9 @@ func lowerGather(l *lowering, n *ir.Node) (*regionKernel, error) {
 // padParams returns the begin/end pads and the fill value of a constant
 // Pad.
 func padParams(n *ir.Node, opset int64) (pads []int64, fill float32, err error) {
-	if mode := n.AttrString("mode", "constant"); mode != "constant" {
-		return nil, 0, fmt.Errorf("Pad mode %s (only constant is lowered)", mode)
+	mode := n.AttrString("mode", "constant")
+	if mode != "constant" && mode != "reflect" && mode != "edge" {
+		return nil, 0, fmt.Errorf("Pad mode %s (constant, reflect and edge are lowered)", mode)
 	}
 	r := len(mustShape(n.Inputs[0]))
 	if opset < 11 {
@@ -471,6 +472,9 @@ func padParams(n *ir.Node, opset int64) (pads []int64, fill float32, err error) 
 	if len(pads) != 2*r {
 		return nil, 0, fmt.Errorf("Pad has %d pads for rank %d", len(pads), r)
 	}
+	if mode != "constant" {
+		return pads, fill, padBorderCheck(mustShape(n.Inputs[0]), pads, mode)
+	}
 	return pads, fill, nil
 }
 
@@ -480,6 +484,9 @@ func lowerPad(l *lowering, n *ir.Node) (*regionKernel, error) {
 	pads, fill, err := padParams(n, l.c.g.Opset(""))
 	if err != nil {
 		return nil, err
+	}
+	if mode := n.AttrString("mode", "constant"); mode != "constant" {
+		return lowerPadBorder(l, n, pads, mode)
 	}
 	in, out := mustShape(n.Inputs[0]), mustShape(n.Outputs[0])
 	r := len(in)

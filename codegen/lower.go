@@ -55,6 +55,34 @@ func registerLowering(op string, lw *opLowering) {
 	lowerings[op] = lw
 }
 
+// altLowerings are second lowerings of ops registered elsewhere, for the
+// forms the first does not take (integer Add, Mul, … of ew_int.go next to
+// ew.go's f32 kernels): the first whose match accepts a node replaces the
+// op's own lowering for it.
+var altLowerings = map[string][]altLowering{}
+
+type altLowering struct {
+	match func(n *ir.Node) bool
+	lw    *opLowering
+}
+
+// registerAltLowering adds an alternative lowering of op (see
+// altLowerings).
+func registerAltLowering(op string, match func(n *ir.Node) bool, lw *opLowering) {
+	altLowerings[op] = append(altLowerings[op], altLowering{match, lw})
+}
+
+// loweringOf is the lowering that handles n: an alternative that matches
+// it, else its op's (nil when none).
+func loweringOf(n *ir.Node) *opLowering {
+	for _, a := range altLowerings[n.Op] {
+		if a.match(n) {
+			return a.lw
+		}
+	}
+	return lowerings[n.Op]
+}
+
 // HasOp reports whether codegen lowers op (in some of its forms: the
 // node-level conditions are checked per node), for coverage reports.
 func HasOp(domain, op string) bool {
@@ -63,7 +91,7 @@ func HasOp(domain, op string) bool {
 
 // nativeInputs are the inputs a lowered node reads at run time.
 func nativeInputs(n *ir.Node) []*ir.Value {
-	if lw := lowerings[n.Op]; lw != nil && lw.inputs != nil {
+	if lw := loweringOf(n); lw != nil && lw.inputs != nil {
 		return lw.inputs(n)
 	}
 	return n.Inputs
@@ -77,7 +105,7 @@ func checkNode(n *ir.Node, opset int64) error {
 	if n.Domain != "" && n.Domain != "ai.onnx" {
 		return fmt.Errorf("domain %s is not lowered", n.Domain)
 	}
-	lw := lowerings[n.Op]
+	lw := loweringOf(n)
 	if lw == nil {
 		return fmt.Errorf("op %s is not lowered yet", n.Op)
 	}
@@ -182,7 +210,7 @@ func (l *lowering) moveLast(k kernel) {
 
 func (l *lowering) node(n *ir.Node) error {
 	out := n.Outputs[0]
-	lw := lowerings[n.Op]
+	lw := loweringOf(n)
 	if lw.lowerMulti != nil {
 		ks, err := lw.lowerMulti(l, n)
 		for _, k := range ks {

@@ -16,11 +16,11 @@ import (
 
 // TestRealModelsPartitioned compiles the real models of the foundation
 // issue (fetched into the cache by tools/fetch-models.sh) with fixed
-// shapes. Codegen lowers only part of them (Conv, pooling, LSTM, … run on
+// shapes. Codegen may lower only part of them (the rest runs on
 // the interpreter), so they exercise partitioned execution on real graphs:
 // native and interpreter steps alternate, tensors pass between them by
-// name. (Silero VAD is control flow and LSTMs: nothing is lowered, and the
-// bundle runs as one interpreter step.) Outputs must match the interpreter alone within 1e-4 + 1e-3·|x|.
+// name. (Silero VAD is fully native: see TestSileroVADFullyNative.)
+// Outputs must match the interpreter alone within 1e-4 + 1e-3·|x|.
 func TestRealModelsPartitioned(t *testing.T) {
 	for _, tt := range []struct {
 		name, rel string

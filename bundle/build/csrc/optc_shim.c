@@ -330,6 +330,8 @@ static const char *optc_status_text(int32_t rc) {
 		return ": a Gather index is outside the indexed axis";
 	case 3:
 		return ": run-time Resize scales or sizes do not give the compiled output shape";
+	case 4:
+		return ": an integer Div by zero";
 	}
 	return "";
 }

@@ -1,0 +1,87 @@
+package native_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/optc-dev/optc/codegen/codegentest"
+	"github.com/optc-dev/optc/ir"
+	"github.com/optc-dev/optc/runtime/native"
+)
+
+// TestEWIntOps compares Cast, Where and integer arithmetic with the
+// interpreter: integer and bool outputs exactly, float ones within
+// atol/rtol.
+func TestEWIntOps(t *testing.T) {
+	host := codegentest.Host(t)
+	for _, c := range codegentest.EWIntCases() {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			g := c.Build()
+			dir := t.TempDir()
+			res := codegentest.Bundle(t, g, host, c.Shapes, dir, "")
+			if !res.FullyNative() {
+				t.Fatalf("not fully native: %v", res.Fallback)
+			}
+			m, err := native.Open(dir, native.Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			in := codegentest.CaseInputs(g, c.Fixed, 1)
+			got, err := m.Run(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := interpRun(t, g, in)
+			for _, o := range g.Outputs {
+				if err := ewiSame(got[o.Name], want[o.Name]); err != nil {
+					t.Errorf("output %q (%s): %v", o.Name, o.Type, err)
+				}
+			}
+		})
+	}
+}
+
+// ewiSame: equal dtype and shape; integer elements equal, float ones
+// within atol + rtol·|want|.
+func ewiSame(got, want *ir.Tensor) error {
+	if got.DType.IsFloat() {
+		return codegentest.Close(got, want, atol, rtol)
+	}
+	if got.DType != want.DType || fmt.Sprint(got.Shape) != fmt.Sprint(want.Shape) {
+		return fmt.Errorf("%s%v, want %s%v", got.DType, got.Shape, want.DType, want.Shape)
+	}
+	for i := 0; i < want.Len(); i++ {
+		if got.Int64At(i) != want.Int64At(i) {
+			return fmt.Errorf("element %d: got %d, want %d", i, got.Int64At(i), want.Int64At(i))
+		}
+	}
+	return nil
+}
+
+// TestEWIntDivZero: an integer Div by zero fails the run with
+// StatusDivZero (4) instead of trapping.
+func TestEWIntDivZero(t *testing.T) {
+	host := codegentest.Host(t)
+	c := codegentest.EWIntCases()[2]
+	g := c.Build()
+	dir := t.TempDir()
+	codegentest.Bundle(t, g, host, c.Shapes, dir, "")
+	m, err := native.Open(dir, native.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	fixed := map[string]*ir.Tensor{}
+	for k, v := range c.Fixed {
+		fixed[k] = v
+	}
+	fixed["d"] = ir.FromSlice(ir.Int64, []int64{4}, []int64{2, 0, -1, 7})
+	_, err = m.Run(context.Background(), codegentest.CaseInputs(g, fixed, 1))
+	if err == nil || !strings.Contains(err.Error(), "code 4: an integer Div by zero") {
+		t.Errorf("err %v, want code 4 (Div by zero)", err)
+	}
+}
