@@ -269,7 +269,7 @@ func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 // the input. The column bounds of the copied part are compile-time
 // constants per phase, so the copy loop has no selects.
 func (l *convPhases) emitPhaseCopy(b *fnb, src, dst value.Value) {
-	g := l.g
+	g, L := l.g, b.mod.t.Lanes()
 	zeros := func(row value.Value, from, to int64) {
 		if from < to {
 			b.loop(ci(from), ci(to), 1, func(j value.Value) { b.store(cf(0), b.gepF(row, j), 1) })
@@ -287,15 +287,82 @@ func (l *convPhases) emitPhaseCopy(b *fnb, src, dst value.Value) {
 			b.ifElse(b.cur.NewICmp(enum.IPredULT, ih, ci(g.H)), func() {
 				srow := b.gepF(src, b.add(b.mul(ih, ci(g.W)), ci(bb-g.pw)))
 				zeros(row, 0, j0)
-				if j0 < j1 {
-					b.loop(ci(j0), ci(j1), 1, func(j value.Value) {
-						b.store(b.load(b.gepF(srow, b.mul(j, ci(g.sw))), 1), b.gepF(row, j), 1)
-					})
-				}
+				l.copyRun(b, srow, row, j0, j1, g.W+g.pw-bb, L)
 				zeros(row, j1, l.wq)
 			}, func() { zeros(row, 0, l.wq) })
 		})
 	}
+}
+
+// copyRun copies row[j] = srow[j·sw] for j in [j0, j1), where srow may be
+// read below hi only (the end of the input row). Strides 1 and 2 copy L
+// columns at a time: sw vector loads (stride 2: de-interleaved by a
+// shuffle) and one store, under constant masks where the chunk would pass
+// hi or j1; other strides copy element by element.
+func (l *convPhases) copyRun(b *fnb, srow, row value.Value, j0, j1, hi int64, L int) {
+	sw, w := l.g.sw, int64(L)
+	if j0 >= j1 {
+		return
+	}
+	if sw > 2 || L < 4 {
+		b.loop(ci(j0), ci(j1), 1, func(j value.Value) {
+			b.store(b.load(b.gepF(srow, b.mul(j, ci(sw))), 1), b.gepF(row, j), 1)
+		})
+		return
+	}
+	mask := func(from, end int64) (value.Value, bool) {
+		bits := make([]constant.Constant, L)
+		all := true
+		for i := range bits {
+			bits[i] = cbool(from+int64(i) < end)
+			all = all && from+int64(i) < end
+		}
+		return constant.NewVector(types.NewVector(uint64(L), types.I1), bits...), all
+	}
+	chunk := func(j value.Value, jc int64, masked bool) {
+		xs := make([]value.Value, sw)
+		for v := range xs {
+			p := b.gepF(srow, b.add(b.mul(j, ci(sw)), ci(int64(v)*w)))
+			if m, all := mask(jc*sw+int64(v)*w, hi); masked && !all {
+				xs[v] = convMaskedLoad(b, p, m, L)
+			} else {
+				xs[v] = b.load(p, L)
+			}
+		}
+		x := xs[0]
+		if sw == 2 {
+			idx := make([]constant.Constant, L)
+			for i := range idx {
+				idx[i] = ci32(2 * int64(i))
+			}
+			x = b.cur.NewShuffleVector(xs[0], xs[1], constant.NewVector(types.NewVector(uint64(L), tI32), idx...))
+		}
+		var m value.Value
+		if mm, all := mask(jc, j1); masked && !all {
+			m = mm
+		}
+		convMaskedStore(b, x, b.gepF(row, j), m, L)
+	}
+	// Leading chunks that stay below j1 and hi need no masks.
+	jf := j0
+	for jf+w <= j1 && (jf+w)*sw <= hi {
+		jf += w
+	}
+	if jf > j0 {
+		b.loop(ci(j0), ci(jf), w, func(j value.Value) { chunk(j, 0, false) })
+	}
+	for jc := jf; jc < j1; jc += w {
+		chunk(ci(jc), jc, true)
+	}
+}
+
+// convMaskedLoad loads the lanes of mask (a constant <L x i1>) at float* p,
+// zero elsewhere; the other lanes' memory is not touched.
+func convMaskedLoad(b *fnb, p, mask value.Value, L int) value.Value {
+	vt := vecT(L)
+	f := b.mod.declare(fmt.Sprintf("llvm.masked.load.v%df32.p0v%df32", L, L), vt,
+		types.NewPointer(vt), tI32, types.NewVector(uint64(L), types.I1), vt)
+	return b.cur.NewCall(f, b.cur.NewBitCast(p, types.NewPointer(vt)), ci32(4), mask, constF(0, L))
 }
 
 // emitPhaseCopy writes channel ch of image img into the image's block of
