@@ -12,7 +12,8 @@ import (
 // (or per-column) table of ir.PowerTable. The lanes' |k| index the table
 // and the code's sign bit is xor-ed into the float's:
 //
-//   - x86 with AVX-512 and one table per layer, 4-bit storage: a 16-entry
+//   - x86 with AVX-512 and one table per layer, 4-bit storage (uniform
+//     4-bit codes too, through the table c ↦ float(c)): a 16-entry
 //     table over the nibble's 4 bits (entry u holds the value of the
 //     two's-complement code u, sign included) is one constant zmm register
 //     and the decode a single vpermps on the raw nibbles — no shift, abs or
@@ -83,16 +84,17 @@ func nupesPermIntrinsic(b *fnb, L int) string {
 	return ""
 }
 
-// nupesNibbleTable says the 16-entry nibble table applies: per-layer
-// power codes in 4-bit storage on 16 lanes with a variable permute.
+// nupesNibbleTable says the 16-entry nibble table applies: 4-bit storage
+// on 16 lanes with a variable permute, uniform codes (the table is the
+// int→float conversion) or per-layer power codes.
 func nupesNibbleTable(b *fnb, g *gemmQuant, L int) bool {
-	return g.power && !g.colTab && g.width == 4 && L == 16 && nupesPermIntrinsic(b, L) != ""
+	return !g.colTab && g.width == 4 && L == 16 && nupesPermIntrinsic(b, L) != ""
 }
 
 // nupesNibbleLookup decodes 16 lanes whose low 4 bits are 4-bit codes:
-// entry u of the table is sign(c)·T_a[|c|] for c = u − 16·(u ≥ 8), 0 for
-// the code −8, which a power tensor never holds (|k| ≤ Qmax is checked at
-// packing).
+// entry u of the table is, for c = u − 16·(u ≥ 8), sign(c)·T_a[|c|] (0 for
+// the code −8, which a power tensor never holds: |k| ≤ Qmax is checked at
+// packing), or c itself for uniform codes.
 func nupesNibbleLookup(b *fnb, g *gemmQuant, q value.Value, L int) value.Value {
 	tab := make([]constant.Constant, 16)
 	for u := range tab {
@@ -102,6 +104,8 @@ func nupesNibbleLookup(b *fnb, g *gemmQuant, q value.Value, L int) value.Value {
 		}
 		x := float32(0)
 		switch {
+		case !g.power:
+			x = float32(c)
 		case c >= 0 && c <= g.qmax:
 			x = g.table[c]
 		case c < 0 && -c <= g.qmax:

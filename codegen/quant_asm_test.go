@@ -32,8 +32,8 @@ func TestQuantModulesVerifyEncodings(t *testing.T) {
 
 // TestQuantAsm: with one row tile (M = 1) the micro-kernel widens the
 // codes in registers (sign extension of bytes to 32-bit lanes,
-// int→float conversion; NUPES codes through vpermps on a constant table
-// register, or a compare/select chain on NEON) and feeds them to vector
+// int→float conversion; 4-bit codes on AVX-512 and NUPES codes through
+// vpermps on a constant table register, or a compare/select chain on NEON) and feeds them to vector
 // FMAs; with several row tiles (M = 32) the task function decodes each
 // slice with the same instructions and the micro-kernel is the float one.
 // No float32 copy of B is read, and nothing calls an allocator.
@@ -52,11 +52,13 @@ func TestQuantAsm(t *testing.T) {
 		{"qmatmul_i8_1x17x33", "x86_64/x86-64-v4", "_uk1", []string{`vpmovsxbd\s+[^\n]*%zmm`, cvt("zmm"), fma("zmm")}},
 		{"qmatmul_i8_1x17x33", "aarch64/generic", "_uk1", []string{`(sxtl|sshll)\d?\s+v\d+\.(8h|4s)`, `scvtf\s+v\d+\.4s`, `fmla\s+v\d+\.4s`}},
 		{"qmatmul_i4_1x17x33", "x86_64/x86-64-v3", "_uk1", []string{`vpsra[wd]\s|vpmovsxbd\s`, cvt("ymm"), fma("ymm")}},
+		// 4-bit on AVX-512: the nibble → float table is one vpermps.
+		{"qmatmul_i4_1x17x33", "x86_64/x86-64-v4", "_uk1", []string{`vpmovsxbd\s`, `vperm(ps|d)\s+[^\n]*%zmm`, fma("zmm")}},
 		{"qmatmul_i4_1x17x33", "aarch64/generic", "_uk1", []string{`sshr\s+v\d+|sshll`, `scvtf\s+v\d+\.4s`, `fmla\s+v\d+\.4s`}},
 		// Several row tiles: decode per slice in the task (fn "": the whole
 		// module, since a one-task kernel's task is inlined), float
 		// micro-kernel.
-		{"qmatmul_i4_32x64x100", "x86_64/x86-64-v4", "", []string{`vpmovsxbd\s`, cvt("zmm"), `vmovaps\s+%zmm\d+, `}},
+		{"qmatmul_i4_32x64x100", "x86_64/x86-64-v4", "", []string{`vpmovsxbd\s`, `vperm(ps|d)\s+[^\n]*%zmm`, `vmovaps\s+%zmm\d+, `}},
 		{"qmatmul_i4_32x64x100", "x86_64/x86-64-v4", "_uk12", []string{fma("zmm")}},
 		// NUPES: table lookup in registers.
 		{"qmatmul_power4_1x100x40", "x86_64/x86-64-v4", "_uk1", []string{`vperm(ps|d)\s+[^\n]*%zmm`, fma("zmm")}},
