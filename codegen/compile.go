@@ -127,6 +127,9 @@ func Compile(g *ir.Graph, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ctrlSimplify(g); err != nil {
+		return nil, err
+	}
 	if err := ir.Verify(g); err != nil {
 		return nil, err
 	}

@@ -58,6 +58,20 @@
 //	              (channel group of 4, kh, kw, channel): the input is
 //	              copied into z_a-padded planes of 4 interleaved channels
 //	              and im2col is one 32-bit gather per (k, column)
+//	control.go    control flow: after binding, Compile re-infers types inside
+//	              subgraphs, folds what became constant and replaces each If
+//	              with a constant condition by its branch (ctrlSimplify); an
+//	              If with a run-time condition whose branches lower completely
+//	              (outputs of the If's static shapes) branches in the entry
+//	              function between the then and else kernels, each ending in
+//	              copies into the If's outputs; comparisons (Equal, Less, …)
+//	              of small integer or float tensors
+//	lstm.go       LSTM (layouts 0 and 1, all directions, peepholes, clip,
+//	              input_forget, run-time sequence_lens): the input projection
+//	              of all steps as one GEMM, the recurrence as one kernel with
+//	              a vector-FMA GEMV over R^T packed k-major per step
+//	pad_border.go Pad in reflect and edge modes (region copies from the
+//	              output itself with negative or zero strides)
 //	llvm.go       the small layer over llir/llvm the kernels are written in
 //
 // Adding a kernel (Conv, pooling, a normalization, …): a new file with a
@@ -77,5 +91,7 @@
 // Result.Weights, each at a 64-byte aligned offset, in the layout the
 // kernels stream (MatMul/Gemm B operands pre-packed into panels).
 //
-// codegen imports ir and targets; it does not run anything.
+// codegen imports ir, targets and passes (control.go folds what shape
+// binding made constant with passes.Fold, which evaluates nodes on the
+// reference interpreter); it never runs generated code.
 package codegen
