@@ -2,7 +2,6 @@ package native_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -37,29 +36,12 @@ func TestEWIntOps(t *testing.T) {
 			}
 			want := interpRun(t, g, in)
 			for _, o := range g.Outputs {
-				if err := ewiSame(got[o.Name], want[o.Name]); err != nil {
+				if err := codegentest.Same(got[o.Name], want[o.Name], atol, rtol); err != nil {
 					t.Errorf("output %q (%s): %v", o.Name, o.Type, err)
 				}
 			}
 		})
 	}
-}
-
-// ewiSame: equal dtype and shape; integer elements equal, float ones
-// within atol + rtol·|want|.
-func ewiSame(got, want *ir.Tensor) error {
-	if got.DType.IsFloat() {
-		return codegentest.Close(got, want, atol, rtol)
-	}
-	if got.DType != want.DType || fmt.Sprint(got.Shape) != fmt.Sprint(want.Shape) {
-		return fmt.Errorf("%s%v, want %s%v", got.DType, got.Shape, want.DType, want.Shape)
-	}
-	for i := 0; i < want.Len(); i++ {
-		if got.Int64At(i) != want.Int64At(i) {
-			return fmt.Errorf("element %d: got %d, want %d", i, got.Int64At(i), want.Int64At(i))
-		}
-	}
-	return nil
 }
 
 // TestEWIntDivZero: an integer Div by zero fails the run with

@@ -172,9 +172,11 @@ func capiTensorBytes(tb testing.TB, t *ir.Tensor) []byte {
 }
 
 // TestOpCasesCABI runs the case tables of the ConvTranspose attributes,
-// Gather with run-time indices and Resize (codegentest) through the C
-// program on x86-64 and ARM64 (qemu), against the interpreter with
-// TestCABI's tolerance: the ARM64 (NEON) build of these lowerings.
+// Gather with run-time indices, Resize and the typed elementwise ops
+// (codegentest) through the C program on x86-64 and ARM64 (qemu), against
+// the interpreter (float outputs with TestCABI's tolerance, integer ones
+// exactly: float-to-int conversions differ between the two ISAs unless
+// the kernels pin them down).
 func TestOpCasesCABI(t *testing.T) {
 	var cases []codegentest.InputCase
 	for _, c := range codegentest.ConvTransposeCases() {
@@ -182,6 +184,7 @@ func TestOpCasesCABI(t *testing.T) {
 	}
 	cases = append(cases, codegentest.GatherCases()...)
 	cases = append(cases, codegentest.ResizeCases()...)
+	cases = append(cases, codegentest.EWIntCases()...)
 	for _, arch := range []string{"x86_64", "aarch64"} {
 		t.Run(arch, func(t *testing.T) {
 			tc := capiTarget(t, arch)
@@ -201,7 +204,7 @@ func TestOpCasesCABI(t *testing.T) {
 					}
 					want := reference(t, g, in)
 					for _, o := range g.Outputs {
-						if err := codegentest.Close(got[o.Name], want[o.Name], atol, rtol); err != nil {
+						if err := codegentest.Same(got[o.Name], want[o.Name], atol, rtol); err != nil {
 							t.Errorf("output %q: %v", o.Name, err)
 						}
 					}
@@ -229,4 +232,18 @@ func TestGatherOutOfRangeCABI(t *testing.T) {
 			}
 		})
 	}
+}
+
+// capiTensorFromBytes decodes a C program's output of dtype d (the
+// inverse of capiTensorBytes).
+func capiTensorFromBytes(tb testing.TB, b []byte, d ir.DType, shape []int64) *ir.Tensor {
+	tb.Helper()
+	if d == ir.Float32 {
+		return fromF32Bytes(b, shape)
+	}
+	t := ir.NewTensor(d, shape...)
+	if err := binary.Read(bytes.NewReader(b), binary.LittleEndian, t.Data); err != nil {
+		tb.Fatalf("output of %s%v from %d bytes: %v", d, shape, len(b), err)
+	}
+	return t
 }

@@ -184,7 +184,7 @@ func runProgram(t *testing.T, tc *targets.Toolchain, prog, dir, weights string, 
 			t.Fatal(err)
 		}
 		shape, _ := v.Type.Shape.Concrete()
-		out[v.Name] = fromF32Bytes(b, shape)
+		out[v.Name] = capiTensorFromBytes(t, b, v.Type.DType, shape)
 	}
 	return out, stderr.String(), nil
 }
