@@ -46,9 +46,14 @@ import (
 
 // i8Params is the register tile of the int8 kernels: mr rows × nv
 // vectors of lanes int32 accumulators.
+//
+// Without VNNI, x86 uses pmaddwd: bytes widened to 16 bits, products
+// summed in pairs into 32-bit lanes, two accumulators per output vector
+// (the pairs of k), added together once after the k loop — exact, unlike
+// pmaddubsw, whose 16-bit pair sums saturate for u8×s8 codes.
 type i8Params struct {
 	lanes, mr, nv, nr int64
-	vnni              bool
+	vnni, madd        bool
 }
 
 func (c *compiler) i8Params() i8Params {
@@ -57,11 +62,66 @@ func (c *compiler) i8Params() i8Params {
 	switch {
 	case c.t.Name == "x86_64" && c.t.VectorBits == 512 && strings.Contains(c.t.Features, "+avx512vnni"):
 		p.vnni, p.mr = true, 12
+	case c.t.Name == "x86_64":
+		p.madd, p.mr = true, 2
+		if c.t.VectorRegs >= 32 {
+			p.mr = 6
+		}
 	case c.t.VectorRegs >= 32:
 		p.mr = 6
 	}
 	p.nr = p.nv * L
 	return p
+}
+
+// madd returns the pmaddwd of two <2w x i16> values: <w x i32> sums of
+// adjacent products.
+func (p i8Params) maddWD(b *fnb, x, y value.Value) value.Value {
+	L := int(p.lanes)
+	name := map[int]string{4: "llvm.x86.sse2.pmadd.wd", 8: "llvm.x86.avx2.pmadd.wd", 16: "llvm.x86.avx512.pmaddw.d.512"}[L]
+	it := types.NewVector(uint64(2*L), types.I16)
+	f := b.mod.declare(name, i32T(L), it, it)
+	return b.cur.NewCall(f, x, y)
+}
+
+// i8Widen extends the 4·w bytes of v (<w x i32>) to 16 bits and returns
+// the two halves (<2w x i16>: lanes 0…w/2−1 and w/2…w−1 of v).
+func (p i8Params) widen(b *fnb, v value.Value, signed bool) [2]value.Value {
+	L := int(p.lanes)
+	it := types.NewVector(uint64(4*L), types.I16)
+	var x value.Value
+	if signed {
+		x = b.cur.NewSExt(b.cur.NewBitCast(v, i8VecT(4*L)), it)
+	} else {
+		x = b.cur.NewZExt(b.cur.NewBitCast(v, i8VecT(4*L)), it)
+	}
+	var out [2]value.Value
+	for h := range out {
+		m := make([]constant.Constant, 2*L)
+		for i := range m {
+			m[i] = ci32(int64(h*2*L + i))
+		}
+		out[h] = b.cur.NewShuffleVector(x, constant.NewUndef(it), constant.NewVector(types.NewVector(uint64(2*L), tI32), m...))
+	}
+	return out
+}
+
+// i8Bcast16 broadcasts the 4 bytes of the i32 x, extended to 16 bits, to
+// a <2w x i16> (the 4-element pattern repeated).
+func (p i8Params) bcast16(b *fnb, x value.Value, signed bool) value.Value {
+	L := int(p.lanes)
+	v4 := types.NewVector(4, types.I16)
+	var x4 value.Value
+	if signed {
+		x4 = b.cur.NewSExt(b.cur.NewBitCast(x, i8VecT(4)), v4)
+	} else {
+		x4 = b.cur.NewZExt(b.cur.NewBitCast(x, i8VecT(4)), v4)
+	}
+	m := make([]constant.Constant, 2*L)
+	for i := range m {
+		m[i] = ci32(int64(i % 4))
+	}
+	return b.cur.NewShuffleVector(x4, constant.NewUndef(v4), constant.NewVector(types.NewVector(uint64(2*L), tI32), m...))
 }
 
 // i8Act is the activation side of an int8 layer: DequantizeLinear(q,
@@ -468,24 +528,42 @@ func (t i8Tile) emit(e *segEmitter, name string) *lir.Func {
 	case mr == 2:
 		U = 2
 	}
+	A := int64(1) // accumulators per output vector
+	if p.madd {
+		A, U = 2, min(U, 2)
+	}
 	U = max(1, min(U, t.K4))
-	nacc := mr * nv
+	nacc := mr * nv * A
 	init := make([]value.Value, U*nacc)
 	for i := range init {
 		init[i] = constant.NewZeroInitializer(vt)
 	}
 	step := func(k4 value.Value, acc []value.Value) {
 		yv := make([]value.Value, nv)
+		var y16 [][2]value.Value
 		for v := int64(0); v < nv; v++ {
 			ptr := b.cur.NewBitCast(b.gep(tI32, Yw, b.add(b.mul(k4, ci(p.nr)), ci(v*p.lanes))), types.NewPointer(vt))
 			ld := b.cur.NewLoad(vt, ptr)
 			ld.Align = 4
 			yv[v] = ld
+			if p.madd {
+				y16 = append(y16, p.widen(b, ld, t.xUnsigned))
+			}
 		}
 		for r := int64(0); r < mr; r++ {
 			ptr := b.cur.NewBitCast(b.gep(types.I8, X, b.add(ci(r*t.xStride), b.mul(k4, ci(4)))), types.NewPointer(tI32))
 			ld := b.cur.NewLoad(tI32, ptr)
 			ld.Align = 1
+			if p.madd {
+				x16 := p.bcast16(b, ld, !t.xUnsigned)
+				for v := int64(0); v < nv; v++ {
+					for h := int64(0); h < 2; h++ {
+						i := (r*nv+v)*2 + h
+						acc[i] = b.cur.NewAdd(acc[i], p.maddWD(b, y16[v][h], x16))
+					}
+				}
+				continue
+			}
 			xs := b.i8SplatI32(ld, L)
 			for v := int64(0); v < nv; v++ {
 				if t.xUnsigned {
@@ -516,6 +594,19 @@ func (t i8Tile) emit(e *segEmitter, name string) *lir.Func {
 		for i := range acc {
 			acc[i] = b.cur.NewAdd(acc[i], accs[u*nacc+int64(i)])
 		}
+	}
+	if p.madd {
+		// Column c's two pair sums are elements 2c, 2c+1 of lo‖hi.
+		ev, od := make([]constant.Constant, L), make([]constant.Constant, L)
+		for i := range ev {
+			ev[i], od[i] = ci32(int64(2*i)), ci32(int64(2*i+1))
+		}
+		red := make([]value.Value, nacc/2)
+		for i := range red {
+			lo, hi := acc[2*i], acc[2*i+1]
+			red[i] = b.cur.NewAdd(b.cur.NewShuffleVector(lo, hi, constant.NewVector(vt, ev...)), b.cur.NewShuffleVector(lo, hi, constant.NewVector(vt, od...)))
+		}
+		acc = red
 	}
 	// Integer correction, then the float scale: y = scale·(acc − corr).
 	out := make([]value.Value, nacc)

@@ -27,12 +27,17 @@ func TestNativeI8Exact(t *testing.T) {
 	host := codegentest.Host(t)
 	tgs := []*targets.Target{host}
 	if host.Name == "x86_64" {
-		// The portable dot product (bytes widened to 32-bit lanes) on AVX2.
-		v3, err := targets.Lookup("x86_64", "x86-64-v3")
-		if err != nil {
-			t.Fatal(err)
+		// The pmaddwd path (no VNNI) on AVX2 and AVX-512, where this CPU
+		// runs them.
+		for _, mcpu := range []string{"x86-64-v3", "x86-64-v4"} {
+			tg, err := targets.Lookup("x86_64", mcpu)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if missing, _ := targets.MissingFeatures(tg); len(missing) == 0 && tg.Features != host.Features {
+				tgs = append(tgs, tg)
+			}
 		}
-		tgs = append(tgs, v3)
 	}
 	for _, tg := range tgs {
 		vnni := strings.Contains(tg.Features, "+avx512vnni")
