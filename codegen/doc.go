@@ -29,6 +29,10 @@
 //	              per-dim tap tables computed at run time (scales, sizes and
 //	              roi may be run-time inputs; ones that disagree with the
 //	              compiled shape return StatusResizeScales)
+//	ew_int.go     typed elementwise: Cast (f32, f64, integers, bool), Where,
+//	              integer Add/Sub/Mul/Div/Max/Min/Neg/Abs (scalar loops;
+//	              a zero divisor returns StatusDivZero); the integer forms
+//	              of ew.go's ops arrive through registerAltLowering
 //	conv.go, conv_dw.go, conv_transpose.go   Conv as im2col (packed
 //	              straight into the GEMM's B panels) + the GEMM micro-kernel
 //	              with bias/activation epilogue, per image and group;
@@ -85,6 +89,11 @@
 //
 //	int32_t f(const void *const *inputs, void *const *outputs,
 //	          const uint8_t *weights, uint8_t *scratch, void *pool);
+//
+// It returns 0, or one of the Status* codes when a run-time check of a
+// kernel fails (a Gather index out of range, Resize scales that do not
+// give the compiled shape, an integer division by zero); the shim turns
+// the code into optc_last_error's message.
 //
 // and a fully native graph's single segment is also exported as
 // optc_graph_run. Weights are stored contiguously in the order of
