@@ -1,10 +1,15 @@
 package codegen_test
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/optc-dev/optc/codegen/codegentest"
 	"github.com/optc-dev/optc/ir"
+	"github.com/optc-dev/optc/targets"
 )
 
 func convGraph() *ir.Graph {
@@ -29,4 +34,56 @@ func dwConvGraph() *ir.Graph {
 // llc at every target level (the no-FMA baseline and AVX-512 included).
 func TestConvModulesVerify(t *testing.T) {
 	verifyModules(t, codegentest.ConvCases(), []string{"x86_64/x86-64", "x86_64/x86-64-v4", "aarch64/generic"}, true)
+}
+
+func convCaseGraph(name string) func() *ir.Graph {
+	return func() *ir.Graph {
+		for _, c := range codegentest.ConvCases() {
+			if c.Name == name {
+				return c.Build()
+			}
+		}
+		panic("no conv case " + name)
+	}
+}
+
+// TestConvDirectAsm: the direct conv's micro-kernel is vector FMAs on
+// vector loads of the phase planes (no gathers, no scalar loads of the
+// input), its epilogue stores the output grid's partial rows with masked
+// stores, and a stride-2 phase copy de-interleaves with a shuffle.
+func TestConvDirectAsm(t *testing.T) {
+	for _, tc := range []struct {
+		target, fn string
+		res        []string
+	}{
+		{"x86_64/x86-64-v4", "_uk", []string{`vfmadd\d+ps\s+[^\n]*%zmm`, `vmovups\s+%zmm\d+, [^\n]*\{%k\d\}`, `-vgather`, `-call`}},
+		{"x86_64/x86-64-v3", "_uk", []string{`vfmadd\d+ps\s+[^\n]*%ymm`, `vmaskmovps`, `-vgather`, `-call`}},
+		{"aarch64/generic", "_uk", []string{`fmla\s+v\d+\.4s`, `-bl\s`}},
+		{"x86_64/x86-64-v4", "_conv", []string{`vpermt2ps|vshufps`}},
+	} {
+		t.Run(tc.target+tc.fn, func(t *testing.T) {
+			t.Parallel()
+			arch, mcpu, _ := strings.Cut(tc.target, "/")
+			target, err := targets.Lookup(arch, mcpu)
+			if err != nil {
+				t.Fatal(err)
+			}
+			asm := compileAsm(t, convCaseGraph("conv3x3_s2_batch17")(), target)
+			text := funcAsm(asm, tc.fn)
+			if text == "" {
+				t.Fatalf("no function matching %q", tc.fn)
+			}
+			for _, re := range tc.res {
+				neg := strings.HasPrefix(re, "-")
+				if regexp.MustCompile(strings.TrimPrefix(re, "-")).MatchString(text) == neg {
+					t.Errorf("%s %s: %q (negated: %v) does not hold", tc.target, tc.fn, re, neg)
+				}
+			}
+			if t.Failed() {
+				p := filepath.Join(os.TempDir(), "optc-conv-direct.s")
+				os.WriteFile(p, []byte(asm), 0o644)
+				t.Logf("assembly in %s", p)
+			}
+		})
+	}
 }
