@@ -25,7 +25,7 @@ import (
 // OPTC_SPEC_MEASURE_ONLY select pairs and strategies by substring).
 // OPTC_SPEC_BACKEND=native runs target and draft on the native backend
 // (llm.NewNative, OPTC_SPEC_THREADS threads, default 1) instead of the
-// interpreter.
+// interpreter; OPTC_SPEC_GUARD=1 decodes under the default Guard.
 func TestMeasureTable(t *testing.T) {
 	if os.Getenv("OPTC_SPEC_MEASURE") == "" {
 		t.Skip("set OPTC_SPEC_MEASURE=1 to measure (minutes)")
@@ -38,6 +38,7 @@ func TestMeasureTable(t *testing.T) {
 	runs := 5
 	fmt.Sscan(os.Getenv("OPTC_SPEC_MEASURE_RUNS"), &runs)
 	backend := measureBackendName(t)
+	guard := os.Getenv("OPTC_SPEC_GUARD") != "" // the default guard on every row
 	type setup struct {
 		name    string
 		target  Model
@@ -94,7 +95,7 @@ func TestMeasureTable(t *testing.T) {
 		d3, _ := AutoDraft(st, 3)
 		setups = append(setups, setup{"stories260K / auto:3", stb, measureOn(t, backend, d3), prompts, nil})
 	}
-	fmt.Printf("backend %s, GOMAXPROCS %d, %d tokens per prompt, %d runs after a warm-up (medians)\n\n", backend, runtime.GOMAXPROCS(0), n, runs)
+	fmt.Printf("backend %s, guard %v, GOMAXPROCS %d, %d tokens per prompt, %d runs after a warm-up (medians)\n\n", backend, guard, runtime.GOMAXPROCS(0), n, runs)
 	wanted := func(name string) bool {
 		return pairs == "" || slices.ContainsFunc(strings.Split(pairs, ","), func(p string) bool { return strings.Contains(name, p) })
 	}
@@ -147,6 +148,9 @@ func TestMeasureTable(t *testing.T) {
 				var compiled int
 				cfg := BenchConfig{Prompts: s.prompts, GenTokens: n, Runs: runs, Sampler: llm.SamplerConfig{Temperature: temp, Seed: 1},
 					AfterWarmup: func() { compiled = measureBundles(s.target, d) }}
+				if guard {
+					cfg.Guard = &Guard{}
+				}
 				r, err := Bench(ctx, s.target, mk, cfg)
 				for try := 0; err == nil && try < 2 && measureBundles(s.target, d) != compiled; try++ {
 					r, err = Bench(ctx, s.target, mk, cfg)
