@@ -85,10 +85,10 @@ func armModels() []armModel {
 // A model that codegen does not lower completely cannot run in a plain C
 // program (its interpreter steps need the Go runtime): the subtest skips,
 // naming the nodes that fall back, and starts running by itself once
-// codegen lowers them. At the time of writing that is silero VAD (If and
-// Equal: its body is one If) and the two LMs (run-time shape arithmetic:
-// Shape, Cast, Slice with run-time bounds, Where). -short skips PP-OCR det
-// under qemu (about a minute on a loaded 2-core machine).
+// codegen lowers them. At the time of writing that is the two LMs
+// (run-time shape arithmetic: Shape, Range, Slice with run-time bounds;
+// Sin, Cos); Silero VAD runs since LSTM and If are lowered. -short skips
+// PP-OCR det under qemu (about half a minute on a loaded 2-core machine).
 func TestModelsCABI(t *testing.T) {
 	for _, arch := range []string{"x86_64", "aarch64"} {
 		t.Run(arch, func(t *testing.T) {
