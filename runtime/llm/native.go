@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -500,10 +499,7 @@ func (nm *NativeModel) fingerprint(g *ir.Graph) (string, error) {
 
 // compile builds the bundle of g for key's shapes into dir.
 func (nm *NativeModel) compile(ctx context.Context, g *ir.Graph, key nativeKey, dir string) (*native.Model, map[string]int, error) {
-	cg, err := nativeCloneGraph(g)
-	if err != nil {
-		return nil, nil, fmt.Errorf("native backend: %s: %w", nm.src.Name, err)
-	}
+	cg := ir.CloneGraph(g) // codegen binds shapes in place
 	shapes := map[string][]int64{}
 	for _, v := range cg.Inputs {
 		switch v.Name {
@@ -550,52 +546,6 @@ func (s NativeStats) FallbackSummary() string {
 	}
 	sort.Strings(ops)
 	return strings.Join(ops, " ")
-}
-
-// nativeCloneGraph copies g's nodes and values (codegen binds shapes in
-// place); constants' tensors and attributes are shared, not copied.
-func nativeCloneGraph(g *ir.Graph) (*ir.Graph, error) {
-	vals := map[*ir.Value]*ir.Value{}
-	val := func(v *ir.Value) *ir.Value {
-		if v == nil {
-			return nil
-		}
-		if c, ok := vals[v]; ok {
-			return c
-		}
-		c := &ir.Value{Name: v.Name, Type: v.Type, Const: v.Const}
-		c.Type.Shape = slices.Clone(v.Type.Shape)
-		vals[v] = c
-		return c
-	}
-	out := &ir.Graph{Name: g.Name, Opsets: g.Opsets}
-	for _, v := range g.Inputs {
-		out.Inputs = append(out.Inputs, val(v))
-	}
-	for _, v := range g.Consts {
-		out.Consts = append(out.Consts, val(v))
-	}
-	for _, n := range g.Nodes {
-		if len(n.Subgraphs()) > 0 {
-			return nil, fmt.Errorf("%s has subgraphs, which the native backend does not copy", n.Describe())
-		}
-		c := &ir.Node{Op: n.Op, Domain: n.Domain, Name: n.Name, Attrs: maps.Clone(n.Attrs)}
-		for _, v := range n.Inputs {
-			c.Inputs = append(c.Inputs, val(v))
-		}
-		for _, v := range n.Outputs {
-			o := val(v)
-			if o != nil {
-				o.Def = c
-			}
-			c.Outputs = append(c.Outputs, o)
-		}
-		out.Nodes = append(out.Nodes, c)
-	}
-	for _, v := range g.Outputs {
-		out.Outputs = append(out.Outputs, val(v))
-	}
-	return out, nil
 }
 
 // nativeBindInputs fixes the inputs' shapes and infers the rest, before
