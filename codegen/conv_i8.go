@@ -3,7 +3,6 @@ package codegen
 import (
 	"fmt"
 
-	lir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/constant"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/types"
@@ -67,12 +66,7 @@ func i8ConvForm(n *ir.Node) ([]float32, error) {
 // absorb rule.
 type i8ConvKernel struct {
 	*convKernel
-	ip     i8Params
-	act    *i8Act
-	K4     int64
-	w      *Weight
-	corr   *Weight
-	scales *Weight
+	i8Layer
 }
 
 func i8TryConv(l *lowering, n *ir.Node) (kernel, bool, error) {
@@ -104,7 +98,7 @@ func i8TryConv(l *lowering, n *ir.Node) (kernel, bool, error) {
 		gk.epi = &expr{op: "Add", args: []*expr{gk.epi, leafExpr(1)}}
 	}
 	CG := (g.C + 3) / 4
-	k := &i8ConvKernel{convKernel: &convKernel{gemmKernel: gk, g: g, x: act.q}, ip: c.i8Params(), act: act, K4: CG * g.KH * g.KW}
+	k := &i8ConvKernel{convKernel: &convKernel{gemmKernel: gk, g: g, x: act.q}, i8Layer: i8Layer{ip: c.i8Params(), act: act, K4: CG * g.KH * g.KW}}
 	ws, _ := concreteShape(wv)
 	codes := wv.Const.Enc.(*ir.Quantized).UnpackCodes(int(g.M * K))
 	code := func(kk, m int64) int32 { return codes[m*K+kk] }
@@ -131,13 +125,7 @@ func i8TryConv(l *lowering, n *ir.Node) (kernel, bool, error) {
 	return k, true, nil
 }
 
-func (k *i8ConvKernel) inputs() []buf {
-	bufs := []buf{{v: k.act.q}, {w: k.w}, {w: k.corr}, {w: k.scales}}
-	for _, lf := range k.leaves {
-		bufs = append(bufs, lf.b)
-	}
-	return bufs
-}
+func (k *i8ConvKernel) inputs() []buf { return k.bufs(k.leaves) }
 
 // i8Plane is the padded input plane's size (rows × cols, covering every
 // position the output grid reads).
@@ -158,15 +146,7 @@ func (k *i8ConvKernel) temps() []int64 {
 
 func (k *i8ConvKernel) describe() string {
 	g := k.g
-	s := fmt.Sprintf("conv i8 %dx%d s%dx%d d%dx%d im2col-gemm %dx%dx%d batch %d (u8 activations zp %d, int32 accumulators", g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, k.M, k.N, k.K, g.Nb, k.act.zp)
-	if k.ip.vnni {
-		s += ", vpdpbusd"
-	}
-	s += fmt.Sprintf(", tile %dx%d) %s", k.ip.mr, k.ip.nr, k.node)
-	if !k.epi.isLeaf(0) {
-		s += " epilogue " + k.epi.String()
-	}
-	return s
+	return k.describeI8(fmt.Sprintf("conv i8 %dx%d s%dx%d d%dx%d im2col-gemm %dx%dx%d batch %d", g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, k.M, k.N, k.K, g.Nb), k.gemmKernel)
 }
 
 // emitPadI8 copies the codes into zero-point-padded planes of four
@@ -298,50 +278,25 @@ func (k *i8ConvKernel) emit(e *segEmitter, temps []int64) error {
 	g, p := k.g, k.ip
 	k.emitPadI8(e, temps[0])
 	k.emitIm2colI8(e, temps[0], temps[1])
-	tile := i8Tile{p: p, gk: k.gemmKernel, mr: p.mr, K4: k.K4, xStride: 4 * k.K4, perRow: true, ldc: k.N}
-	full := tile.emit(e, e.kname+"_uk")
-	var rem *lir.Func
-	if r := k.M % p.mr; r != 0 {
-		tile.mr = r
-		rem = tile.emit(e, fmt.Sprintf("%s_uk%d", e.kname, r))
-	}
+	calls := i8Tile{p: p, gk: k.gemmKernel, mr: p.mr, K4: k.K4, xStride: 4 * k.K4, perRow: true, ldc: k.N}.calls(e, k.M, k.N)
 	P := k.panelsI8()
 	mc, nc := i8Blocks(k.M, k.N*g.Nb, p.mr, p.nr)
-	nMC, nNC := (k.M+mc-1)/mc, (k.N+nc-1)/nc
-	per := nMC * nNC
+	per := (k.M + mc - 1) / mc * ((k.N + nc - 1) / nc)
 	b, ctx, begin, end := e.task("_gemm")
 	X := b.cur.NewBitCast(e.ptr(b, ctx, buf{w: k.w}), tI8P)
 	Y0 := b.cur.NewBitCast(e.tempPtr(b, ctx, temps[1]), tI8P)
-	corr := b.cur.NewBitCast(e.ptr(b, ctx, buf{w: k.corr}), types.NewPointer(tI32))
-	scl := e.ptr(b, ctx, buf{w: k.scales})
+	corr, scl, leaves := k.ptrsI8(e, b, ctx, k.leaves)
 	C0 := e.outPtr(b, ctx, k.out)
-	leaves := make([]value.Value, len(k.leaves))
-	for i, lf := range k.leaves {
-		leaves[i] = e.ptr(b, ctx, lf.b)
-	}
 	b.loop(begin, end, 1, func(t value.Value) {
 		bi := b.cur.NewSDiv(t, ci(per))
-		t = b.cur.NewSRem(t, ci(per))
 		Y := b.gep(types.I8, Y0, b.mul(bi, ci(P*k.K4*p.nr*4)))
 		C := b.gepF(C0, b.mul(bi, ci(k.M*k.N)))
 		rowBase := b.mul(bi, ci(k.M))
-		i0 := b.mul(b.cur.NewSDiv(t, ci(nNC)), ci(mc))
-		i1 := b.minI(b.add(i0, ci(mc)), ci(k.M))
-		j0 := b.mul(b.cur.NewSRem(t, ci(nNC)), ci(nc))
-		j1 := b.minI(b.add(j0, ci(nc)), ci(k.N))
-		fullEnd := b.add(i0, b.mul(b.cur.NewSDiv(b.cur.NewSub(i1, i0), ci(p.mr)), ci(p.mr)))
-		b.loop(j0, j1, p.nr, func(jp value.Value) {
-			ncol := b.minI(ci(p.nr), b.cur.NewSub(ci(k.N), jp))
+		i0, i1, j0, j1 := i8Block(b, b.cur.NewSRem(t, ci(per)), k.M, k.N, mc, nc)
+		calls(b, i0, i1, j0, j1, func(m, jp, ncol value.Value) []value.Value {
 			yp := b.gep(types.I8, Y, b.mul(b.cur.NewSDiv(jp, ci(p.nr)), ci(k.K4*p.nr*4)))
-			call := func(f *lir.Func, m value.Value) {
-				args := []value.Value{b.gep(types.I8, X, b.mul(m, ci(4*k.K4))), yp, b.gepF(C, b.add(b.mul(m, ci(k.N)), jp)),
-					ncol, b.add(rowBase, m), jp, b.gep(tI32, corr, m), b.gepF(scl, m)}
-				b.cur.NewCall(f, append(args, leaves...)...)
-			}
-			b.loop(i0, fullEnd, p.mr, func(m value.Value) { call(full, m) })
-			if rem != nil {
-				b.ifThen(b.cur.NewICmp(enum.IPredSLT, fullEnd, i1), func() { call(rem, fullEnd) })
-			}
+			return append([]value.Value{b.gep(types.I8, X, b.mul(m, ci(4*k.K4))), yp, b.gepF(C, b.add(b.mul(m, ci(k.N)), jp)),
+				ncol, b.add(rowBase, m), jp, b.gep(tI32, corr, m), b.gepF(scl, m)}, leaves...)
 		})
 	})
 	e.launch(b, g.Nb*per, 2*float64(g.Nb*k.M*k.N*k.K)/4)

@@ -708,13 +708,92 @@ func i8Corrections(K, N, padTo int64, zp int32, code func(k, n int64) int32) []b
 // GEMM.
 type i8GemmKernel struct {
 	*gemmKernel
+	i8Layer
+	packA bool // A is copied into rows of 4·K4 bytes (K%4 != 0, or int8 codes)
+}
+
+// i8Layer is what the int8 GEMM and Conv kernels share: the activation
+// codes, the packed weight codes, their int32 corrections and the float
+// scales.
+type i8Layer struct {
 	ip     i8Params
 	act    *i8Act
 	K4     int64
-	packA  bool // A is copied into rows of 4·K4 bytes (K%4 != 0, or int8 codes)
 	w      *Weight
 	corr   *Weight
 	scales *Weight
+}
+
+// bufs are the buffers an int8 kernel reads.
+func (q *i8Layer) bufs(leaves []gemmLeaf) []buf {
+	bufs := []buf{{v: q.act.q}, {w: q.w}, {w: q.corr}, {w: q.scales}}
+	for _, lf := range leaves {
+		bufs = append(bufs, lf.b)
+	}
+	return bufs
+}
+
+// describeI8 is a kernel description: head, then the common part.
+func (q *i8Layer) describeI8(head string, gk *gemmKernel) string {
+	s := fmt.Sprintf("%s (u8 activations zp %d, int32 accumulators", head, q.act.zp)
+	switch {
+	case q.ip.vnni:
+		s += ", vpdpbusd"
+	case q.ip.madd:
+		s += ", pmaddwd"
+	}
+	s += fmt.Sprintf(", tile %dx%d) %s", q.ip.mr, q.ip.nr, gk.node)
+	if !gk.epi.isLeaf(0) {
+		s += " epilogue " + gk.epi.String()
+	}
+	return s
+}
+
+// i8Calls emits the int8 micro-kernels (full height, and the remainder
+// when rows % mr != 0) and returns a function that, inside a task, calls
+// them over rows [i0, i1) × columns [j0, j1) (of N) in tiles of mr × nr;
+// args gives the arguments of the tile at row i, panel column jp, with
+// ncol columns.
+func (t i8Tile) calls(e *segEmitter, rows, N int64) func(b *fnb, i0, i1, j0, j1 value.Value, args func(i, jp, ncol value.Value) []value.Value) {
+	p := t.p
+	full := t.emit(e, e.kname+"_uk")
+	var rem *lir.Func
+	if r := rows % p.mr; r != 0 {
+		t.mr = r
+		rem = t.emit(e, fmt.Sprintf("%s_uk%d", e.kname, r))
+	}
+	return func(b *fnb, i0, i1, j0, j1 value.Value, args func(i, jp, ncol value.Value) []value.Value) {
+		fullEnd := b.add(i0, b.mul(b.cur.NewSDiv(b.cur.NewSub(i1, i0), ci(p.mr)), ci(p.mr)))
+		b.loop(j0, j1, p.nr, func(jp value.Value) {
+			ncol := b.minI(ci(p.nr), b.cur.NewSub(ci(N), jp))
+			b.loop(i0, fullEnd, p.mr, func(i value.Value) { b.cur.NewCall(full, args(i, jp, ncol)...) })
+			if rem != nil {
+				b.ifThen(b.cur.NewICmp(enum.IPredSLT, fullEnd, i1), func() { b.cur.NewCall(rem, args(fullEnd, jp, ncol)...) })
+			}
+		})
+	}
+}
+
+// i8Block returns task t's rows [i0, i1) of M and columns [j0, j1) of N
+// in blocks of mc × nc (nNC column blocks).
+func i8Block(b *fnb, t value.Value, M, N, mc, nc int64) (i0, i1, j0, j1 value.Value) {
+	nNC := (N + nc - 1) / nc
+	i0 = b.mul(b.cur.NewSDiv(t, ci(nNC)), ci(mc))
+	i1 = b.minI(b.add(i0, ci(mc)), ci(M))
+	j0 = b.mul(b.cur.NewSRem(t, ci(nNC)), ci(nc))
+	j1 = b.minI(b.add(j0, ci(nc)), ci(N))
+	return
+}
+
+// ptrsI8 loads, in a task, the pointers of the corrections, scales and
+// epilogue leaves.
+func (q *i8Layer) ptrsI8(e *segEmitter, b *fnb, ctx value.Value, leaves []gemmLeaf) (corr, scl value.Value, lv []value.Value) {
+	corr = b.cur.NewBitCast(e.ptr(b, ctx, buf{w: q.corr}), types.NewPointer(tI32))
+	scl = e.ptr(b, ctx, buf{w: q.scales})
+	for _, lf := range leaves {
+		lv = append(lv, e.ptr(b, ctx, lf.b))
+	}
+	return corr, scl, lv
 }
 
 func i8TryGemm(l *lowering, n *ir.Node) (kernel, bool, error) {
@@ -740,7 +819,7 @@ func i8TryGemm(l *lowering, n *ir.Node) (kernel, bool, error) {
 	if transB {
 		gk.N = bs[0]
 	}
-	k := &i8GemmKernel{gemmKernel: gk, ip: c.i8Params(), act: act}
+	k := &i8GemmKernel{gemmKernel: gk, i8Layer: i8Layer{ip: c.i8Params(), act: act}}
 	k.K4 = (gk.K + 3) / 4
 	k.packA = gk.K%4 != 0 || act.signed
 	alpha, beta := float32(1), 1.0
@@ -776,13 +855,7 @@ func i8TryGemm(l *lowering, n *ir.Node) (kernel, bool, error) {
 	return k, true, nil
 }
 
-func (k *i8GemmKernel) inputs() []buf {
-	bufs := []buf{{v: k.act.q}, {w: k.w}, {w: k.corr}, {w: k.scales}}
-	for _, lf := range k.leaves {
-		bufs = append(bufs, lf.b)
-	}
-	return bufs
-}
+func (k *i8GemmKernel) inputs() []buf { return k.bufs(k.leaves) }
 
 func (k *i8GemmKernel) temps() []int64 {
 	if k.packA {
@@ -792,19 +865,11 @@ func (k *i8GemmKernel) temps() []int64 {
 }
 
 func (k *i8GemmKernel) describe() string {
-	s := fmt.Sprintf("gemm i8 %dx%dx%d (u8 activations zp %d, packed i8 constant B, int32 accumulators", k.M, k.N, k.K, k.act.zp)
-	if k.ip.vnni {
-		s += ", vpdpbusd"
-	}
-	s += fmt.Sprintf(", tile %dx%d) %s", k.ip.mr, k.ip.nr, k.node)
-	if !k.epi.isLeaf(0) {
-		s += " epilogue " + k.epi.String()
-	}
-	return s
+	return k.describeI8(fmt.Sprintf("gemm i8 %dx%dx%d", k.M, k.N, k.K), k.gemmKernel)
 }
 
-// i8Blocks splits rows into blocks of about rowsPer and columns into
-// blocks of whole panels so that there are at least gemmMinTasks tasks
+// i8Blocks cuts rows into blocks of 8 tiles and columns into blocks of
+// whole panels, narrowed until there are at least gemmMinTasks tasks
 // when the matrix allows.
 func i8Blocks(M, N, mr, nr int64) (mc, nc int64) {
 	mc = mr * 8
@@ -819,7 +884,7 @@ func i8Blocks(M, N, mr, nr int64) (mc, nc int64) {
 // i8PackRows copies M rows of K codes (src, row stride K) into rows of
 // 4·K4 bytes at dst, flipping int8 codes to the unsigned domain (x ^ 0x80)
 // and zero-filling past K. One task per row.
-func i8PackRows(e *segEmitter, b *fnb, t, src, dst value.Value, K, K4 int64, signed bool) {
+func i8PackRows(b *fnb, t, src, dst value.Value, K, K4 int64, signed bool) {
 	s := b.gep(types.I8, src, b.mul(t, ci(K)))
 	d := b.gep(types.I8, dst, b.mul(t, ci(4*K4)))
 	b.loop(ci(0), ci(4*K4), 1, func(kk value.Value) {
@@ -842,17 +907,11 @@ func (k *i8GemmKernel) emit(e *segEmitter, temps []int64) error {
 		b, ctx, begin, end := e.task("_packa")
 		dst := b.cur.NewBitCast(e.tempPtr(b, ctx, temps[0]), tI8P)
 		src := A(b, ctx)
-		b.loop(begin, end, 1, func(t value.Value) { i8PackRows(e, b, t, src, dst, k.K, k.K4, k.act.signed) })
+		b.loop(begin, end, 1, func(t value.Value) { i8PackRows(b, t, src, dst, k.K, k.K4, k.act.signed) })
 		e.launch(b, k.M, float64(k.M*k.K))
 		xStride = 4 * k.K4
 	}
-	tile := i8Tile{p: p, gk: k.gemmKernel, mr: p.mr, K4: k.K4, xStride: xStride, xUnsigned: true, ldc: k.N}
-	full := tile.emit(e, e.kname+"_uk")
-	var rem *lir.Func
-	if r := k.M % p.mr; r != 0 {
-		tile.mr = r
-		rem = tile.emit(e, fmt.Sprintf("%s_uk%d", e.kname, r))
-	}
+	calls := i8Tile{p: p, gk: k.gemmKernel, mr: p.mr, K4: k.K4, xStride: xStride, xUnsigned: true, ldc: k.N}.calls(e, k.M, k.N)
 	mc, nc := i8Blocks(k.M, k.N, p.mr, p.nr)
 	nMC, nNC := (k.M+mc-1)/mc, (k.N+nc-1)/nc
 	b, ctx, begin, end := e.task("_gemm")
@@ -861,31 +920,14 @@ func (k *i8GemmKernel) emit(e *segEmitter, temps []int64) error {
 		X = b.cur.NewBitCast(e.tempPtr(b, ctx, temps[0]), tI8P)
 	}
 	Y := b.cur.NewBitCast(e.ptr(b, ctx, buf{w: k.w}), tI8P)
-	corr := b.cur.NewBitCast(e.ptr(b, ctx, buf{w: k.corr}), types.NewPointer(tI32))
-	scl := e.ptr(b, ctx, buf{w: k.scales})
+	corr, scl, leaves := k.ptrsI8(e, b, ctx, k.leaves)
 	C := e.outPtr(b, ctx, k.out)
-	leaves := make([]value.Value, len(k.leaves))
-	for i, lf := range k.leaves {
-		leaves[i] = e.ptr(b, ctx, lf.b)
-	}
 	b.loop(begin, end, 1, func(t value.Value) {
-		i0 := b.mul(b.cur.NewSDiv(t, ci(nNC)), ci(mc))
-		i1 := b.minI(b.add(i0, ci(mc)), ci(k.M))
-		j0 := b.mul(b.cur.NewSRem(t, ci(nNC)), ci(nc))
-		j1 := b.minI(b.add(j0, ci(nc)), ci(k.N))
-		fullEnd := b.add(i0, b.mul(b.cur.NewSDiv(b.cur.NewSub(i1, i0), ci(p.mr)), ci(p.mr)))
-		b.loop(j0, j1, p.nr, func(jp value.Value) {
-			ncol := b.minI(ci(p.nr), b.cur.NewSub(ci(k.N), jp))
+		i0, i1, j0, j1 := i8Block(b, t, k.M, k.N, mc, nc)
+		calls(b, i0, i1, j0, j1, func(i, jp, ncol value.Value) []value.Value {
 			yp := b.gep(types.I8, Y, b.mul(b.cur.NewSDiv(jp, ci(p.nr)), ci(k.K4*p.nr*4)))
-			call := func(f *lir.Func, ir value.Value) {
-				args := []value.Value{b.gep(types.I8, X, b.mul(ir, ci(xStride))), yp, b.gepF(C, b.add(b.mul(ir, ci(k.N)), jp)),
-					ncol, ir, jp, b.gep(tI32, corr, jp), b.gepF(scl, jp)}
-				b.cur.NewCall(f, append(args, leaves...)...)
-			}
-			b.loop(i0, fullEnd, p.mr, func(ir value.Value) { call(full, ir) })
-			if rem != nil {
-				b.ifThen(b.cur.NewICmp(enum.IPredSLT, fullEnd, i1), func() { call(rem, fullEnd) })
-			}
+			return append([]value.Value{b.gep(types.I8, X, b.mul(i, ci(xStride))), yp, b.gepF(C, b.add(b.mul(i, ci(k.N)), jp)),
+				ncol, i, jp, b.gep(tI32, corr, jp), b.gepF(scl, jp)}, leaves...)
 		})
 	})
 	e.launch(b, nMC*nNC, 2*float64(k.M*k.N*k.K)/4)
