@@ -14,6 +14,7 @@ import (
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/passes/quant"
 	"github.com/optc-dev/optc/runtime/native"
+	"github.com/optc-dev/optc/targets"
 )
 
 // Weight-only quantized GEMM: native code on the packed codes equals the
@@ -114,63 +115,82 @@ func TestNativeQuantEncodings(t *testing.T) {
 // float32: the code (or table entry, minus the zero point) times 1 plus
 // zeros is exact, and the one rounding is the scale's multiply, the same
 // product Decode rounds. Both schedules: M = K (decode per slice) and
-// M = 1 (in registers), every unit row.
+// M = 1 (in registers), every unit row. On an x86-64 host also for the
+// lower levels that run here: x86-64-v3 (8 lanes: the table through
+// vpermps on |k| and the sign bit) and x86-64 (4 lanes: the portable
+// select chain, the aarch64 code path).
 func TestNativeQuantDecodeExact(t *testing.T) {
 	host := codegentest.Host(t)
+	tgs := []*targets.Target{host}
+	if host.Name == "x86_64" {
+		for _, mcpu := range []string{"x86-64-v3", "x86-64"} {
+			tg, err := targets.Lookup("x86_64", mcpu)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tgs = append(tgs, tg)
+		}
+	}
 	const K, N = 70, 37
 	for _, s := range codegentest.QuantEncodingSpecs() {
-		for _, trans := range []bool{false, true} {
-			c := codegentest.QuantDecodeCase(s, K, N, trans)
-			t.Run(c.Name, func(t *testing.T) {
-				t.Parallel()
-				for _, M := range []int64{K, 1} {
-					g := c.Build()
-					var w *ir.Value
-					for _, v := range g.Consts {
-						if _, ok := v.Const.Enc.(*ir.Quantized); ok {
-							w = v
+		for ti, tg := range tgs {
+			for _, trans := range []bool{false, true} {
+				if ti > 0 && trans {
+					continue // the transposed packing is target independent
+				}
+				host := tg
+				c := codegentest.QuantDecodeCase(s, K, N, trans)
+				t.Run(c.Name+"/"+tg.CPU, func(t *testing.T) {
+					t.Parallel()
+					for _, M := range []int64{K, 1} {
+						g := c.Build()
+						var w *ir.Value
+						for _, v := range g.Consts {
+							if _, ok := v.Const.Enc.(*ir.Quantized); ok {
+								w = v
+							}
 						}
-					}
-					want, err := w.Const.Dense() // Quantized.Decode
-					if err != nil {
-						t.Fatal(err)
-					}
-					wd := want.Data.([]float32)
-					dir := t.TempDir()
-					res := codegentest.Bundle(t, g, host, map[string][]int64{"x": {M, K}}, dir, "")
-					if !res.FullyNative() || len(res.Decoded) != 0 {
-						t.Fatalf("fully native %v, decoded %v", res.FullyNative(), res.Decoded)
-					}
-					m, err := native.Open(dir, native.Options{Threads: 2})
-					if err != nil {
-						t.Fatal(err)
-					}
-					for r0 := int64(0); r0 < K; r0 += M {
-						x := make([]float32, M*K)
-						for i := int64(0); i < M; i++ {
-							x[i*K+r0+i] = 1
-						}
-						out, err := m.Run(context.Background(), map[string]*ir.Tensor{"x": ir.FromSlice(ir.Float32, []int64{M, K}, x)})
+						want, err := w.Const.Dense() // Quantized.Decode
 						if err != nil {
 							t.Fatal(err)
 						}
-						got := out[g.Outputs[0].Name].Data.([]float32)
-						for i := int64(0); i < M; i++ {
-							for n := int64(0); n < N; n++ {
-								kk := r0 + i
-								ref := wd[kk*N+n]
-								if trans {
-									ref = wd[n*K+kk]
-								}
-								if got[i*N+n] != ref {
-									t.Fatalf("M=%d: weight (k=%d, n=%d) decoded %g natively, %g by Decode", M, kk, n, got[i*N+n], ref)
+						wd := want.Data.([]float32)
+						dir := t.TempDir()
+						res := codegentest.Bundle(t, g, host, map[string][]int64{"x": {M, K}}, dir, "")
+						if !res.FullyNative() || len(res.Decoded) != 0 {
+							t.Fatalf("fully native %v, decoded %v", res.FullyNative(), res.Decoded)
+						}
+						m, err := native.Open(dir, native.Options{Threads: 2})
+						if err != nil {
+							t.Fatal(err)
+						}
+						for r0 := int64(0); r0 < K; r0 += M {
+							x := make([]float32, M*K)
+							for i := int64(0); i < M; i++ {
+								x[i*K+r0+i] = 1
+							}
+							out, err := m.Run(context.Background(), map[string]*ir.Tensor{"x": ir.FromSlice(ir.Float32, []int64{M, K}, x)})
+							if err != nil {
+								t.Fatal(err)
+							}
+							got := out[g.Outputs[0].Name].Data.([]float32)
+							for i := int64(0); i < M; i++ {
+								for n := int64(0); n < N; n++ {
+									kk := r0 + i
+									ref := wd[kk*N+n]
+									if trans {
+										ref = wd[n*K+kk]
+									}
+									if got[i*N+n] != ref {
+										t.Fatalf("M=%d: weight (k=%d, n=%d) decoded %g natively, %g by Decode", M, kk, n, got[i*N+n], ref)
+									}
 								}
 							}
 						}
+						m.Close()
 					}
-					m.Close()
-				}
-			})
+				})
+			}
 		}
 	}
 }
