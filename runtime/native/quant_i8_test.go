@@ -69,23 +69,9 @@ func TestNativeI8Exact(t *testing.T) {
 				if i8 != want {
 					t.Fatalf("%d int8 kernels, want %d: %v", i8, want, res.Kernels)
 				}
-				m, err := native.Open(dir, native.Options{Threads: 2})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer m.Close()
 				for seed := uint64(1); seed <= 2; seed++ {
 					in := codegentest.Inputs(t, g, seed)
-					got, err := m.Run(context.Background(), in)
-					if err != nil {
-						t.Fatal(err)
-					}
-					want := interpRun(t, g, in)
-					for _, o := range g.Outputs {
-						if err := codegentest.Close(got[o.Name], want[o.Name], 0, 0); err != nil {
-							t.Errorf("seed %d, output %q: %v", seed, o.Name, err)
-						}
-					}
+					i8Exactly(t, g, i8RunBundle(t, dir, 2, in), in)
 				}
 			})
 		}
@@ -121,16 +107,28 @@ func TestNativeI8QuantizeLinear(t *testing.T) {
 	if !res.FullyNative() {
 		t.Fatalf("fallback %v", res.Fallback)
 	}
-	m, err := native.Open(dir, native.Options{Threads: 1})
+	i8Exactly(t, g, i8RunBundle(t, dir, 1, inputs), inputs)
+}
+
+// i8RunBundle runs the bundle in dir once.
+func i8RunBundle(t *testing.T, dir string, threads int, in map[string]*ir.Tensor) map[string]*ir.Tensor {
+	t.Helper()
+	m, err := native.Open(dir, native.Options{Threads: threads})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	got, err := m.Run(context.Background(), inputs)
+	out, err := m.Run(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := interpRun(t, g, inputs)
+	return out
+}
+
+// i8Exactly checks every output of g against the interpreter, bit for bit.
+func i8Exactly(t *testing.T, g *ir.Graph, got, in map[string]*ir.Tensor) {
+	t.Helper()
+	want := interpRun(t, g, in)
 	for _, o := range g.Outputs {
 		if err := codegentest.Close(got[o.Name], want[o.Name], 0, 0); err != nil {
 			t.Errorf("output %q: %v", o.Name, err)
@@ -200,16 +198,7 @@ func TestNativeI8Fixtures(t *testing.T) {
 			if i8 != layers {
 				t.Errorf("%d int8 kernels for %d quantized layers: %v", i8, layers, res.Kernels)
 			}
-			m, err := native.Open(dir, native.Options{Threads: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			out, err := m.Run(context.Background(), in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := out[qg.Outputs[0].Name]
+			got := i8RunBundle(t, dir, 2, in)[qg.Outputs[0].Name]
 			gs, ws := got.Float32s(), want.Float32s()
 			classes := len(ws) / batch
 			var big float64
