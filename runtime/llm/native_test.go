@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/optc-dev/optc/runtime/llm"
@@ -247,5 +248,16 @@ func TestNativeDir(t *testing.T) {
 	}
 	if _, err := nm.Forward(ctx, nil, seq[:1], nil); err == nil {
 		t.Error("a closed model ran")
+	}
+}
+
+// TestNativeNoToolchain: without LLVM 14 on $PATH the native backend
+// refuses to start and names the Debian package to install.
+func TestNativeNoToolchain(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := llm.NewNative(&llm.Model{Name: "m"}, llm.NativeOptions{})
+	var te *targets.ToolError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "install the Debian package llvm-14") {
+		t.Fatalf("NewNative without a toolchain: %v, want a ToolError naming llvm-14", err)
 	}
 }
