@@ -443,7 +443,7 @@ func compileQuantize(cmd *cobra.Command, g *ir.Graph, path string, f *compileQua
 			qdq++
 		}
 	}
-	fmt.Fprintf(errw, "note: --quant %s: %d quantized weight tensors; the native GEMM computes on uniform symmetric per-channel (or per-tensor, or fixed-point) int8/4-bit codes, any other is decoded to float32 at compile time (listed below)", f.quant, encoded)
+	fmt.Fprintf(errw, "note: --quant %s: %d quantized weight tensors; the native GEMM computes on uniform (per tensor, channel or group; zero points), NUPES (up to 4 bits) and fixed-point codes, any other is decoded to float32 at compile time (listed below)", f.quant, encoded)
 	if qdq > 0 {
 		fmt.Fprintf(errw, "; %d QuantizeLinear/DequantizeLinear nodes keep the int8 activation rounding (activations computed in float32)", qdq)
 	}
