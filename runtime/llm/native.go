@@ -238,13 +238,16 @@ func (nm *NativeModel) run(ctx context.Context, g *ir.Graph, in map[string]inter
 	}
 	n := int(ids.Shape[1])
 	cache := kvcache.FromContext(ctx)
-	start := 0
+	start, room := 0, nm.src.Config.ContextLen
 	if cache != nil {
 		start = cache.Len(0)
+		if l := cache.Spec().MaxLen; l > 0 {
+			room = min(room, l)
+		}
 	}
 	tokens := nm.nativeBucket(n)
-	if start+tokens > nm.src.Config.ContextLen {
-		tokens = n // padding would not fit the context
+	if start+tokens > room {
+		tokens = n // padding would not fit the context or the cache
 	}
 	key := nativeKey{hidden: g != nm.src.Graph, tokens: tokens}
 	feed := map[string]*ir.Tensor{}

@@ -261,3 +261,31 @@ func TestNativeNoToolchain(t *testing.T) {
 		t.Fatalf("NewNative without a toolchain: %v, want a ToolError naming llvm-14", err)
 	}
 }
+
+// TestNativeNearEnd: where padding to the bucket would overflow the
+// cache, the pass runs at its exact size, and the logits still equal the
+// interpreter's.
+func TestNativeNearEnd(t *testing.T) {
+	m := stories(t)
+	nm := nativeOf(t, m, llm.NativeOptions{})
+	spec := m.CacheSpec()
+	spec.MaxLen = 12
+	ctx := context.Background()
+	seq := goldenSequence(t)[:12]
+	ci, _ := kvcache.NewDense(spec, 0)
+	cn, _ := kvcache.NewDense(spec, 0)
+	for _, part := range [][]int32{seq[:10], seq[10:12]} { // 10 tokens: 16 would not fit
+		want, err := m.Forward(ctx, ci, part, []int{len(part) - 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := nm.Forward(ctx, cn, part, []int{len(part) - 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nativeCompare(t, "near the end of the cache", want, got)
+	}
+	if cn.Len(0) != 12 {
+		t.Errorf("the cache holds %d tokens, want 12", cn.Len(0))
+	}
+}
