@@ -10,11 +10,12 @@ import (
 	"github.com/optc-dev/optc/ir"
 )
 
-// Gather. Constant indices become region copies (copy.go's lowerGather);
-// run-time indices (int32 or int64, any shape, any axis, negative values
-// counting from the end) are read by gatherKernel: one task per (outer
-// index, index position) copies the selected slab of `after` contiguous
-// elements.
+// Gather. Constant indices into f32 data become region copies (copy.go's
+// lowerGather); run-time indices (int32 or int64, any shape, any axis,
+// negative values counting from the end), and data of the other element
+// types of ew_int.go (f64, integers, bool; shape arithmetic), are read by
+// gatherKernel: one task per (outer index, index position) copies the
+// selected slab of `after` contiguous elements.
 //
 // An index outside [-D, D) (D the axis length) must not make native code
 // read outside the data: the kernel reads slab 0 instead and sets a flag
@@ -34,34 +35,37 @@ const (
 )
 
 type gatherKernel struct {
-	node       string
-	data, idx  *ir.Value
-	out        *ir.Value
-	idx64      bool
-	outer, m   int64 // outer: product of the data dims before the axis; m: index count
-	d, after   int64 // axis length; product of the data dims after it
-	dataBuf    buf
-	flagOffset int64
+	node      string
+	data, idx *ir.Value
+	out       *ir.Value
+	idx64     bool
+	outer, m  int64 // outer: product of the data dims before the axis; m: index count
+	d, after  int64 // axis length; product of the data dims after it
+	dataBuf   buf
+	idxBuf    buf
+	elem      types.Type // the data's element type (f32 copies in vectors)
 }
 
-func (k *gatherKernel) inputs() []buf     { return []buf{k.dataBuf, {v: k.idx}} }
+func (k *gatherKernel) inputs() []buf     { return []buf{k.dataBuf, k.idxBuf} }
 func (k *gatherKernel) output() *ir.Value { return k.out }
 func (k *gatherKernel) temps() []int64    { return []int64{planAlign} }
 func (k *gatherKernel) describe() string {
-	return fmt.Sprintf("gather (run-time indices) %d x %d of %d x %d %s", k.outer, k.m, k.d, k.after, k.node)
+	return fmt.Sprintf("gather (index tensor) %s %d x %d of %d x %d %s", k.data.Type.DType, k.outer, k.m, k.d, k.after, k.node)
 }
 
-// gatherRuntimeCheck returns why the Gather n with non-constant indices
-// cannot be lowered, or nil.
+// gatherRuntimeCheck returns why gatherKernel cannot lower the Gather n
+// (run-time indices, or data of another element type than f32), or nil.
 func gatherRuntimeCheck(n *ir.Node) error {
 	if len(n.Inputs) != 2 || n.Inputs[0] == nil || n.Inputs[1] == nil || len(n.Outputs) != 1 || n.Outputs[0] == nil {
 		return fmt.Errorf("Gather needs data and indices and one output")
 	}
-	if err := checkF32(n.Inputs[0]); err != nil {
-		return err
-	}
-	if err := checkF32(n.Outputs[0]); err != nil {
-		return err
+	for _, v := range []*ir.Value{n.Inputs[0], n.Outputs[0]} {
+		if _, _, ok := ewiType(v.Type.DType); v.Type.Kind != ir.KindTensor || !ok || v.Type.DType != n.Inputs[0].Type.DType {
+			return fmt.Errorf("Gather of %s is not lowered", v.Type)
+		}
+		if _, ok := concreteShape(v); !ok {
+			return fmt.Errorf("value %q has no static shape (%s)", v.Name, v.Type)
+		}
 	}
 	iv := n.Inputs[1]
 	if iv.Type.Kind != ir.KindTensor || iv.Type.DType != ir.Int32 && iv.Type.DType != ir.Int64 {
@@ -83,15 +87,29 @@ func newGatherKernel(l *lowering, n *ir.Node) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := copySrc(l.c, n.Inputs[0])
+	// Constants (the table of an embedding, constant indices of integer
+	// data) are stored: f32 as dense weights, others as bytes.
+	operand := func(v *ir.Value) (buf, error) {
+		if v.Const == nil || v.Type.DType == ir.Float32 {
+			return copySrc(l.c, v)
+		}
+		w, err := ewiConstWeight(l.c, v)
+		return buf{w: w}, err
+	}
+	src, err := operand(n.Inputs[0])
 	if err != nil {
 		return nil, err
 	}
+	ib, err := operand(n.Inputs[1])
+	if err != nil {
+		return nil, err
+	}
+	elem, _, _ := ewiType(n.Inputs[0].Type.DType)
 	k := &gatherKernel{
 		node: nodeName(n), data: n.Inputs[0], idx: n.Inputs[1], out: n.Outputs[0],
 		idx64: n.Inputs[1].Type.DType == ir.Int64,
 		outer: ir.NumElements(in[:axis]), m: ir.NumElements(mustShape(n.Inputs[1])),
-		d: in[axis], after: ir.NumElements(in[axis+1:]), dataBuf: src,
+		d: in[axis], after: ir.NumElements(in[axis+1:]), dataBuf: src, idxBuf: ib, elem: elem,
 	}
 	if want := k.outer * k.m * k.after; want != ir.NumElements(mustShape(n.Outputs[0])) {
 		return nil, fmt.Errorf("Gather output %v does not hold %d elements", mustShape(n.Outputs[0]), want)
@@ -110,7 +128,7 @@ func (k *gatherKernel) emit(e *segEmitter, temps []int64) error {
 	if k.idx64 {
 		it = types.I64
 	}
-	idxP := b.cur.NewBitCast(e.ptr(b, ctx, buf{v: k.idx}), types.NewPointer(it))
+	idxP := b.cur.NewBitCast(e.ptr(b, ctx, k.idxBuf), types.NewPointer(it))
 	flag := b.cur.NewBitCast(e.tempPtr(b, ctx, flagOff), types.NewPointer(types.I32))
 	b.loop(begin, end, 1, func(row value.Value) {
 		o := b.cur.NewSDiv(row, ci(k.m))
@@ -124,6 +142,15 @@ func (k *gatherKernel) emit(e *segEmitter, temps []int64) error {
 		ok := b.cur.NewICmp(enum.IPredULT, x, ci(k.d))
 		b.ifThen(b.cur.NewXor(ok, cbool(true)), func() { gatherFlagSet(b, flag) })
 		x = b.cur.NewSelect(ok, x, ci(0))
+		if k.elem != tF32 {
+			ep := types.NewPointer(k.elem)
+			sp := b.gep(k.elem, b.cur.NewBitCast(src, ep), b.mul(b.add(b.mul(o, ci(k.d)), x), ci(k.after)))
+			dp := b.gep(k.elem, b.cur.NewBitCast(dst, ep), b.mul(row, ci(k.after)))
+			b.loop(ci(0), ci(k.after), 1, func(i value.Value) {
+				b.cur.NewStore(b.cur.NewLoad(k.elem, b.gep(k.elem, sp, i)), b.gep(k.elem, dp, i))
+			})
+			return
+		}
 		sp := b.gepF(src, b.mul(b.add(b.mul(o, ci(k.d)), x), ci(k.after)))
 		dp := b.gepF(dst, b.mul(row, ci(k.after)))
 		vecEnd := int64(0)
@@ -185,7 +212,7 @@ func init() {
 			if len(n.Inputs) != 2 || n.Inputs[1] == nil {
 				return fmt.Errorf("Gather needs indices")
 			}
-			if n.Inputs[1].Const == nil {
+			if n.Inputs[1].Const == nil || n.Inputs[0].Type.DType != ir.Float32 {
 				return gatherRuntimeCheck(n)
 			}
 			for _, v := range []*ir.Value{n.Inputs[0], n.Outputs[0]} {
@@ -200,7 +227,7 @@ func init() {
 			return err
 		},
 		lower: func(l *lowering, n *ir.Node) (kernel, error) {
-			if n.Inputs[1].Const == nil {
+			if n.Inputs[1].Const == nil || n.Inputs[0].Type.DType != ir.Float32 {
 				return newGatherKernel(l, n)
 			}
 			return lowerGather(l, n)

@@ -54,6 +54,22 @@ func GatherCases() []InputCase {
 			b.Output(b.Op1("Mul", nil, e, b.Input("s", f32(1, 5, 64))))
 			return b.Graph()
 		}}, Fixed: map[string]*ir.Tensor{"ids": i64t([]int64{1, 5}, 256, 72, 0, 258, 105)}},
+		{Case: Case{Name: "gather_int_data", Build: func() *ir.Graph {
+			// Shape-arithmetic style: an i64 vector indexed by a constant,
+			// an i32 table by run-time indices, bool data.
+			b := ir.NewBuilder("g")
+			s := b.Input("s", ityp(ir.Int64, 4))
+			t := b.Const("t", i32t([]int64{3, 2}, 7, -8, 9, 1<<30, -1<<31, 5))
+			i := b.Input("i", ityp(ir.Int64, 4))
+			m := b.Input("m", ityp(ir.Bool, 2, 3))
+			b.Output(b.Op1("Gather", nil, s, b.Const("k", ir.ScalarI64(-2))), b.Op1("Gather", nil, t, i),
+				b.Op1("Gather", axis(1), m, b.Const("j", i64t([]int64{2}, 2, 0))))
+			return b.Graph()
+		}}, Fixed: map[string]*ir.Tensor{
+			"s": i64t([]int64{4}, 1, 2, 1<<40, 64),
+			"i": i64t([]int64{4}, 2, -3, 1, 1),
+			"m": ir.FromSlice(ir.Bool, []int64{2, 3}, []bool{true, false, false, false, true, true}),
+		}},
 	}
 }
 
