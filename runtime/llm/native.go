@@ -137,6 +137,16 @@ func NewNative(m *Model, opts NativeOptions) (*NativeModel, error) {
 	return nm, nil
 }
 
+// Derive is Model.Derive on the native backend: the derived model (an
+// auto-draft of m's graph) gets bundles of its own, compiled with the
+// same options into its own directory (or a shared Dir, where its graph's
+// fingerprint keeps them apart).
+func (nm *NativeModel) Derive(name string, g *ir.Graph, cfg llama.Config, weightBytes int64) (*NativeModel, error) {
+	opts := nm.opts
+	opts.Target = nm.target
+	return NewNative(nm.src.Derive(name, g, cfg, weightBytes), opts)
+}
+
 // Dir is the directory bundles are compiled in.
 func (nm *NativeModel) Dir() string { return nm.dir }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/optc-dev/optc/runtime/llm"
 	"github.com/optc-dev/optc/runtime/llm/kvcache"
 	"github.com/optc-dev/optc/runtime/llm/llmtest"
+	"github.com/optc-dev/optc/runtime/llm/spec"
 	"github.com/optc-dev/optc/targets"
 )
 
@@ -287,5 +288,43 @@ func TestNativeNearEnd(t *testing.T) {
 	}
 	if cn.Len(0) != 12 {
 		t.Errorf("the cache holds %d tokens, want 12", cn.Len(0))
+	}
+}
+
+// TestNativeDerive: an auto-draft (stories260K's first 3 layers, made by
+// spec.AutoDraft) derived on the native backend gives the logits of the
+// same draft on the interpreter.
+func TestNativeDerive(t *testing.T) {
+	m := stories(t)
+	nm := nativeOf(t, m, llm.NativeOptions{})
+	d, err := spec.AutoDraft(m, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd, err := nm.Derive(d.Name, d.Graph, d.Config, d.WeightBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nd.Close()
+	if nd.CacheSpec() != d.CacheSpec() {
+		t.Fatalf("derived cache %+v, want %+v", nd.CacheSpec(), d.CacheSpec())
+	}
+	ctx := context.Background()
+	seq := goldenSequence(t)[:4]
+	want, err := d.Forward(ctx, nil, seq, []int{3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := nd.Forward(ctx, nil, seq, []int{3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nativeCompare(t, "auto-draft", want, got)
+	full, err := m.Forward(ctx, nil, seq, []int{3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maxDiff(full[0], got[0]) == 0 {
+		t.Error("the derived model gives the full model's logits")
 	}
 }
