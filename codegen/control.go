@@ -329,34 +329,6 @@ var ctrlCmpFPreds = map[string]enum.FPred{
 // ctrlCmpMaxElems bounds the comparisons lowered (a scalar loop).
 const ctrlCmpMaxElems = 1 << 12
 
-// ctrlLLType is the LLVM type of a dtype's elements, and whether it is
-// unsigned.
-func ctrlLLType(d ir.DType) (types.Type, bool, bool) {
-	switch d {
-	case ir.Float32:
-		return types.Float, false, true
-	case ir.Float64:
-		return types.Double, false, true
-	case ir.Int64:
-		return types.I64, false, true
-	case ir.Int32:
-		return types.I32, false, true
-	case ir.Int16:
-		return types.I16, false, true
-	case ir.Int8:
-		return types.I8, false, true
-	case ir.Uint8, ir.Bool:
-		return types.I8, true, true
-	case ir.Uint16:
-		return types.I16, true, true
-	case ir.Uint32:
-		return types.I32, true, true
-	case ir.Uint64:
-		return types.I64, true, true
-	}
-	return nil, false, false
-}
-
 func ctrlCheckCmp(n *ir.Node, _ int64) error {
 	if len(n.Inputs) != 2 || n.Inputs[0] == nil || n.Inputs[1] == nil || len(n.Outputs) != 1 || n.Outputs[0] == nil {
 		return fmt.Errorf("%s needs two inputs and one output", n.Op)
@@ -365,7 +337,7 @@ func ctrlCheckCmp(n *ir.Node, _ int64) error {
 	if a.Type.Kind != ir.KindTensor || b.Type.Kind != ir.KindTensor || a.Type.DType != b.Type.DType {
 		return fmt.Errorf("operands are %s and %s", a.Type, b.Type)
 	}
-	if _, _, ok := ctrlLLType(a.Type.DType); !ok {
+	if _, _, ok := ewiType(a.Type.DType); !ok {
 		return fmt.Errorf("comparison of %s is not lowered", a.Type.DType)
 	}
 	for _, v := range []*ir.Value{a, b, n.Outputs[0]} {
@@ -410,7 +382,7 @@ func (k *ctrlCmpKernel) describe() string {
 func (k *ctrlCmpKernel) emit(e *segEmitter, _ []int64) error {
 	os := mustShape(k.out)
 	total := ir.NumElements(os)
-	et, unsigned, _ := ctrlLLType(k.a.Type.DType)
+	et, unsigned, _ := ewiType(k.a.Type.DType)
 	b, ctx, begin, end := e.task("_cmp")
 	i8p := types.NewPointer(types.I8)
 	dst := b.cur.NewBitCast(e.outPtr(b, ctx, k.out), i8p)

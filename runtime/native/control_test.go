@@ -8,6 +8,7 @@ import (
 	"github.com/optc-dev/optc/codegen/codegentest"
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/runtime/native"
+	"github.com/optc-dev/optc/targets"
 )
 
 // TestNativeControlMatchesInterpreter runs the LSTM / If / Pad cases
@@ -20,16 +21,7 @@ func TestNativeControlMatchesInterpreter(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
 			g := c.Build()
-			dir := t.TempDir()
-			res := codegentest.Bundle(t, g, host, c.Shapes, dir, "")
-			if !res.FullyNative() {
-				t.Fatalf("not fully native: fallback %v", res.Fallback)
-			}
-			m, err := native.Open(dir, native.Options{Threads: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			m := openFullyNative(t, g, host, c.Shapes)
 			var sels []string
 			rng := rand.New(rand.NewPCG(1, 1))
 			in := map[string]*ir.Tensor{}
@@ -54,6 +46,24 @@ func TestNativeControlMatchesInterpreter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openFullyNative compiles g into a bundle, requires it to be fully
+// native (no interpreter step) and opens it with 2 threads; the model is
+// closed when the test ends.
+func openFullyNative(t *testing.T, g *ir.Graph, host *targets.Target, shapes map[string][]int64) *native.Model {
+	t.Helper()
+	dir := t.TempDir()
+	res := codegentest.Bundle(t, g, host, shapes, dir, "")
+	if !res.FullyNative() || len(res.Fallback) > 0 {
+		t.Fatalf("not fully native: %d steps, fallback %v", len(res.Steps), res.Fallback)
+	}
+	m, err := native.Open(dir, native.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }
 
 // ctrlSeqLen is the sequence length of the graph's LSTM.

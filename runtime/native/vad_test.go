@@ -11,7 +11,6 @@ import (
 	"github.com/optc-dev/optc/frontend/onnx"
 	"github.com/optc-dev/optc/internal/ort"
 	"github.com/optc-dev/optc/ir"
-	"github.com/optc-dev/optc/runtime/native"
 )
 
 // TestSileroVADFullyNative compiles Silero VAD (legacy) for 512-sample
@@ -32,16 +31,7 @@ func TestSileroVADFullyNative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	res := codegentest.Bundle(t, g, codegentest.Host(t), map[string][]int64{"input": {1, 512}}, dir, "")
-	if !res.FullyNative() || len(res.Fallback) > 0 {
-		t.Fatalf("not fully native: %d steps, fallback %v", len(res.Steps), res.Fallback)
-	}
-	m, err := native.Open(dir, native.Options{Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := openFullyNative(t, g, codegentest.Host(t), map[string][]int64{"input": {1, 512}})
 	// The reference runs the model as loaded (unbound shapes, Ifs intact).
 	ref, err := onnx.LoadFile(path)
 	if err != nil {
