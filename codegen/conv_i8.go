@@ -54,6 +54,9 @@ func i8ConvForm(n *ir.Node) ([]float32, error) {
 		return nil, fmt.Errorf("grouped Conv")
 	}
 	K := g.C * g.KH * g.KW
+	if K > i8MaxK {
+		return nil, fmt.Errorf("K = %d could overflow the int32 accumulators", K)
+	}
 	scales, why := i8WeightScales(q, []int64{g.M, K}, g.M, true)
 	if scales == nil {
 		return nil, fmt.Errorf("%s", why)

@@ -44,6 +44,10 @@ import (
 // past K and N); activations as rows of Kp = 4·K4 bytes (packed with zero
 // padding when K is not a multiple of 4, or the codes are signed).
 
+// i8MaxK bounds the reduction length: |Σ_k (a−z_a)·w| ≤ 255·128·K must
+// fit in int32.
+const i8MaxK = (1<<31 - 1) / (255 * 128)
+
 // i8Params is the register tile of the int8 kernels: mr rows × nv
 // vectors of lanes int32 accumulators.
 //
@@ -230,6 +234,9 @@ func i8GemmForm(n *ir.Node) ([]float32, bool, error) {
 	}
 	if as[len(as)-1] != K {
 		return nil, false, fmt.Errorf("inner dims differ")
+	}
+	if K > i8MaxK {
+		return nil, false, fmt.Errorf("K = %d could overflow the int32 accumulators", K)
 	}
 	scales, why := i8WeightScales(q, bs, N, transB)
 	if scales == nil {
