@@ -40,6 +40,10 @@ type convDirectKernel struct {
 	x    *ir.Value
 	is   int64      // floats per image in scratch (with the tiles' over-read)
 	tile gemmParams // the register tile (convDirectTile)
+	// inPlace: an unpadded 1x1 stride-1 conv reads its input directly (no
+	// phase copy); the last column tile, which would read past a plane,
+	// masks its loads.
+	inPlace bool
 }
 
 // convPhases is how a conv's input is laid out in scratch: per channel,
@@ -105,12 +109,19 @@ func convDirectPlan(c *compiler, n *ir.Node, g *convGeom) (*convDirectKernel, bo
 	if convRoundUp(g.OH*k.wq, p.nr)*2 > convRoundUp(g.OH*g.OW, p.nr)*3 {
 		return nil, false
 	}
+	if g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.OH == g.H && g.OW == g.W {
+		// The input is its own phase plane: read it in place.
+		k.inPlace, k.is = true, g.C*k.cs
+		return k, true
+	}
 	qt := convRoundUp(g.OH*k.wq, p.nr)
 	k.is = convRoundUp(max(g.C*k.cs, (g.C-1)*k.cs+k.maxTapOffset()+qt), 16)
 	return k, true
 }
 
 func convRoundUp(x, m int64) int64 { return (x + m - 1) / m * m }
+
+func b2i64(b bool) int64 { return int64(b2i(b)) }
 
 // convDirectTile picks the register tile (mr rows x nv vectors) that
 // wastes the fewest multiply-adds on padding rows (M up to mr) and columns
@@ -184,12 +195,21 @@ func (k *convDirectKernel) inputs() []buf {
 	return bufs
 }
 
-func (k *convDirectKernel) temps() []int64 { return []int64{k.g.Nb * k.is * 4} }
+func (k *convDirectKernel) temps() []int64 {
+	if k.inPlace {
+		return nil
+	}
+	return []int64{k.g.Nb * k.is * 4}
+}
 
 func (k *convDirectKernel) describe() string {
 	g := k.g
-	s := fmt.Sprintf("conv %dx%d s%dx%d d%dx%d direct %dx%dx%d grid %dx%d (%d phase planes) batch %d (tile %dx%d) %s",
-		g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, g.M, g.OH*g.OW, g.C*g.KH*g.KW, g.OH, k.wq, len(k.phases), g.Nb, k.p.mr, k.p.nr, k.node)
+	src := fmt.Sprintf("%d phase planes", len(k.phases))
+	if k.inPlace {
+		src = "input in place"
+	}
+	s := fmt.Sprintf("conv %dx%d s%dx%d d%dx%d direct %dx%dx%d grid %dx%d (%s) batch %d (tile %dx%d) %s",
+		g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, g.M, g.OH*g.OW, g.C*g.KH*g.KW, g.OH, k.wq, src, g.Nb, k.p.mr, k.p.nr, k.node)
 	if !k.epi.isLeaf(0) {
 		s += " epilogue " + k.epi.String()
 	}
@@ -198,9 +218,12 @@ func (k *convDirectKernel) describe() string {
 
 func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 	g, p := k.g, k.p
-	uk := k.microKernel(e)
 	Q := g.OH * k.wq
 	qt := (Q + p.nr - 1) / p.nr
+	uk, ukTail := k.microKernel(e, -1), (*lir.Func)(nil)
+	if k.inPlace && qt*p.nr > Q {
+		ukTail = k.microKernel(e, (qt-1)*p.nr)
+	}
 	mt := (g.M + p.mr - 1) / p.mr
 	// Tasks: images x column blocks x row blocks, enough of them for the
 	// threads; a task runs every row tile over one column tile before the
@@ -212,8 +235,8 @@ func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 	// With a task per image, the task writes the image's phase planes
 	// itself, just before reading them (they stay in cache); otherwise a
 	// pass over all images runs first.
-	fused := nQB*nMB == 1
-	if !fused {
+	fused := nQB*nMB == 1 && !k.inPlace
+	if !fused && !k.inPlace {
 		b, ctx, begin, end := e.task("_convphase")
 		src, dst := e.ptr(b, ctx, buf{v: k.x}), e.tempPtr(b, ctx, temps[0])
 		b.loop(begin, end, 1, func(t value.Value) {
@@ -223,10 +246,14 @@ func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 	}
 	b, ctx, begin, end := e.task("_conv")
 	A := e.ptr(b, ctx, k.a)
-	X := e.tempPtr(b, ctx, temps[0])
-	var src value.Value
-	if fused {
-		src = e.ptr(b, ctx, buf{v: k.x})
+	var X, src value.Value
+	switch {
+	case k.inPlace:
+		X = e.ptr(b, ctx, buf{v: k.x})
+	case fused:
+		X, src = e.tempPtr(b, ctx, temps[0]), e.ptr(b, ctx, buf{v: k.x})
+	default:
+		X = e.tempPtr(b, ctx, temps[0])
 	}
 	C := e.outPtr(b, ctx, k.out)
 	leaves := make([]value.Value, len(k.leaves))
@@ -256,7 +283,13 @@ func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 					b.gepF(ci0, b.mul(m, ci(OHW))),
 					b.add(b.mul(img, ci(g.M)), m), q, b.minI(ci(p.mr), b.cur.NewSub(ci(g.M), m)),
 				}
-				b.cur.NewCall(uk, append(args, leaves...)...)
+				args = append(args, leaves...)
+				if ukTail == nil {
+					b.cur.NewCall(uk, args...)
+					return
+				}
+				b.ifElse(b.cur.NewICmp(enum.IPredEQ, qi, ci(qt-1)),
+					func() { b.cur.NewCall(ukTail, args...) }, func() { b.cur.NewCall(uk, args...) })
 			})
 		})
 	})
@@ -401,8 +434,9 @@ func convCeilDiv(a, b int64) int64 {
 // A is the row tile's packed weights, X the image's scratch block at grid
 // column q0, C the output at the tile's first row (channel); row is that
 // row in the GEMM's 2-D view (image·M + channel) for the epilogue, rows the
-// number of valid rows.
-func (k *convDirectKernel) microKernel(e *segEmitter) *lir.Func {
+// number of valid rows. With tailQ0 >= 0 the kernel serves only the
+// column tile at tailQ0 and loads just the lanes below the grid's end.
+func (k *convDirectKernel) microKernel(e *segEmitter, tailQ0 int64) *lir.Func {
 	g, p := k.g, k.p
 	L, mr, nv := int(p.lanes), p.mr, p.nv
 	params := []*lir.Param{
@@ -412,7 +446,11 @@ func (k *convDirectKernel) microKernel(e *segEmitter) *lir.Func {
 	for i := range k.leaves {
 		params = append(params, param(fmt.Sprintf("leaf%d", i), tF32P, false))
 	}
-	b := e.c.mod.newFunc(fmt.Sprintf("%s_uk%d", e.kname, mr), true, types.Void, params...)
+	name := fmt.Sprintf("%s_uk%d", e.kname, mr)
+	if tailQ0 >= 0 {
+		name += "_tail"
+	}
+	b := e.c.mod.newFunc(name, true, types.Void, params...)
 	b.f.FuncAttrs = append(b.f.FuncAttrs, enum.FuncAttrNoInline)
 	ps := b.f.Params
 	A, X, C, row, q0, rows := ps[0], ps[1], ps[2], ps[3], ps[4], ps[5]
@@ -429,7 +467,26 @@ func (k *convDirectKernel) microKernel(e *segEmitter) *lir.Func {
 			off := k.tapOffset(t)
 			bv := make([]value.Value, nv)
 			for v := range bv {
-				bv[v] = b.load(b.gepF(xc, ci(off+int64(v)*p.lanes)), L)
+				ptr := b.gepF(xc, ci(off+int64(v)*p.lanes))
+				if tailQ0 < 0 {
+					bv[v] = b.load(ptr, L)
+					continue
+				}
+				bits := make([]constant.Constant, L)
+				n := int64(0)
+				for i := range bits {
+					in := tailQ0+off+int64(v)*p.lanes+int64(i) < g.OH*k.wq
+					bits[i] = cbool(in)
+					n += b2i64(in)
+				}
+				switch {
+				case n == 0:
+					bv[v] = constF(0, L)
+				case n < p.lanes:
+					bv[v] = convMaskedLoad(b, ptr, constant.NewVector(types.NewVector(uint64(L), types.I1), bits...), L)
+				default:
+					bv[v] = b.load(ptr, L)
+				}
 			}
 			for r := int64(0); r < mr; r++ {
 				a := b.splat(b.load(b.gepF(ac, ci(int64(ti)*mr+r)), 1), L)

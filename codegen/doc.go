@@ -33,10 +33,18 @@
 //	              integer Add/Sub/Mul/Div/Max/Min/Neg/Abs (scalar loops;
 //	              a zero divisor returns StatusDivZero); the integer forms
 //	              of ew.go's ops arrive through registerAltLowering
-//	conv.go, conv_dw.go, conv_transpose.go   Conv as im2col (packed
-//	              straight into the GEMM's B panels) + the GEMM micro-kernel
-//	              with bias/activation epilogue, per image and group;
-//	              depthwise as a direct vector kernel; ConvTranspose (any
+//	conv.go, conv_direct.go, conv_dw.go, conv_transpose.go   group-1
+//	              Conv with constant weights as a direct implicit GEMM
+//	              (conv_direct.go: the input copied once into zero-padded
+//	              phase planes, so strides and dilations become contiguous
+//	              vector loads; an mr x nr register tile over output
+//	              channels x a grid of output columns, weights packed at
+//	              compile time, masked stores of the grid's valid columns;
+//	              unpadded 1x1 convs read their input in place); other
+//	              Convs as im2col (packed straight into the GEMM's B
+//	              panels) + the GEMM micro-kernel, per image and group; both
+//	              with the bias/activation epilogue; depthwise as a direct
+//	              vector kernel over the same phase planes; ConvTranspose (any
 //	              group, auto_pad, output_shape, output_padding) as a
 //	              GEMM + gather col2im (BatchNorm is folded by passes' fold-bn)
 //	gemm_quant.go, gemm_nupes.go   weight-only quantized MatMul/Gemm: a
