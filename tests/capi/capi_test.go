@@ -61,6 +61,7 @@ func cases() []modelCase {
 	var cs []modelCase
 	all := append(codegentest.Cases(), codegentest.ConvCases()...)
 	all = append(all, codegentest.QuantCases()...) // weight-only quantized GEMM
+	all = append(all, codegentest.I8Cases()...)    // int8 weight+activation layers
 	for _, c := range all {
 		if c.Partitioned {
 			continue // the C ABI runs fully native models only
