@@ -209,8 +209,8 @@ func init() {
 			return n.Inputs[:1]
 		},
 		check: func(n *ir.Node, _ int64) error {
-			if len(n.Inputs) != 2 || n.Inputs[1] == nil {
-				return fmt.Errorf("Gather needs indices")
+			if len(n.Inputs) != 2 || n.Inputs[0] == nil || n.Inputs[1] == nil || len(n.Outputs) != 1 || n.Outputs[0] == nil {
+				return fmt.Errorf("Gather needs data and indices and one output")
 			}
 			if n.Inputs[1].Const == nil || n.Inputs[0].Type.DType != ir.Float32 {
 				return gatherRuntimeCheck(n)
@@ -219,9 +219,6 @@ func init() {
 				if err := checkF32(v); err != nil {
 					return err
 				}
-			}
-			if len(n.Outputs) != 1 {
-				return fmt.Errorf("only single-output nodes are lowered")
 			}
 			_, _, err := gatherParams(n)
 			return err

@@ -626,10 +626,9 @@ func init() {
 				}
 				return s.runtimeInputs(n.Inputs[0])
 			},
+			// resizeSpecOf checks what both forms need (f32 data with
+			// static shapes, the types of run-time scales, sizes, roi).
 			check: func(n *ir.Node, opset int64) error {
-				if !resizeGeneral(n, opset) {
-					return nil
-				}
 				_, err := resizeSpecOf(n, opset)
 				return err
 			},
