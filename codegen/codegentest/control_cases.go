@@ -2,6 +2,7 @@ package codegentest
 
 import (
 	"math/rand/v2"
+	"strings"
 
 	"github.com/optc-dev/optc/ir"
 )
@@ -215,23 +216,58 @@ func ctrlRename(g *ir.Graph, prefix string) *ir.Graph {
 	return g
 }
 
-// ControlInt32 fills an int32 input of a control case: the sequence
-// lengths [T, 0, T-2, 1, …] (a full, an empty and partial sequences)
-// where T is the largest value allowed.
-func ControlInt32(shape []int64, T int64) *ir.Tensor {
+// ControlCombos is the number of input sets ControlInputs makes for g:
+// every 0/1 combination of its "sel*" inputs.
+func ControlCombos(g *ir.Graph) int {
+	n := 0
+	for _, v := range g.Inputs {
+		if strings.HasPrefix(v.Name, "sel") {
+			n++
+		}
+	}
+	return 1 << n
+}
+
+// ControlInputs is input set combo of a control case: the i-th "sel*"
+// input is bit i of combo, int32 inputs are the LSTM's sequence lengths
+// [T, 0, T-2, 1, …] (a full, an empty and partial sequences), the others
+// seeded f32 in [-1, 1).
+func ControlInputs(g *ir.Graph, combo int, seed uint64) map[string]*ir.Tensor {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	in := map[string]*ir.Tensor{}
+	sel := 0
+	for _, v := range g.Inputs {
+		shape, _ := v.Type.Shape.Concrete()
+		switch {
+		case strings.HasPrefix(v.Name, "sel"):
+			in[v.Name] = ir.ScalarI64(int64(combo >> sel & 1))
+			sel++
+		case v.Type.DType == ir.Int32:
+			in[v.Name] = controlSeqLens(shape, controlSeqLen(g))
+		default:
+			in[v.Name] = Random(rng, shape...)
+		}
+	}
+	return in
+}
+
+// controlSeqLen is the sequence length of g's LSTM (0 without one).
+func controlSeqLen(g *ir.Graph) int64 {
+	for _, n := range g.Nodes {
+		if n.Op == "LSTM" {
+			xs, _ := n.Inputs[0].Type.Shape.Concrete()
+			return xs[n.AttrInt("layout", 0)]
+		}
+	}
+	return 0
+}
+
+// controlSeqLens are the lengths [T, 0, T-2, 1, …].
+func controlSeqLens(shape []int64, T int64) *ir.Tensor {
 	n := ir.NumElements(shape)
 	vals := make([]int32, n)
 	for i := range vals {
-		switch i % 4 {
-		case 0:
-			vals[i] = int32(T)
-		case 1:
-			vals[i] = 0
-		case 2:
-			vals[i] = int32(max(T-2, 0))
-		default:
-			vals[i] = int32(min(T, 1))
-		}
+		vals[i] = int32([]int64{T, 0, max(T-2, 0), min(T, 1)}[i%4])
 	}
 	return ir.FromSlice(ir.Int32, shape, vals)
 }
