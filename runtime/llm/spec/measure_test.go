@@ -22,7 +22,7 @@ import (
 // temperature 0.8. It is a benchmark, not a test: it runs only with
 // OPTC_SPEC_MEASURE=1 (OPTC_SPEC_MEASURE_N tokens, default 96;
 // OPTC_SPEC_MEASURE_RUNS runs, default 5; OPTC_SPEC_MEASURE_PAIRS and
-// OPTC_SPEC_MEASURE_ONLY select pairs and strategies by substring).
+// OPTC_SPEC_MEASURE_ONLY select pairs and strategies by comma-separated substrings).
 // OPTC_SPEC_BACKEND=native runs target and draft on the native backend
 // (llm.NewNative, OPTC_SPEC_THREADS threads, default 1) instead of the
 // interpreter; OPTC_SPEC_GUARD=1 decodes under the default Guard.
@@ -139,7 +139,7 @@ func TestMeasureTable(t *testing.T) {
 			)
 			for _, mk := range makers {
 				name := mk().Name()
-				if only != "" && !strings.Contains(name, only) {
+				if only != "" && !slices.ContainsFunc(strings.Split(only, ","), func(o string) bool { return strings.Contains(name, o) }) {
 					continue
 				}
 				// A native bundle compiled during the measured runs (a
