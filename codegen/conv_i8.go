@@ -119,7 +119,7 @@ func i8TryConv(l *lowering, n *ir.Node) (kernel, bool, error) {
 	}
 	mp := (g.M + k.ip.mr - 1) / k.ip.mr * k.ip.mr
 	k.w = c.rawWeight(wv, fmt.Sprintf("conv_w_i8(m=%d,k=%d)", g.M, K), "I8", ws, rows)
-	k.corr = c.rawWeight(wv, fmt.Sprintf("i8_row_corr_i32(zp=%d,m=%d)", act.zp, g.M), "I8", []int64{g.M}, i8Corrections(K, g.M, mp, act.zp, code))
+	k.corr = c.rawWeight(wv, fmt.Sprintf("i8_row_corr_i32(zp=%d,m=%d)", act.zp, g.M), "I8", []int64{g.M}, i8Corrections(K, g.M, mp, k.zpK(), code))
 	sc := make([]float32, mp)
 	for m := int64(0); m < g.M; m++ {
 		sc[m] = act.scale * scales[m]
@@ -164,7 +164,8 @@ func (k *i8ConvKernel) emitPadI8(e *segEmitter, off int64) {
 	b, ctx, begin, end := e.task("_padi8")
 	src0 := b.cur.NewBitCast(e.ptr(b, ctx, buf{v: k.act.q}), tI8P)
 	dst0 := b.cur.NewBitCast(e.tempPtr(b, ctx, off), tI8P)
-	zp := constant.NewInt(types.I8, int64(int8(uint8(k.act.zp))))
+	zpb := int64(int8(uint8(k.zpK())))
+	zp := constant.NewInt(types.I8, zpb)
 	memset := b.mod.declare("llvm.memset.p0i8.i64", types.Void, tI8P, types.I8, tI64, types.I1)
 	vt := func(w int64) *types.VectorType { return types.NewVector(uint64(w), types.I8) }
 	mask := func(w int64, f func(i int64) int64) constant.Constant {
@@ -192,10 +193,10 @@ func (k *i8ConvKernel) emitPadI8(e *segEmitter, off int64) {
 					ld := b.cur.NewLoad(vt(w), b.cur.NewBitCast(p, types.NewPointer(vt(w))))
 					ld.Align = 1
 					x := value.Value(ld)
-					if k.act.signed {
+					if k.flip() {
 						x = b.cur.NewXor(x, i8Splat(-128, w))
 					}
-					chans[ci_] = b.cur.NewSelect(ok, x, i8Splat(int64(int8(uint8(k.act.zp))), w))
+					chans[ci_] = b.cur.NewSelect(ok, x, i8Splat(zpb, w))
 				}
 				cat := func(x, y value.Value) value.Value {
 					return b.cur.NewShuffleVector(x, y, mask(2*w, func(i int64) int64 { return i }))

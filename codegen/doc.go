@@ -64,8 +64,10 @@
 //	              readers are all MatMul/Gemm/Conv with 8-bit symmetric
 //	              per-channel weights becomes a view of the codes, and
 //	              those layers accumulate u8 activation × i8 weight codes
-//	              in int32 (AVX512-VNNI vpdpbusd on x86-64-v4-vnni, else
-//	              bytes widened to 32-bit lanes), subtract z_a·Σw in int32
+//	              in int32 (AVX512-VNNI vpdpbusd on x86-64-v4-vnni,
+//	              pmaddwd on other x86 levels, sdot on aarch64 CPUs with
+//	              the dot product (codes − 128), else bytes widened to
+//	              32-bit lanes), subtract z_a·Σw in int32
 //	              and scale by s_a·s_w in the epilogue. Conv reduces over
 //	              (channel group of 4, kh, kw, channel): the input is
 //	              copied into z_a-padded planes of 4 interleaved channels

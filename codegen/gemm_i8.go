@@ -58,6 +58,9 @@ const i8MaxK = (1<<31 - 1) / (255 * 128)
 type i8Params struct {
 	lanes, mr, nv, nr int64
 	vnni, madd        bool
+	// sdot (aarch64 with the dot product): signed × signed, so the
+	// activation codes are kept in the int8 domain (code − 128).
+	sdot bool
 }
 
 func (c *compiler) i8Params() i8Params {
@@ -66,6 +69,8 @@ func (c *compiler) i8Params() i8Params {
 	switch {
 	case c.t.Name == "x86_64" && c.t.VectorBits == 512 && strings.Contains(c.t.Features, "+avx512vnni"):
 		p.vnni, p.mr = true, 12
+	case c.t.Name == "aarch64" && strings.Contains(c.t.Features, "+dotprod"):
+		p.sdot, p.mr, p.nv = true, 8, 3
 	case c.t.Name == "x86_64":
 		p.madd, p.mr = true, 2
 		if c.t.VectorRegs >= 32 {
@@ -470,6 +475,11 @@ func (p i8Params) dot(b *fnb, acc, u, s value.Value) value.Value {
 		f := b.mod.declare(fmt.Sprintf("llvm.x86.avx512.vpdpbusd.%d", 32*L), vt, vt, vt, vt)
 		return b.cur.NewCall(f, acc, u, s)
 	}
+	if p.sdot {
+		bt := i8VecT(4 * L)
+		f := b.mod.declare(fmt.Sprintf("llvm.aarch64.neon.sdot.v%di32.v%di8", L, 4*L), vt, vt, bt, bt)
+		return b.cur.NewCall(f, acc, b.cur.NewBitCast(u, bt), b.cur.NewBitCast(s, bt))
+	}
 	bt := i8VecT(4 * L)
 	x := value.Value(b.cur.NewMul(b.cur.NewZExt(b.cur.NewBitCast(u, bt), i32T(4*L)), b.cur.NewSExt(b.cur.NewBitCast(s, bt), i32T(4*L))))
 	for w := 4 * L; w > L; w /= 2 {
@@ -731,6 +741,19 @@ type i8Layer struct {
 	scales *Weight
 }
 
+// flip says whether the activation codes are xor-ed with 0x80 on their
+// way into the kernel: int8 codes into the unsigned domain (vpdpbusd,
+// pmaddwd, the portable path), or uint8 codes into the signed one (sdot).
+func (q *i8Layer) flip() bool { return q.act.signed != q.ip.sdot }
+
+// zpK is the activation zero point in the kernel's domain.
+func (q *i8Layer) zpK() int32 {
+	if q.ip.sdot {
+		return q.act.zp - 128
+	}
+	return q.act.zp
+}
+
 // bufs are the buffers an int8 kernel reads.
 func (q *i8Layer) bufs(leaves []gemmLeaf) []buf {
 	bufs := []buf{{v: q.act.q}, {w: q.w}, {w: q.corr}, {w: q.scales}}
@@ -742,8 +765,14 @@ func (q *i8Layer) bufs(leaves []gemmLeaf) []buf {
 
 // describeI8 is a kernel description: head, then the common part.
 func (q *i8Layer) describeI8(head string, gk *gemmKernel) string {
-	s := fmt.Sprintf("%s (u8 activations zp %d, int32 accumulators", head, q.act.zp)
+	dom := "u8"
+	if q.ip.sdot {
+		dom = "s8"
+	}
+	s := fmt.Sprintf("%s (%s activations zp %d, int32 accumulators", head, dom, q.zpK())
 	switch {
+	case q.ip.sdot:
+		s += ", sdot"
 	case q.ip.vnni:
 		s += ", vpdpbusd"
 	case q.ip.madd:
@@ -828,7 +857,7 @@ func i8TryGemm(l *lowering, n *ir.Node) (kernel, bool, error) {
 	}
 	k := &i8GemmKernel{gemmKernel: gk, i8Layer: i8Layer{ip: c.i8Params(), act: act}}
 	k.K4 = (gk.K + 3) / 4
-	k.packA = gk.K%4 != 0 || act.signed
+	k.packA = gk.K%4 != 0 || k.flip()
 	alpha, beta := float32(1), 1.0
 	if n.Op == "Gemm" {
 		alpha, beta = n.AttrFloat("alpha", 1), float64(n.AttrFloat("beta", 1))
@@ -843,7 +872,7 @@ func i8TryGemm(l *lowering, n *ir.Node) (kernel, bool, error) {
 	}
 	P := (N + nr - 1) / nr
 	k.w = c.rawWeight(bv, fmt.Sprintf("packed_b_i8(nr=%d,k=%d,n=%d,trans=%d)", nr, K, N, b2i(transB)), "I8", bs, i8PackPanels(K, N, nr, code))
-	k.corr = c.rawWeight(bv, fmt.Sprintf("i8_col_corr_i32(zp=%d,n=%d,nr=%d)", act.zp, N, nr), "I8", []int64{N}, i8Corrections(K, N, P*nr, act.zp, code))
+	k.corr = c.rawWeight(bv, fmt.Sprintf("i8_col_corr_i32(zp=%d,n=%d,nr=%d)", act.zp, N, nr), "I8", []int64{N}, i8Corrections(K, N, P*nr, k.zpK(), code))
 	sc := make([]float32, P*nr)
 	for i := int64(0); i < N; i++ {
 		sc[i] = act.scale * scales[i] * alpha
@@ -888,16 +917,16 @@ func i8Blocks(M, N, mr, nr int64) (mc, nc int64) {
 	return mc, nc
 }
 
-// i8PackRows copies M rows of K codes (src, row stride K) into rows of
-// 4·K4 bytes at dst, flipping int8 codes to the unsigned domain (x ^ 0x80)
-// and zero-filling past K. One task per row.
-func i8PackRows(b *fnb, t, src, dst value.Value, K, K4 int64, signed bool) {
+// i8PackRows copies row t of K codes (src, row stride K) into a row of
+// 4·K4 bytes at dst, flipping the codes' domain (x ^ 0x80) when flip is
+// set and zero-filling past K.
+func i8PackRows(b *fnb, t, src, dst value.Value, K, K4 int64, flip bool) {
 	s := b.gep(types.I8, src, b.mul(t, ci(K)))
 	d := b.gep(types.I8, dst, b.mul(t, ci(4*K4)))
 	b.loop(ci(0), ci(4*K4), 1, func(kk value.Value) {
 		in := b.cur.NewICmp(enum.IPredSLT, kk, ci(K))
 		x := value.Value(b.cur.NewLoad(types.I8, b.gep(types.I8, s, b.minI(kk, ci(K-1)))))
-		if signed {
+		if flip {
 			x = b.cur.NewXor(x, constant.NewInt(types.I8, -128))
 		}
 		b.cur.NewStore(b.cur.NewSelect(in, x, constant.NewInt(types.I8, 0)), b.gep(types.I8, d, kk))
@@ -914,7 +943,7 @@ func (k *i8GemmKernel) emit(e *segEmitter, temps []int64) error {
 		b, ctx, begin, end := e.task("_packa")
 		dst := b.cur.NewBitCast(e.tempPtr(b, ctx, temps[0]), tI8P)
 		src := A(b, ctx)
-		b.loop(begin, end, 1, func(t value.Value) { i8PackRows(b, t, src, dst, k.K, k.K4, k.act.signed) })
+		b.loop(begin, end, 1, func(t value.Value) { i8PackRows(b, t, src, dst, k.K, k.K4, k.flip()) })
 		e.launch(b, k.M, float64(k.M*k.K))
 		xStride = 4 * k.K4
 	}

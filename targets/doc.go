@@ -11,7 +11,9 @@
 // x86_64 levels are the psABI's x86-64, -v2, -v3 and -v4, plus
 // x86-64-v4-vnni (aliases avx512vnni, cascadelake, sapphirerapids): v4
 // with AVX512-VNNI, which codegen's int8 kernels use (vpdpbusd), and the
-// native choice on a CPU that has it.
+// native choice on a CPU that has it. The aarch64 CPUs with the ARMv8.2
+// dot product (cortex-a55, cortex-a76, neoverse-n1, neoverse-v1, apple-m1)
+// add +dotprod (sdot, for the int8 kernels) and require asimddp.
 //
 // Toolchain finds LLVM 14's opt and llc (Debian package llvm-14), the C
 // compiler that links shared libraries for the target (the system cc for

@@ -94,6 +94,12 @@ var aarch64CPUs = map[string]bool{
 	"neoverse-n1": true, "neoverse-v1": true, "apple-m1": true,
 }
 
+// aarch64DotProd are the --mcpu values with the ARMv8.2 dot product
+// (sdot, used by codegen's int8 kernels).
+var aarch64DotProd = map[string]bool{
+	"cortex-a55": true, "cortex-a76": true, "neoverse-n1": true, "neoverse-v1": true, "apple-m1": true,
+}
+
 // HostArch is the architecture optc runs on, in Target.Name spelling.
 func HostArch() string {
 	switch goruntime.GOARCH {
@@ -165,11 +171,16 @@ func lookupAArch64(mcpu string) (*Target, error) {
 	if !aarch64CPUs[m] {
 		return nil, fmt.Errorf("unsupported --mcpu %q for aarch64 (supported: %s)", mcpu, strings.Join(sortedKeys(aarch64CPUs), ", "))
 	}
-	return &Target{
+	t := &Target{
 		Name: "aarch64", Triple: aarch64Triple, DataLayout: aarch64Layout,
 		CPU: m, Features: "+neon", Required: []string{"asimd"}, VectorBits: 128,
 		VectorRegs: 32, HasFMA: true,
-	}, nil
+	}
+	if aarch64DotProd[m] {
+		t.Features += ",+dotprod"
+		t.Required = append(t.Required, "asimddp")
+	}
+	return t, nil
 }
 
 // hostX86Level is the psABI level (1-4) of the running x86-64 CPU.
@@ -226,7 +237,7 @@ var hostFeature = map[string]cpuid.FeatureID{
 	"sse4.2": cpuid.SSE42, "popcnt": cpuid.POPCNT, "avx2": cpuid.AVX2, "fma": cpuid.FMA3, "bmi2": cpuid.BMI2,
 	"avx512f": cpuid.AVX512F, "avx512bw": cpuid.AVX512BW, "avx512dq": cpuid.AVX512DQ, "avx512vl": cpuid.AVX512VL,
 	"avx512vnni": cpuid.AVX512VNNI,
-	"asimd":      cpuid.ASIMD,
+	"asimd":      cpuid.ASIMD, "asimddp": cpuid.ASIMDDP,
 }
 
 func hostHas(f string) bool {
