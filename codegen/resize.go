@@ -226,7 +226,7 @@ func resizeSpecOf(n *ir.Node, opset int64) (*resizeSpec, error) {
 	return s, nil
 }
 
-// resizeRuntimeInputs are the inputs resizeKernel reads at run time.
+// runtimeInputs are the inputs resizeKernel reads at run time (x first).
 func (s *resizeSpec) runtimeInputs(x *ir.Value) []*ir.Value {
 	ins := []*ir.Value{x}
 	for _, v := range []*ir.Value{s.scalesV, s.sizesV, s.roiV} {
@@ -316,7 +316,7 @@ func (k *resizeKernel) emit(e *segEmitter, temps []int64) error {
 	return nil
 }
 
-// resizeI8 is a byte pointer at p + off.
+// resizeAt is a pointer to t at byte offset off from base.
 func resizeAt(b *fnb, base value.Value, off int64, t types.Type) value.Value {
 	p := b.gep(types.I8, b.cur.NewBitCast(base, tI8P), ci(off))
 	return b.cur.NewBitCast(p, types.NewPointer(t))

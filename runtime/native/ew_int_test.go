@@ -13,9 +13,13 @@ import (
 // TestEWIntOps compares Cast, Where and integer arithmetic with the
 // interpreter: integer and bool outputs exactly, float ones within
 // atol/rtol.
-func TestEWIntOps(t *testing.T) {
+func TestEWIntOps(t *testing.T) { runInputCases(t, codegentest.EWIntCases()) }
+
+// runInputCases compiles each case for the host, requires it fully native
+// and compares it with the interpreter on its fixed inputs (compareSame).
+func runInputCases(t *testing.T, cases []codegentest.InputCase) {
 	host := codegentest.Host(t)
-	for _, c := range codegentest.EWIntCases() {
+	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
 			g := c.Build()

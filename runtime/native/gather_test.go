@@ -13,26 +13,7 @@ import (
 // TestGatherRuntimeIndices compares Gathers whose indices are run-time
 // inputs (int32/int64, negative, scalar, 2-D, an embedding table) or
 // whose data are integers or bool with the interpreter.
-func TestGatherRuntimeIndices(t *testing.T) {
-	host := codegentest.Host(t)
-	for _, c := range codegentest.GatherCases() {
-		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			g := c.Build()
-			dir := t.TempDir()
-			res := codegentest.Bundle(t, g, host, c.Shapes, dir, "")
-			if !res.FullyNative() {
-				t.Fatalf("not fully native: %v", res.Fallback)
-			}
-			m, err := native.Open(dir, native.Options{Threads: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			compareSame(t, g, m, codegentest.CaseInputs(g, c.Fixed, 1))
-		})
-	}
-}
+func TestGatherRuntimeIndices(t *testing.T) { runInputCases(t, codegentest.GatherCases()) }
 
 // TestGatherIndexOutOfRange: an index outside [-D, D) makes the run fail
 // with the segment's StatusIndexRange code (2), never a read outside the

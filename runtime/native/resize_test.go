@@ -14,26 +14,7 @@ import (
 // TestResizeModes compares the Resize cases (linear, cubic, nearest over
 // the coordinate transformations; constant and run-time scales, sizes and
 // roi) with the interpreter.
-func TestResizeModes(t *testing.T) {
-	host := codegentest.Host(t)
-	for _, c := range codegentest.ResizeCases() {
-		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			g := c.Build()
-			dir := t.TempDir()
-			res := codegentest.Bundle(t, g, host, c.Shapes, dir, "")
-			if !res.FullyNative() {
-				t.Fatalf("not fully native: %v", res.Fallback)
-			}
-			m, err := native.Open(dir, native.Options{Threads: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			compare(t, g, m, codegentest.CaseInputs(g, c.Fixed, 1))
-		})
-	}
-}
+func TestResizeModes(t *testing.T) { runInputCases(t, codegentest.ResizeCases()) }
 
 // TestResizeRuntimeScalesMismatch: run-time scales or sizes that do not
 // give the compiled output shape (or a NaN scale) make the run fail with
