@@ -167,6 +167,9 @@ func Compile(g *ir.Graph, opts Options) (*Result, error) {
 		}
 		res.Steps = append(res.Steps, st)
 	}
+	if attnHasAttention(g) {
+		c.attnEmitKernel() // codegen/attention.go
+	}
 	res.Module = []byte(c.mod.m.String())
 	res.Weights, res.WeightBytes, res.Kernels = c.weights, c.wsize, c.kdesc
 	coded := map[string]bool{} // constants some kernel reads as codes

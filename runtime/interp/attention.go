@@ -152,9 +152,14 @@ type attnGroup struct {
 	// w, when set ([rows][total]), receives the attention weights
 	// (attention_observe.go).
 	w []float32
+	// block, when set, applies each block (attention_block.go).
+	block AttnBlockFunc
 }
 
 func (g *attnGroup) run(src attnSource, y []float32) {
+	if g.runBlocks(g.block, src, y) {
+		return
+	}
 	rows := len(g.q) / g.hd
 	m := make([]float32, rows)
 	l := make([]float32, rows)
@@ -224,17 +229,7 @@ func (g *attnGroup) run(src attnSource, y []float32) {
 		}
 	}
 	g.finishWeights(m, l)
-	for r := 0; r < rows; r++ {
-		out := acc[r*g.dv : (r+1)*g.dv]
-		if l[r] == 0 {
-			clear(out) // no visible key
-			continue
-		}
-		inv := 1 / l[r]
-		for d := range out {
-			out[d] *= inv
-		}
-	}
+	attnNormalize(acc, l, g.dv)
 }
 
 func (am *attnMask) apply(s float32, b, h, i, j int) float32 {
@@ -406,6 +401,7 @@ func attnKernel(c *Call, in []Value) ([]Value, error) {
 			grp := attnGroup{
 				q: q[(b*hq+h0)*S*hd : (b*hq+h0+rep)*S*hd], s: S, hd: hd, dv: dv,
 				past: past, total: total, causal: causal, scale: scale, mask: mask, b: b, h0: h0,
+				block: attnBlockFrom(c.Ctx),
 			}
 			src := sources[g]
 			if cache == nil {
