@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/optc-dev/optc/bundle/build"
@@ -56,6 +57,10 @@ type NativeOptions struct {
 	Exact bool
 	// Target is the code generation target; nil means the host.
 	Target *targets.Target
+	// InterpAttention runs the attention blocks on the interpreter's loop
+	// instead of the bundle's native kernel (codegen.AttnKernelName), for
+	// comparisons.
+	InterpAttention bool
 }
 
 // NativeModel runs a Model's graphs natively. It implements LM and the
@@ -75,6 +80,8 @@ type NativeModel struct {
 	prints map[*ir.Graph]string
 	closed bool
 	stats  NativeStats
+	// attnBlocks counts the attention blocks run by the native kernel.
+	attnBlocks atomic.Int64
 }
 
 // NativeStats describe the bundles a NativeModel compiled.
@@ -85,6 +92,10 @@ type NativeStats struct {
 	// Fallback lists the ops that run on the interpreter inside the
 	// bundles, with their node counts (from the last bundle compiled).
 	Fallback map[string]int
+	// AttnBlocks is the number of attention blocks (one kv head's block
+	// of keys for one group of query rows) the bundles' native kernel
+	// ran; the others ran on the interpreter's loop.
+	AttnBlocks int64
 }
 
 type nativeKey struct {
@@ -96,6 +107,9 @@ type nativeBundle struct {
 	once sync.Once
 	m    *native.Model
 	err  error
+	// attn is the bundle's attention block kernel, bound to the context
+	// of its runs (nil: the interpreter's loop).
+	attn interp.AttnBlockFunc
 }
 
 var _ LM = (*NativeModel)(nil)
@@ -158,6 +172,7 @@ func (nm *NativeModel) Stats() NativeStats {
 	nm.mu.Lock()
 	defer nm.mu.Unlock()
 	s := nm.stats
+	s.AttnBlocks = nm.attnBlocks.Load()
 	s.Fallback = map[string]int{}
 	for k, v := range nm.stats.Fallback {
 		s.Fallback[k] = v
@@ -286,7 +301,10 @@ func (nm *NativeModel) run(ctx context.Context, g *ir.Graph, in map[string]inter
 	if err != nil {
 		return nil, err
 	}
-	out, err := b.Run(ctx, feed)
+	if b.attn != nil {
+		ctx = interp.WithAttnBlock(ctx, b.attn)
+	}
+	out, err := b.m.Run(ctx, feed)
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +361,7 @@ func nativeRows(t *ir.Tensor, rows int) *ir.Tensor {
 }
 
 // bundle returns the compiled bundle for key, compiling it on first use.
-func (nm *NativeModel) bundle(ctx context.Context, g *ir.Graph, key nativeKey) (*native.Model, error) {
+func (nm *NativeModel) bundle(ctx context.Context, g *ir.Graph, key nativeKey) (*nativeBundle, error) {
 	nm.mu.Lock()
 	if nm.closed {
 		nm.mu.Unlock()
@@ -360,6 +378,11 @@ func (nm *NativeModel) bundle(ctx context.Context, g *ir.Graph, key nativeKey) (
 		var fb map[string]int
 		var reused bool
 		b.m, fb, reused, b.err = nm.open(ctx, g, key)
+		if b.err == nil && !nm.opts.InterpAttention {
+			if f := b.m.AttnBlock(); f != nil {
+				b.attn = func(a *interp.AttnBlock) { nm.attnBlocks.Add(1); f(a) }
+			}
+		}
 		nm.mu.Lock()
 		if reused {
 			nm.stats.Reused++
@@ -380,7 +403,7 @@ func (nm *NativeModel) bundle(ctx context.Context, g *ir.Graph, key nativeKey) (
 		}
 		nm.mu.Unlock()
 	}
-	return b.m, b.err
+	return b, b.err
 }
 
 // nativeBundleName names the bundle folder of key.
@@ -446,7 +469,7 @@ func (nm *NativeModel) fingerprint(g *ir.Graph) (string, error) {
 		return fp, nil
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "optc llm native 1\n%s %s %v\nthreads %d\n", nm.target.Name, nm.target.CPU, nm.target.Required, nm.opts.Threads)
+	fmt.Fprintf(h, "optc llm native 2\n%s %s %v\nthreads %d\n", nm.target.Name, nm.target.CPU, nm.target.Required, nm.opts.Threads)
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		fmt.Fprintf(h, "%s %s", bi.Main.Path, bi.Main.Version)
 		for _, kv := range bi.Settings {
