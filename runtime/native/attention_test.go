@@ -149,3 +149,28 @@ func TestAttentionBlockKernel(t *testing.T) {
 		})
 	}
 }
+
+// TestAttentionBlockNoAlloc: running a block natively allocates nothing
+// (the interpreter calls it once per block of every kv head).
+func TestAttentionBlockNoAlloc(t *testing.T) {
+	host := codegentest.Host(t)
+	dir := t.TempDir()
+	codegentest.Bundle(t, attnTestGraph(2, 2, 1, 8, 8), host, nil, dir, "")
+	m, err := native.Open(dir, native.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	block := m.AttnBlock()
+	if block == nil {
+		t.Fatal("no attention block kernel")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	const rows, hd, n = 4, 8, 16
+	a := &interp.AttnBlock{Q: attnRandom(r, rows*hd), Rows: rows, S: 2, HD: hd, DV: hd, K: attnRandom(r, n*hd), V: attnRandom(r, n*hd),
+		N: n, Past: 30, Total: 32, Causal: true, Scale: 0.3, M: make([]float32, rows), L: make([]float32, rows),
+		Acc: make([]float32, rows*hd), Scores: make([]float32, n), Keep: make([]bool, 2*32)}
+	if allocs := testing.AllocsPerRun(100, func() { block(a) }); allocs != 0 {
+		t.Errorf("a native attention block allocates %v times", allocs)
+	}
+}
