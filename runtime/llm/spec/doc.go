@@ -29,6 +29,11 @@
 // repetition penalty); with greedy decoding they are the target's greedy
 // tokens.
 //
+// Strategies run on any Model: the interpreter (*llm.Model) or the native
+// backend (*llm.NativeModel); Bench compares plain and speculative
+// decoding on one backend in one process, and MEASURED.md holds the
+// measured tables of both backends.
+//
 // It imports runtime/llm (the LM interface, sampler, forward hooks),
 // runtime/llm/kvcache, ir, passes and safetensors; cmd/optc imports it.
 package spec

@@ -11,7 +11,7 @@ import (
 
 // Model is what speculative decoding needs of a language model: an
 // llm.LM whose forward pass can also run token trees and return hidden
-// states. *llm.Model is one.
+// states. *llm.Model (the interpreter) and *llm.NativeModel (compiled) are.
 type Model interface {
 	llm.LM
 	ForwardWith(ctx context.Context, cache kvcache.Cache, tokens []int32, rows []int, opt llm.ForwardOptions) (*llm.ForwardResult, error)
