@@ -42,8 +42,20 @@ func Host(tb testing.TB) *targets.Target {
 // emit stage ("" = bundle) and returns codegen's result.
 func Bundle(tb testing.TB, g *ir.Graph, t *targets.Target, shapes map[string][]int64, dir, emit string) *codegen.Result {
 	tb.Helper()
-	// The passes optc compile runs by default (folding a transposed weight,
-	// for one); the graph stays equivalent for the interpreter.
+	res := Compile(tb, g, t, shapes)
+	tc := Toolchain(tb, t)
+	if _, err := build.Build(context.Background(), res, build.Options{Name: "model", OutDir: dir, Emit: emit, Version: "test", Toolchain: tc}); err != nil {
+		tb.Fatalf("build: %v", err)
+	}
+	return res
+}
+
+// Compile runs optc compile's default passes on g (folding a transposed
+// weight, for one; the graph stays equivalent for the interpreter) and
+// compiles it for t, binding shapes in place: Bundle without the
+// toolchain, so a test can see what falls back before it builds anything.
+func Compile(tb testing.TB, g *ir.Graph, t *targets.Target, shapes map[string][]int64) *codegen.Result {
+	tb.Helper()
 	pl, err := passes.ParsePipeline(codegen.DefaultPipeline)
 	if err != nil {
 		tb.Fatal(err)
@@ -54,10 +66,6 @@ func Bundle(tb testing.TB, g *ir.Graph, t *targets.Target, shapes map[string][]i
 	res, err := codegen.Compile(g, codegen.Options{Target: t, Shapes: shapes})
 	if err != nil {
 		tb.Fatalf("compile: %v", err)
-	}
-	tc := Toolchain(tb, t)
-	if _, err := build.Build(context.Background(), res, build.Options{Name: "model", OutDir: dir, Emit: emit, Version: "test", Toolchain: tc}); err != nil {
-		tb.Fatalf("build: %v", err)
 	}
 	return res
 }

@@ -102,16 +102,18 @@ func TestModelsCABI(t *testing.T) {
 					if _, err := os.Stat(mc.path); err != nil {
 						t.Skipf("model not available (tools/fetch-models.sh fetches the real models): %v", err)
 					}
-					g := fileCase(mc.name, mc.path, nil).graph(t)
-					dir := t.TempDir()
-					res := codegentest.Bundle(t, g, tc.Target, mc.shapes, dir, "")
-					if !res.FullyNative() {
+					// What falls back is known before the (slow) build.
+					probe := codegentest.Compile(t, fileCase(mc.name, mc.path, nil).graph(t), tc.Target, mc.shapes)
+					if !probe.FullyNative() {
 						var fb []string
-						for _, f := range res.Fallback {
+						for _, f := range probe.Fallback {
 							fb = append(fb, fmt.Sprintf("%s (%s)", f.Node, f.Op))
 						}
 						t.Skipf("not fully native, so not runnable through the plain C ABI: %d nodes fall back to the interpreter: %s", len(fb), armFirst(fb, 8))
 					}
+					g := fileCase(mc.name, mc.path, nil).graph(t)
+					dir := t.TempDir()
+					codegentest.Bundle(t, g, tc.Target, mc.shapes, dir, "")
 					in := armInputs(t, g, mc.extra)
 					prog := buildProgram(t, tc, dir)
 					got, _, err := runProgram(t, tc, prog, dir, "weights.safetensors", 2, g, in)
