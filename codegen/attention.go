@@ -30,8 +30,13 @@ import (
 // is set and where keep ([s][total] booleans, or NULL) is 0, and updates
 // the row's online-softmax state: running maximum m[r], sum l[r] and
 // unnormalized output acc[r] ([rows][dv]) with the values v ([n][dv]).
-// scores is scratch space of n floats. The loops over hd, dv and the
-// block run on the target's widest vectors, then narrower ones.
+// scores is scratch space of n·(hd+1) floats. The loops over hd, dv and
+// the block run on the target's widest vectors, then narrower ones.
+//
+// The scores: for a few rows (decoding) each is a dot product over hd;
+// for attnKTRows rows or more the kernel first transposes the block's
+// keys into scores[n:] ([hd][n]) and computes a vector of scores for
+// consecutive keys at a time, hd multiply-adds and no horizontal sums.
 
 // AttnKernelName is the symbol of the attention block kernel.
 const AttnKernelName = "optc_attn_block"
@@ -73,6 +78,10 @@ func (b *fnb) attnSpans(n value.Value, body func(from, to value.Value, w int)) {
 	}
 }
 
+// attnKTRows is the number of rows from which the kernel scores keys
+// from their transpose.
+const attnKTRows = 4
+
 // attnHsum adds the lanes of a width-w value.
 func (b *fnb) attnHsum(v value.Value, w int) value.Value {
 	if w == 1 {
@@ -81,6 +90,18 @@ func (b *fnb) attnHsum(v value.Value, w int) value.Value {
 	s := value.Value(b.cur.NewExtractElement(v, ci32(0)))
 	for i := 1; i < w; i++ {
 		s = b.cur.NewFAdd(s, b.cur.NewExtractElement(v, ci32(int64(i))))
+	}
+	return s
+}
+
+// attnHmax is the largest lane of a width-w value.
+func (b *fnb) attnHmax(v value.Value, w int) value.Value {
+	if w == 1 {
+		return v
+	}
+	s := value.Value(b.cur.NewExtractElement(v, ci32(0)))
+	for i := 1; i < w; i++ {
+		s = b.fmax(s, b.cur.NewExtractElement(v, ci32(int64(i))))
 	}
 	return s
 }
@@ -100,9 +121,29 @@ func (c *compiler) attnEmitKernel() {
 	scale, mP, lP, accP, sc := ps[13], ps[14], ps[15], ps[16], ps[17]
 	neg := cf(math.Inf(-1))
 	i8 := types.I8
-	// keep is read through a pointer that, without a mask, stays on a 1.
-	one := b.cur.NewAlloca(i8)
-	b.cur.NewStore(constant.NewInt(i8, 1), one)
+	// keep is read through a pointer that, without a mask, stays on
+	// lanes of 1s.
+	L := b.mod.t.Lanes()
+	onesT := types.NewArray(uint64(L), i8)
+	onesA := b.cur.NewAlloca(onesT)
+	ones := make([]constant.Constant, L)
+	for i := range ones {
+		ones[i] = constant.NewInt(i8, 1)
+	}
+	b.cur.NewStore(constant.NewArray(onesT, ones...), onesA)
+	one := b.cur.NewBitCast(onesA, tI8P)
+	mxSlot := b.cur.NewAlloca(tF32)
+	// The transposed keys, for many rows.
+	kt := b.gepF(sc, n)
+	manyRows := b.cur.NewICmp(enum.IPredSGE, rows, ci(attnKTRows))
+	b.ifThen(manyRows, func() {
+		b.loop(ci(0), n, 1, func(j value.Value) {
+			b.loop(ci(0), hd, 1, func(d value.Value) {
+				x := b.load(b.gepF(k, b.add(b.mul(j, hd), d)), 1)
+				b.store(x, b.gepF(kt, b.add(b.mul(d, n), j)), 1)
+			})
+		})
+	})
 	hasKeep := b.cur.NewICmp(enum.IPredNE, keep, constant.NewNull(tI8P))
 	kstep := b.cur.NewSelect(hasKeep, ci(1), ci(0))
 	isCausal := b.cur.NewICmp(enum.IPredNE, causal, ci(0))
@@ -114,21 +155,40 @@ func (c *compiler) attnEmitKernel() {
 			qr := b.gepF(q, b.mul(r, hd))
 			keepRow := b.cur.NewSelect(hasKeep, b.gep(i8, keep, b.add(b.mul(i, total), j0)), one)
 			// Scores of the visible keys, and their maximum.
-			mx := b.forLoop(ci(0), jn, 1, []value.Value{neg}, func(j value.Value, cm []value.Value) []value.Value {
-				kr := b.gepF(k, b.mul(j, hd))
-				dot := value.Value(cf(0))
-				b.attnSpans(hd, func(from, to value.Value, w int) {
-					a := b.forLoop(from, to, int64(w), []value.Value{constF(0, w)}, func(d value.Value, ca []value.Value) []value.Value {
-						return []value.Value{b.fma(b.load(b.gepF(qr, d), w), b.load(b.gepF(kr, d), w), ca[0], w)}
+			b.ifElse(manyRows, func() {
+				mx := value.Value(neg)
+				b.attnSpans(jn, func(from, to value.Value, w int) {
+					mv := b.forLoop(from, to, int64(w), []value.Value{constF(math.Inf(-1), w)}, func(j value.Value, cm []value.Value) []value.Value {
+						a := constF(0, w)
+						a = b.forLoop(ci(0), hd, 1, []value.Value{a}, func(d value.Value, ca []value.Value) []value.Value {
+							qd := b.splat(b.load(b.gepF(qr, d), 1), w)
+							return []value.Value{b.fma(qd, b.load(b.gepF(kt, b.add(b.mul(d, n), j)), w), ca[0], w)}
+						})[0]
+						sv := value.Value(b.cur.NewFMul(a, b.splat(scale, w)))
+						sv = b.attnKeep(sv, keepRow, j, kstep, w)
+						b.store(sv, b.gepF(sc, j), w)
+						return []value.Value{b.fmax(cm[0], sv)}
 					})[0]
-					dot = b.cur.NewFAdd(dot, b.attnHsum(a, w))
+					mx = b.fmax(mx, b.attnHmax(mv, w))
 				})
-				sv := value.Value(b.cur.NewFMul(dot, scale))
-				kb := b.cur.NewLoad(i8, b.gep(i8, keepRow, b.mul(j, kstep)))
-				sv = b.cur.NewSelect(b.cur.NewICmp(enum.IPredEQ, kb, constant.NewInt(i8, 0)), neg, sv)
-				b.store(sv, b.gepF(sc, j), 1)
-				return []value.Value{b.fmax(cm[0], sv)}
-			})[0]
+				b.store(mx, mxSlot, 1)
+			}, func() {
+				mx := b.forLoop(ci(0), jn, 1, []value.Value{neg}, func(j value.Value, cm []value.Value) []value.Value {
+					kr := b.gepF(k, b.mul(j, hd))
+					dot := value.Value(cf(0))
+					b.attnSpans(hd, func(from, to value.Value, w int) {
+						a := b.forLoop(from, to, int64(w), []value.Value{constF(0, w)}, func(d value.Value, ca []value.Value) []value.Value {
+							return []value.Value{b.fma(b.load(b.gepF(qr, d), w), b.load(b.gepF(kr, d), w), ca[0], w)}
+						})[0]
+						dot = b.cur.NewFAdd(dot, b.attnHsum(a, w))
+					})
+					sv := b.attnKeep(b.cur.NewFMul(dot, scale), keepRow, j, kstep, 1)
+					b.store(sv, b.gepF(sc, j), 1)
+					return []value.Value{b.fmax(cm[0], sv)}
+				})[0]
+				b.store(mx, mxSlot, 1)
+			})
+			mx := b.load(mxSlot, 1)
 			b.ifThen(b.cur.NewFCmp(enum.FPredOGT, mx, neg), func() {
 				mOld := b.load(b.gepF(mP, r), 1)
 				mNew := b.fmax(mOld, mx)
@@ -163,4 +223,19 @@ func (c *compiler) attnEmitKernel() {
 		})
 	})
 	b.cur.NewRet(nil)
+}
+
+// attnKeep hides the scores of keys j… (width w) whose keep byte is 0.
+func (b *fnb) attnKeep(sv, keepRow, j, kstep value.Value, w int) value.Value {
+	var kt types.Type = types.I8
+	zero := value.Value(constant.NewInt(types.I8, 0))
+	p := b.gep(types.I8, keepRow, b.mul(j, kstep))
+	if w > 1 {
+		vt := types.NewVector(uint64(w), types.I8)
+		kt, p = vt, b.cur.NewBitCast(p, types.NewPointer(vt))
+		zero = constant.NewZeroInitializer(vt)
+	}
+	ld := b.cur.NewLoad(kt, p)
+	ld.Align = 1
+	return b.cur.NewSelect(b.cur.NewICmp(enum.IPredEQ, ld, zero), constF(math.Inf(-1), w), sv)
 }

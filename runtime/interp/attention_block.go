@@ -21,7 +21,7 @@ import (
 // block starting at key J0. Row r is query token r mod S of query head
 // r div S of the group; it sees key j when j < Total, when Causal is
 // false or j ≤ Past + r mod S, and when Keep is nil or Keep[(r mod S)·Total + j].
-// Scores is scratch space of at least N floats.
+// Scores is scratch space of at least N·(HD+1) floats.
 type AttnBlock struct {
 	Q               []float32 // [Rows][HD]
 	Rows, S, HD, DV int
@@ -76,7 +76,7 @@ func (g *attnGroup) runBlocks(f AttnBlockFunc, src attnSource, y []float32) bool
 	}
 	rows := len(g.q) / g.hd
 	bs := src.blockSize()
-	st := make([]float32, 2*rows+bs)
+	st := make([]float32, 2*rows+bs*(g.hd+1))
 	a := &AttnBlock{Q: g.q, Rows: rows, S: g.s, HD: g.hd, DV: g.dv, Past: g.past, Total: g.total,
 		Causal: g.causal, Scale: g.scale, Keep: keep, M: st[:rows], L: st[rows : 2*rows], Acc: y[:rows*g.dv], Scores: st[2*rows:]}
 	clear(a.Acc)

@@ -64,7 +64,7 @@ func attnCall(fn unsafe.Pointer, a *interp.AttnBlock) {
 		return
 	}
 	if len(a.Q) < a.Rows*a.HD || len(a.K) < a.N*a.HD || len(a.V) < a.N*a.DV || len(a.Acc) < a.Rows*a.DV ||
-		len(a.M) < a.Rows || len(a.L) < a.Rows || len(a.Scores) < a.N || (a.Keep != nil && len(a.Keep) < a.S*a.Total) ||
+		len(a.M) < a.Rows || len(a.L) < a.Rows || len(a.Scores) < a.N*(a.HD+1) || (a.Keep != nil && len(a.Keep) < a.S*a.Total) ||
 		a.HD <= 0 || a.DV <= 0 || a.S <= 0 {
 		panic(fmt.Sprintf("native: attention block with inconsistent sizes: rows %d, s %d, hd %d, dv %d, n %d, total %d; len q %d, k %d, v %d, acc %d, scores %d, keep %d",
 			a.Rows, a.S, a.HD, a.DV, a.N, a.Total, len(a.Q), len(a.K), len(a.V), len(a.Acc), len(a.Scores), len(a.Keep)))

@@ -169,7 +169,7 @@ func TestAttentionBlockNoAlloc(t *testing.T) {
 	const rows, hd, n = 4, 8, 16
 	a := &interp.AttnBlock{Q: attnRandom(r, rows*hd), Rows: rows, S: 2, HD: hd, DV: hd, K: attnRandom(r, n*hd), V: attnRandom(r, n*hd),
 		N: n, Past: 30, Total: 32, Causal: true, Scale: 0.3, M: make([]float32, rows), L: make([]float32, rows),
-		Acc: make([]float32, rows*hd), Scores: make([]float32, n), Keep: make([]bool, 2*32)}
+		Acc: make([]float32, rows*hd), Scores: make([]float32, n*(hd+1)), Keep: make([]bool, 2*32)}
 	if allocs := testing.AllocsPerRun(100, func() { block(a) }); allocs != 0 {
 		t.Errorf("a native attention block allocates %v times", allocs)
 	}
