@@ -33,10 +33,13 @@ import (
 // scores is scratch space of n·(hd+1) floats. The loops over hd, dv and
 // the block run on the target's widest vectors, then narrower ones.
 //
-// The scores: for a few rows (decoding) each is a dot product over hd;
-// for attnKTRows rows or more the kernel first transposes the block's
+// The scores: with enough rows the kernel first transposes the block's
 // keys into scores[n:] ([hd][n]) and computes a vector of scores for
-// consecutive keys at a time, hd multiply-adds and no horizontal sums.
+// consecutive keys at a time, hd multiply-adds and no horizontal sums;
+// with few rows (decoding with wide heads) each score is a dot product
+// over hd, ending in a horizontal sum. The transpose (2·hd moves a key)
+// pays when rows·min(hd, lanes) ≥ 2·hd: from 2 rows for heads of 8, from
+// 8 for heads of 64 on 16 lanes.
 
 // AttnKernelName is the symbol of the attention block kernel.
 const AttnKernelName = "optc_attn_block"
@@ -77,10 +80,6 @@ func (b *fnb) attnSpans(n value.Value, body func(from, to value.Value, w int)) {
 		from = to
 	}
 }
-
-// attnKTRows is the number of rows from which the kernel scores keys
-// from their transpose.
-const attnKTRows = 4
 
 // attnHsum adds the lanes of a width-w value.
 func (b *fnb) attnHsum(v value.Value, w int) value.Value {
@@ -135,7 +134,7 @@ func (c *compiler) attnEmitKernel() {
 	mxSlot := b.cur.NewAlloca(tF32)
 	// The transposed keys, for many rows.
 	kt := b.gepF(sc, n)
-	manyRows := b.cur.NewICmp(enum.IPredSGE, rows, ci(attnKTRows))
+	manyRows := b.cur.NewICmp(enum.IPredSGE, b.mul(rows, b.minI(hd, ci(int64(L)))), b.mul(hd, ci(2)))
 	b.ifThen(manyRows, func() {
 		b.loop(ci(0), n, 1, func(j value.Value) {
 			b.loop(ci(0), hd, 1, func(d value.Value) {

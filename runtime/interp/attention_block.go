@@ -3,6 +3,7 @@ package interp
 import (
 	"context"
 	"math"
+	"sync"
 )
 
 // A replaceable inner step of the Attention kernel: a native backend
@@ -41,6 +42,10 @@ type AttnBlockFunc func(*AttnBlock)
 
 type attnBlockKey struct{}
 
+// attnScratch holds the running maxima, sums and the kernel's scratch of
+// a group (reused across groups and runs).
+var attnScratch = sync.Pool{New: func() any { return new([]float32) }}
+
 // WithAttnBlock returns a context under which the Attention kernel runs
 // its blocks with f (nil: the Go loop).
 func WithAttnBlock(ctx context.Context, f AttnBlockFunc) context.Context {
@@ -76,7 +81,12 @@ func (g *attnGroup) runBlocks(f AttnBlockFunc, src attnSource, y []float32) bool
 	}
 	rows := len(g.q) / g.hd
 	bs := src.blockSize()
-	st := make([]float32, 2*rows+bs*(g.hd+1))
+	sp := attnScratch.Get().(*[]float32)
+	defer attnScratch.Put(sp)
+	if need := 2*rows + bs*(g.hd+1); cap(*sp) < need {
+		*sp = make([]float32, need)
+	}
+	st := (*sp)[:2*rows+bs*(g.hd+1)]
 	a := &AttnBlock{Q: g.q, Rows: rows, S: g.s, HD: g.hd, DV: g.dv, Past: g.past, Total: g.total,
 		Causal: g.causal, Scale: g.scale, Keep: keep, M: st[:rows], L: st[rows : 2*rows], Acc: y[:rows*g.dv], Scores: st[2*rows:]}
 	clear(a.Acc)
