@@ -197,6 +197,15 @@ func convBiasLeaf(c *compiler, n *ir.Node, g *convGeom, gk *gemmKernel) error {
 // columns only for 1-D convolutions or when it is of size 1): a rank-2
 // operand could line up with the batched row view by accident.
 func (k *convKernel) absorb(c *compiler, n *ir.Node, idx int) bool {
+	return convOperandsFit(n, idx, func(vs []int64) bool {
+		return !(len(vs) > 1 || (len(vs) == 1 && vs[0] != 1 && !k.g.rank1))
+	}) && k.gemmKernel.absorb(c, n, idx)
+}
+
+// convOperandsFit reports whether every operand of elementwise consumer n
+// other than input idx (the conv's output) is a scalar constant or has a
+// shape that fits.
+func convOperandsFit(n *ir.Node, idx int, fits func(shape []int64) bool) bool {
 	for i, v := range ewDataInputs(n) {
 		if i == idx {
 			continue
@@ -204,12 +213,11 @@ func (k *convKernel) absorb(c *compiler, n *ir.Node, idx int) bool {
 		if _, ok := scalarConst(v); ok {
 			continue
 		}
-		vs, _ := concreteShape(v)
-		if len(vs) > 1 || (len(vs) == 1 && vs[0] != 1 && !k.g.rank1) {
+		if vs, _ := concreteShape(v); !fits(vs) {
 			return false
 		}
 	}
-	return k.gemmKernel.absorb(c, n, idx)
+	return true
 }
 
 func (k *convKernel) describe() string {

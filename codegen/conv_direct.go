@@ -172,19 +172,8 @@ func (k *convDirectKernel) packWeights(w []float32) []float32 {
 // along the output columns (scalars, per-row values): the grid columns are
 // not the output's, so a per-column operand cannot be indexed by them.
 func (k *convDirectKernel) absorb(c *compiler, n *ir.Node, idx int) bool {
-	for i, v := range ewDataInputs(n) {
-		if i == idx {
-			continue
-		}
-		if _, ok := scalarConst(v); ok {
-			continue
-		}
-		vs, _ := concreteShape(v)
-		if ir.NumElements(vs) != 1 {
-			return false
-		}
-	}
-	return k.gemmKernel.absorb(c, n, idx)
+	return convOperandsFit(n, idx, func(vs []int64) bool { return ir.NumElements(vs) == 1 }) &&
+		k.gemmKernel.absorb(c, n, idx)
 }
 
 func (k *convDirectKernel) inputs() []buf {
