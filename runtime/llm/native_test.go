@@ -3,6 +3,7 @@ package llm_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"strings"
@@ -331,5 +332,42 @@ func TestNativeDerive(t *testing.T) {
 	}
 	if maxDiff(full[0], got[0]) == 0 {
 		t.Error("the derived model gives the full model's logits")
+	}
+}
+
+// TestNativeF16Cache: with an f16 cache (whose blocks the attention
+// kernel reads decoded one at a time) the native backend's logits equal
+// the interpreter's over a prefill and decoding steps that cross the
+// cache's first 64-token block.
+// Keys that differ by ulps between the backends may round to different
+// halves: the logits then differ by up to 8e-4 (measured, the same with
+// NativeOptions.InterpAttention, so not the kernel's doing), within
+// nativeTol.
+func TestNativeF16Cache(t *testing.T) {
+	m := stories(t)
+	nm := nativeOf(t, m, llm.NativeOptions{})
+	ctx := context.Background()
+	seq := goldenSequence(t)
+	if len(seq) < 66 {
+		t.Fatalf("golden sequence of %d tokens, want 66", len(seq))
+	}
+	ci, err := kvcache.NewF16(m.CacheSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cn, _ := kvcache.NewF16(m.CacheSpec())
+	for _, part := range [][]int32{seq[:62], seq[62:63], seq[63:64], seq[64:65], seq[65:66]} {
+		want, err := m.Forward(ctx, ci, part, []int{len(part) - 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := nm.Forward(ctx, cn, part, []int{len(part) - 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nativeCompare(t, fmt.Sprintf("f16 cache, %d tokens after %d", len(part), ci.Len(0)-len(part)), want, got)
+	}
+	if s := nm.Stats(); s.AttnBlocks == 0 {
+		t.Error("no attention block ran on the bundles' native kernel")
 	}
 }
