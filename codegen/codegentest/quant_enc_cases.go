@@ -131,25 +131,11 @@ func QuantEncodingCases() []Case {
 	for si, s := range QuantEncodingSpecs() {
 		for _, d := range [][3]int64{{1, 100, 40}, {7, 70, 33}, {32, 300, 48}} {
 			M, K, N := d[0], d[1], d[2]
-			cs = append(cs, Case{Name: fmt.Sprintf("qmatmul_%s_%dx%dx%d", s, M, K, N), Build: func() *ir.Graph {
-				rng := rand.New(rand.NewPCG(uint64(si), uint64(M*K*N)))
-				b := ir.NewBuilder("qenc")
-				x := b.Input("x", f32(M, K))
-				w := QuantWeightSpec(b, rng, "w", s, K, N)
-				b.Output(b.Op1("Relu", nil, b.Op1("MatMul", nil, x, w)))
-				return b.Graph()
-			}})
+			cs = append(cs, quantMatMulCase(fmt.Sprintf("qmatmul_%s_%dx%dx%d", s, M, K, N), uint64(si), uint64(M*K*N), s, []int64{M, K}, []int64{K, N}, false))
 		}
 		// A quantized left operand (a weight times a run-time matrix, as in
 		// Conv's GEMM): decoded per task.
-		cs = append(cs, Case{Name: fmt.Sprintf("qmatmulA_%s_20x70x50", s), Build: func() *ir.Graph {
-			rng := rand.New(rand.NewPCG(uint64(si), 11))
-			b := ir.NewBuilder("qenc")
-			x := b.Input("x", f32(70, 50))
-			w := QuantWeightSpec(b, rng, "w", transposedSpec(s), 20, 70)
-			b.Output(b.Op1("Relu", nil, b.Op1("MatMul", nil, w, x)))
-			return b.Graph()
-		}})
+		cs = append(cs, quantMatMulCase(fmt.Sprintf("qmatmulA_%s_20x70x50", s), uint64(si), 11, transposedSpec(s), []int64{70, 50}, []int64{20, 70}, true))
 		cs = append(cs, Case{Name: fmt.Sprintf("qgemm_%s_9x65x30", s), Build: func() *ir.Graph {
 			rng := rand.New(rand.NewPCG(uint64(si), 7))
 			b := ir.NewBuilder("qenc")
@@ -161,6 +147,23 @@ func QuantEncodingCases() []Case {
 		}})
 	}
 	return cs
+}
+
+// quantMatMulCase is Relu(MatMul(x, W)) (Relu(MatMul(W, x)) when left)
+// with x of shape xs and a random quantized W of spec s and shape ws.
+func quantMatMulCase(name string, seed1, seed2 uint64, s QuantSpec, xs, ws []int64, left bool) Case {
+	return Case{Name: name, Build: func() *ir.Graph {
+		rng := rand.New(rand.NewPCG(seed1, seed2))
+		b := ir.NewBuilder("qenc")
+		x := b.Input("x", f32(xs...))
+		w := QuantWeightSpec(b, rng, "w", s, ws...)
+		ops := []*ir.Value{x, w}
+		if left {
+			ops = []*ir.Value{w, x}
+		}
+		b.Output(b.Op1("Relu", nil, b.Op1("MatMul", nil, ops...)))
+		return b.Graph()
+	}}
 }
 
 // QuantDecodeCase is x[K,K] · B[K,N] (MatMul; Gemm with transB=1 when
