@@ -111,6 +111,11 @@ func resizeSpecOf(n *ir.Node, opset int64) (*resizeSpec, error) {
 		exclude: n.AttrInt("exclude_outside", 0) != 0,
 		extrap:  n.AttrFloat("extrapolation_value", 0),
 	}
+	// Opset 18's antialias, axes and keep_aspect_ratio_policy are not
+	// lowered (half_pixel_symmetric, 19, neither: see the switch below).
+	if n.AttrInt("antialias", 0) != 0 || n.HasAttr("axes") || n.AttrString("keep_aspect_ratio_policy", "stretch") != "stretch" {
+		return nil, fmt.Errorf("Resize with antialias, axes or keep_aspect_ratio_policy is not lowered")
+	}
 	mode := n.AttrString("mode", "nearest")
 	var scalesIn, sizesIn, roiIn *ir.Value
 	switch {
