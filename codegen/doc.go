@@ -86,6 +86,12 @@
 //	              a vector-FMA GEMV over R^T packed k-major per step
 //	pad_border.go Pad in reflect and edge modes (region copies from the
 //	              output itself with negative or zero strides)
+//	attention.go  optc_attn_block, exported by every bundle of a graph with
+//	              an optc.Attention node (which stays an interpreter step: it
+//	              reads the KV cache bound to the run): online softmax of a
+//	              group of query rows over one block of keys and values, the
+//	              scores vectorized over keys (transposed block) or over the
+//	              head; runtime/native binds it to the interpreter's kernel
 //	llvm.go       the small layer over llir/llvm the kernels are written in
 //
 // Adding a kernel (Conv, pooling, a normalization, …): a new file with a

@@ -15,11 +15,13 @@
 // count, compiled on first use into a temporary directory (or a kept,
 // reusable NativeOptions.Dir) and run by runtime/native. The nodes
 // codegen does not lower — optc.Attention, which reads and appends the
-// KV cache found in the context, rotary embedding, the embedding
-// Gather — run as interpreter steps inside the bundle under the same
-// context, so caches, token trees and rollback behave as on the
-// interpreter; logits agree within 1e-4 of their scale (measured:
-// about 1e-6). NativeModel implements LM and ForwardWith, so it serves
+// KV cache found in the context, rotary embedding — run as interpreter
+// steps inside the bundle under the same context, so caches, token trees
+// and rollback behave as on the interpreter; the Attention steps walk the
+// cache's blocks (decoding a compressed block into scratch) and run each
+// on the bundle's native attention block kernel (codegen/attention.go;
+// NativeOptions.InterpAttention keeps the Go loop). Logits agree within
+// 1e-4 of their scale (measured: about 1e-6 with a dense cache). NativeModel implements LM and ForwardWith, so it serves
 // as target and draft of runtime/llm/spec.
 //
 // It imports ir, gguf, safetensors, frontend/onnx, the interpreter

@@ -30,9 +30,11 @@ import (
 // The native backend: a Model's graph compiled by codegen into bundles,
 // one per input shape, run by runtime/native. The nodes codegen does not
 // lower (optc.Attention, which reads and appends the KV cache found in
-// the context, RotaryEmbedding, the embedding Gather, …) run as
-// interpreter steps of the bundle under the same context, so the cache,
-// trees and rollback behave exactly as on the interpreter.
+// the context, RotaryEmbedding, …) run as interpreter steps of the
+// bundle under the same context, so the cache, trees and rollback behave
+// exactly as on the interpreter. The Attention steps run each block of
+// keys and values on the bundle's native kernel (Model.AttnBlock of
+// runtime/native, bound with interp.WithAttnBlock).
 //
 // Shapes: a forward pass of n tokens asking for r logit rows runs the
 // bundle compiled for N tokens and R rows: N the power of two at or

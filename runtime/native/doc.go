@@ -9,6 +9,12 @@
 // codegen could not lower) through runtime/interp, passing tensors by
 // name.
 //
+// Model.AttnBlock returns a bundle's attention block kernel
+// (codegen.AttnKernelName) as an interp.AttnBlockFunc: bound to a run's
+// context with interp.WithAttnBlock, the interpreted optc.Attention
+// steps hand it each block of the KV cache instead of running their Go
+// loop (runtime/llm's native backend does so).
+//
 // native imports ir, bundle, targets and runtime/interp. Without cgo, Open
 // returns an error.
 package native
