@@ -277,20 +277,11 @@ func TestNativeNearEnd(t *testing.T) {
 	nm := nativeOf(t, m, llm.NativeOptions{})
 	spec := m.CacheSpec()
 	spec.MaxLen = 12
-	ctx := context.Background()
 	seq := goldenSequence(t)[:12]
 	ci, _ := kvcache.NewDense(spec, 0)
 	cn, _ := kvcache.NewDense(spec, 0)
 	for _, part := range [][]int32{seq[:10], seq[10:12]} { // 10 tokens: 16 would not fit
-		want, err := m.Forward(ctx, ci, part, []int{len(part) - 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := nm.Forward(ctx, cn, part, []int{len(part) - 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nativeCompare(t, "near the end of the cache", want, got)
+		nativeLastRow(t, "near the end of the cache", m, nm, ci, cn, part)
 	}
 	if cn.Len(0) != 12 {
 		t.Errorf("the cache holds %d tokens, want 12", cn.Len(0))
@@ -346,7 +337,6 @@ func TestNativeDerive(t *testing.T) {
 func TestNativeF16Cache(t *testing.T) {
 	m := stories(t)
 	nm := nativeOf(t, m, llm.NativeOptions{})
-	ctx := context.Background()
 	seq := goldenSequence(t)
 	if len(seq) < 66 {
 		t.Fatalf("golden sequence of %d tokens, want 66", len(seq))
@@ -357,17 +347,25 @@ func TestNativeF16Cache(t *testing.T) {
 	}
 	cn, _ := kvcache.NewF16(m.CacheSpec())
 	for _, part := range [][]int32{seq[:62], seq[62:63], seq[63:64], seq[64:65], seq[65:66]} {
-		want, err := m.Forward(ctx, ci, part, []int{len(part) - 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := nm.Forward(ctx, cn, part, []int{len(part) - 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nativeCompare(t, fmt.Sprintf("f16 cache, %d tokens after %d", len(part), ci.Len(0)-len(part)), want, got)
+		nativeLastRow(t, fmt.Sprintf("f16 cache, %d tokens after %d", len(part), ci.Len(0)), m, nm, ci, cn, part)
 	}
 	if s := nm.Stats(); s.AttnBlocks == 0 {
 		t.Error("no attention block ran on the bundles' native kernel")
 	}
+}
+
+// nativeLastRow runs part on both backends (caches ci and cn) and
+// compares the logits of its last token.
+func nativeLastRow(t *testing.T, what string, m *llm.Model, nm *llm.NativeModel, ci, cn kvcache.Cache, part []int32) {
+	t.Helper()
+	ctx := context.Background()
+	want, err := m.Forward(ctx, ci, part, []int{len(part) - 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := nm.Forward(ctx, cn, part, []int{len(part) - 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nativeCompare(t, what, want, got)
 }

@@ -32,6 +32,24 @@ func attnTestGraph(s, hq, hkv, hd, dv int) *ir.Graph {
 	return g
 }
 
+// attnKernelOf compiles a bundle of a small attention graph and returns
+// its attention block kernel.
+func attnKernelOf(t *testing.T) interp.AttnBlockFunc {
+	t.Helper()
+	dir := t.TempDir()
+	codegentest.Bundle(t, attnTestGraph(2, 2, 1, 8, 8), codegentest.Host(t), nil, dir, "")
+	m, err := native.Open(dir, native.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	block := m.AttnBlock()
+	if block == nil {
+		t.Fatal("the bundle of a graph with optc.Attention exports no attention block kernel")
+	}
+	return block
+}
+
 func attnRandom(r *rand.Rand, n int) []float32 {
 	x := make([]float32, n)
 	for i := range x {
@@ -51,21 +69,10 @@ func attnRandom(r *rand.Rand, n int) []float32 {
 // exp is a polynomial with relative error about 1e-7, and it sums the
 // dot products in another order).
 func TestAttentionBlockKernel(t *testing.T) {
-	host := codegentest.Host(t)
 	// The kernel does not depend on the graph's shapes: one bundle serves
 	// every case.
-	g0 := attnTestGraph(2, 2, 1, 8, 8)
-	dir := t.TempDir()
-	codegentest.Bundle(t, g0, host, nil, dir, "")
-	m, err := native.Open(dir, native.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	block := m.AttnBlock()
-	if block == nil {
-		t.Fatal("the bundle of a graph with optc.Attention exports no attention block kernel")
-	}
+	block := attnKernelOf(t)
+	var err error
 	caches := map[string]func(kvcache.Spec) (kvcache.Cache, error){
 		"dense16": func(s kvcache.Spec) (kvcache.Cache, error) { return kvcache.NewDense(s, 16) },
 		"f16":     func(s kvcache.Spec) (kvcache.Cache, error) { return kvcache.NewF16(s) },
@@ -153,18 +160,7 @@ func TestAttentionBlockKernel(t *testing.T) {
 // TestAttentionBlockNoAlloc: running a block natively allocates nothing
 // (the interpreter calls it once per block of every kv head).
 func TestAttentionBlockNoAlloc(t *testing.T) {
-	host := codegentest.Host(t)
-	dir := t.TempDir()
-	codegentest.Bundle(t, attnTestGraph(2, 2, 1, 8, 8), host, nil, dir, "")
-	m, err := native.Open(dir, native.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	block := m.AttnBlock()
-	if block == nil {
-		t.Fatal("no attention block kernel")
-	}
+	block := attnKernelOf(t)
 	r := rand.New(rand.NewPCG(1, 2))
 	const rows, hd, n = 4, 8, 16
 	a := &interp.AttnBlock{Q: attnRandom(r, rows*hd), Rows: rows, S: 2, HD: hd, DV: hd, K: attnRandom(r, n*hd), V: attnRandom(r, n*hd),
