@@ -26,13 +26,13 @@ import (
 //
 // Two schedules:
 //
-//   - In registers (M ≤ mr, the GEMV-like case: one row tile, one K
-//     slice): the k loop of the micro-kernel widens a row of codes to
+//   - In registers (M ≤ 2·mr, and one K slice: the GEMV-like case, or two
+//     row tiles each decoding again): the k loop of the micro-kernel widens a row of codes to
 //     float lanes (table lookup for the power scheme, minus the zero point)
 //     and, with one scale per column, factors the scale out of the k-sum,
 //     C(i,n) = s_n · Σ_k A(i,k)·q(k,n), applying it once per tile; with
 //     per-group scales each row is multiplied by its group's scales.
-//   - Decoded per slice (M > mr): each task decodes a kc x nr slice of a
+//   - Decoded per slice (more rows): each task decodes a kc x nr slice of a
 //     panel once, fully scaled, into a stack buffer and runs the float
 //     micro-kernel over all its row tiles, so the decode is paid once per
 //     task and K slice, not once per row tile.
@@ -165,7 +165,10 @@ func (k *gemmKernel) newGemmQuant(c *compiler, bv *ir.Value, bs []int64, transB 
 	if g == nil {
 		return false
 	}
-	g.sliced = k.M > k.p.mr
+	// In registers while there are at most two row tiles and one K slice
+	// (the decode is then paid at most twice, and group indices start at
+	// row 0); per slice beyond.
+	g.sliced = k.M > 2*k.p.mr || (k.M > k.p.mr && k.K > k.p.kc)
 	k.quant = g
 	k.bw = g.codes
 	return true

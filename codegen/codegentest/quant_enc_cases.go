@@ -123,13 +123,14 @@ func transposedSpec(s QuantSpec) QuantSpec {
 }
 
 // QuantEncodingCases are differential graphs for QuantEncodingSpecs:
-// MatMul with M = 1 (decode in registers), 7 and 32 (decode per slice,
-// with K tails of the blocking and of the groups) and Gemm with transB and
+// MatMul with M = 1, 7 and 20 (decode in registers, one or two row tiles)
+// and 32, or 20 with K above the K blocking (decode per slice, with K tails
+// of the blocking and of the groups) and Gemm with transB and
 // alpha.
 func QuantEncodingCases() []Case {
 	var cs []Case
 	for si, s := range QuantEncodingSpecs() {
-		for _, d := range [][3]int64{{1, 100, 40}, {7, 70, 33}, {32, 300, 48}} {
+		for _, d := range [][3]int64{{1, 100, 40}, {7, 70, 33}, {20, 100, 40}, {20, 300, 48}, {32, 300, 48}} {
 			M, K, N := d[0], d[1], d[2]
 			cs = append(cs, quantMatMulCase(fmt.Sprintf("qmatmul_%s_%dx%dx%d", s, M, K, N), uint64(si), uint64(M*K*N), s, []int64{M, K}, []int64{K, N}, false))
 		}
