@@ -9,6 +9,13 @@ func CloneGraph(g *Graph) *Graph {
 	return cloneGraphInto(g, map[*Value]*Value{})
 }
 
+// CloneGraphMap is CloneGraph recording each original value's copy in vm
+// (values already in vm are reused), so a caller can find the copies of
+// the values it holds.
+func CloneGraphMap(g *Graph, vm map[*Value]*Value) *Graph {
+	return cloneGraphInto(g, vm)
+}
+
 func cloneGraphInto(g *Graph, vm map[*Value]*Value) *Graph {
 	cv := func(v *Value) *Value {
 		if v == nil {

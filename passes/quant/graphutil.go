@@ -12,61 +12,7 @@ var bgCtx = context.Background()
 
 // cloneGraph deep-copies g's structure (values, nodes, attribute maps and
 // subgraphs); tensors are shared, they are immutable by convention.
-func cloneGraph(g *ir.Graph) *ir.Graph {
-	return qCloneGraph(g, map[*ir.Value]*ir.Value{})
-}
-
-func qCloneGraph(g *ir.Graph, vm map[*ir.Value]*ir.Value) *ir.Graph {
-	cv := func(v *ir.Value) *ir.Value {
-		if v == nil {
-			return nil
-		}
-		if nv, ok := vm[v]; ok {
-			return nv
-		}
-		nv := &ir.Value{Name: v.Name, Type: v.Type, Const: v.Const}
-		vm[v] = nv
-		return nv
-	}
-	out := &ir.Graph{Name: g.Name, Opsets: g.Opsets, Meta: g.Meta}
-	for _, v := range g.Inputs {
-		out.Inputs = append(out.Inputs, cv(v))
-	}
-	for _, v := range g.Consts {
-		out.Consts = append(out.Consts, cv(v))
-	}
-	for _, n := range g.Nodes {
-		nn := &ir.Node{Op: n.Op, Domain: n.Domain, Name: n.Name, Attrs: make(map[string]*ir.Attr, len(n.Attrs))}
-		for _, v := range n.Inputs {
-			nn.Inputs = append(nn.Inputs, cv(v))
-		}
-		for k, a := range n.Attrs {
-			na := *a
-			if a.Graph != nil {
-				na.Graph = qCloneGraph(a.Graph, vm)
-			}
-			if a.Graphs != nil {
-				na.Graphs = make([]*ir.Graph, len(a.Graphs))
-				for i, sg := range a.Graphs {
-					na.Graphs[i] = qCloneGraph(sg, vm)
-				}
-			}
-			nn.Attrs[k] = &na
-		}
-		for _, v := range n.Outputs {
-			o := cv(v)
-			if o != nil {
-				o.Def = nn
-			}
-			nn.Outputs = append(nn.Outputs, o)
-		}
-		out.Nodes = append(out.Nodes, nn)
-	}
-	for _, v := range g.Outputs {
-		out.Outputs = append(out.Outputs, cv(v))
-	}
-	return out
-}
+func cloneGraph(g *ir.Graph) *ir.Graph { return ir.CloneGraph(g) }
 
 // runWith runs g on one calibration batch and returns the named graph
 // outputs plus the extra values asked for.

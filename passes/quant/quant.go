@@ -219,7 +219,7 @@ func (q *Quantizer) Build(plan Plan) (*ir.Graph, []LayerResult, error) {
 		}
 	}
 	vm := map[*ir.Value]*ir.Value{}
-	g := qCloneGraph(q.float, vm)
+	g := ir.CloneGraphMap(q.float, vm)
 	used := map[string]bool{}
 	var results []LayerResult
 	dq := map[*ir.Value]*ir.Value{} // clone activation → its dequantized copy
