@@ -90,11 +90,7 @@ func TestAsm(t *testing.T) {
 		for tg, checks := range byTarget {
 			t.Run(tt.name+"/"+tg, func(t *testing.T) {
 				t.Parallel()
-				arch, mcpu, _ := strings.Cut(tg, "/")
-				target, err := targets.Lookup(arch, mcpu)
-				if err != nil {
-					t.Fatal(err)
-				}
+				target := lookupTarget(t, tg)
 				asm := compileAsm(t, tt.graph(), target)
 				for _, c := range checks {
 					text := asm
@@ -125,6 +121,17 @@ func TestAsm(t *testing.T) {
 			})
 		}
 	}
+}
+
+// lookupTarget resolves an "arch/mcpu" test target spec.
+func lookupTarget(t *testing.T, spec string) *targets.Target {
+	t.Helper()
+	arch, mcpu, _ := strings.Cut(spec, "/")
+	target, err := targets.Lookup(arch, mcpu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return target
 }
 
 func compileAsm(t *testing.T, g *ir.Graph, target *targets.Target) string {
@@ -188,11 +195,7 @@ func verifyModules(t *testing.T, cases []codegentest.Case, tgs []string, require
 		for _, tg := range tgs {
 			t.Run(fmt.Sprintf("%s/%s", c.Name, tg), func(t *testing.T) {
 				t.Parallel()
-				arch, mcpu, _ := strings.Cut(tg, "/")
-				target, err := targets.Lookup(arch, mcpu)
-				if err != nil {
-					t.Fatal(err)
-				}
+				target := lookupTarget(t, tg)
 				res, err := codegen.Compile(c.Build(), codegen.Options{Target: target, Shapes: c.Shapes})
 				if err != nil {
 					t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/optc-dev/optc/codegen/codegentest"
 	"github.com/optc-dev/optc/ir"
-	"github.com/optc-dev/optc/targets"
 )
 
 func convGraph() *ir.Graph {
@@ -67,11 +66,7 @@ func TestConvDirectAsm(t *testing.T) {
 	} {
 		t.Run(tc.cas+"/"+tc.target+tc.fn, func(t *testing.T) {
 			t.Parallel()
-			arch, mcpu, _ := strings.Cut(tc.target, "/")
-			target, err := targets.Lookup(arch, mcpu)
-			if err != nil {
-				t.Fatal(err)
-			}
+			target := lookupTarget(t, tc.target)
 			asm := compileAsm(t, convCaseGraph(tc.cas)(), target)
 			text := funcAsm(asm, tc.fn)
 			if text == "" && tc.res[0] != `-.` {

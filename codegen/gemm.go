@@ -564,18 +564,7 @@ func (k *gemmKernel) microKernel(e *segEmitter, mr int64) *lir.Func {
 		acc = k.quantScaleTile(b, acc, qprm, mr)
 	}
 	hasEpi := !k.epi.isLeaf(0)
-	leafVals := func(r, c value.Value, w int) []value.Value {
-		vals := make([]value.Value, len(k.leaves)+1)
-		for i, lf := range k.leaves {
-			ptr := b.gepF(leafP[i], b.add(b.mul(r, ci(lf.rs)), b.mul(c, ci(lf.cs))))
-			if lf.cs == 0 {
-				vals[i+1] = b.splat(b.load(ptr, 1), w)
-			} else {
-				vals[i+1] = b.load(ptr, w)
-			}
-		}
-		return vals
-	}
+	leafVals := func(r, c value.Value, w int) []value.Value { return k.epiLeafVals(b, leafP, r, c, w) }
 	cptr := func(r int64, j value.Value) value.Value {
 		return b.gepF(C, b.add(ci(r*k.N), j))
 	}
@@ -678,4 +667,20 @@ func init() {
 		}
 		return nil
 	}})
+}
+
+// epiLeafVals loads the epilogue's leaf operands (bias, residual, …) at
+// row r and column c, w lanes wide, into vals[1:]; vals[0] is left for
+// the accumulator.
+func (k *gemmKernel) epiLeafVals(b *fnb, leafP []value.Value, r, c value.Value, w int) []value.Value {
+	vals := make([]value.Value, len(k.leaves)+1)
+	for i, lf := range k.leaves {
+		ptr := b.gepF(leafP[i], b.add(b.mul(r, ci(lf.rs)), b.mul(c, ci(lf.cs))))
+		if lf.cs == 0 {
+			vals[i+1] = b.splat(b.load(ptr, 1), w)
+		} else {
+			vals[i+1] = b.load(ptr, w)
+		}
+	}
+	return vals
 }

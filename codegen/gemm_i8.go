@@ -644,18 +644,7 @@ func (t i8Tile) emit(e *segEmitter, name string) *lir.Func {
 		}
 	}
 	hasEpi := !k.epi.isLeaf(0)
-	leafVals := func(r, c value.Value, w int) []value.Value {
-		vals := make([]value.Value, len(k.leaves)+1)
-		for i, lf := range k.leaves {
-			ptr := b.gepF(leafP[i], b.add(b.mul(r, ci(lf.rs)), b.mul(c, ci(lf.cs))))
-			if lf.cs == 0 {
-				vals[i+1] = b.splat(b.load(ptr, 1), w)
-			} else {
-				vals[i+1] = b.load(ptr, w)
-			}
-		}
-		return vals
-	}
+	leafVals := func(r, c value.Value, w int) []value.Value { return k.epiLeafVals(b, leafP, r, c, w) }
 	b.ifElse(b.cur.NewICmp(enum.IPredEQ, nc, ci(p.nr)), func() {
 		for r := int64(0); r < mr; r++ {
 			for v := int64(0); v < nv; v++ {

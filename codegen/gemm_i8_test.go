@@ -2,11 +2,9 @@ package codegen_test
 
 import (
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/optc-dev/optc/codegen/codegentest"
-	"github.com/optc-dev/optc/targets"
 )
 
 // TestI8ModulesVerify: every int8 test graph is fully native and its
@@ -41,11 +39,7 @@ func TestI8Asm(t *testing.T) {
 	for _, ck := range checks {
 		t.Run(ck.graph+"/"+ck.target, func(t *testing.T) {
 			t.Parallel()
-			arch, mcpu, _ := strings.Cut(ck.target, "/")
-			target, err := targets.Lookup(arch, mcpu)
-			if err != nil {
-				t.Fatal(err)
-			}
+			target := lookupTarget(t, ck.target)
 			c := cases[ck.graph]
 			asm := compileAsm(t, c.Build(), target)
 			uk := funcAsm(asm, "_uk")

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/optc-dev/optc/codegen/codegentest"
-	"github.com/optc-dev/optc/targets"
 )
 
 // TestQuantModulesVerify: every quantized-GEMM test graph passes opt
@@ -76,11 +75,7 @@ func TestQuantAsm(t *testing.T) {
 	for _, ck := range checks {
 		t.Run(ck.graph+"/"+ck.target+"/"+ck.fn, func(t *testing.T) {
 			t.Parallel()
-			arch, mcpu, _ := strings.Cut(ck.target, "/")
-			target, err := targets.Lookup(arch, mcpu)
-			if err != nil {
-				t.Fatal(err)
-			}
+			target := lookupTarget(t, ck.target)
 			c := cases[ck.graph]
 			if c == nil {
 				t.Fatalf("no case %s", ck.graph)
