@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/optc-dev/optc/codegen/codegentest"
-	"github.com/optc-dev/optc/runtime/native"
 )
 
 func TestNativeConvMatchesInterpreter(t *testing.T) {
@@ -13,16 +12,7 @@ func TestNativeConvMatchesInterpreter(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
 			g := c.Build()
-			dir := t.TempDir()
-			res := codegentest.Bundle(t, g, host, c.Shapes, dir, "")
-			if !res.FullyNative() {
-				t.Fatalf("not fully native: fallback %v", res.Fallback)
-			}
-			m, err := native.Open(dir, native.Options{Threads: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			m := openFullyNative(t, g, host, c.Shapes)
 			compare(t, g, m, codegentest.Inputs(t, g, 1))
 		})
 	}

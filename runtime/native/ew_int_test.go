@@ -23,16 +23,7 @@ func runInputCases(t *testing.T, cases []codegentest.InputCase) {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
 			g := c.Build()
-			dir := t.TempDir()
-			res := codegentest.Bundle(t, g, host, c.Shapes, dir, "")
-			if !res.FullyNative() {
-				t.Fatalf("not fully native: %v", res.Fallback)
-			}
-			m, err := native.Open(dir, native.Options{Threads: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			m := openFullyNative(t, g, host, c.Shapes)
 			compareSame(t, g, m, codegentest.CaseInputs(g, c.Fixed, 1))
 		})
 	}
