@@ -85,3 +85,10 @@ llamacpp-bench: ## llama.cpp pp/tg tokens/s on stories260K, 1 thread (node, npm;
 	cp tools/llamacpp/package.json tools/llamacpp/bench.mjs $(LLAMACPP)/
 	cd $(LLAMACPP) && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm i --no-audit --no-fund --omit=optional
 	node $(LLAMACPP)/bench.mjs $(LLM_DIR)/stories260K.gguf $(LLAMACPP_ARGS)
+
+# The CPU codegen issue's bench table: optc native vs the interpreter vs ONNX Runtime
+# on every fixture (batch 1 and 32) and the real models, 1 and 2 threads (slow; times things).
+.PHONY: bench-table
+bench-table: fetch ## Markdown latency table (native, interpreter, ONNX Runtime) with geometric means; BENCH_ARGS="--runs 20 --threads 1,2"
+	$(GO) build -o bin/optc ./cmd/optc
+	$(GO) run ./tools/benchtable --optc bin/optc --cache $(CACHE) $(BENCH_ARGS)
