@@ -128,6 +128,9 @@ func newConvKernel(l *lowering, n *ir.Node) (kernel, error) {
 		return nil, err
 	}
 	if g.group != 1 && g.group == g.C && g.M == g.C {
+		if wc := n.Inputs[1]; wc.Const != nil {
+			c.noteDecoded(wc, "stored as float32: depthwise conv filters (decoded at compile time)")
+		}
 		return newDWConvKernel(l, n, g)
 	}
 	G := g.group
@@ -149,21 +152,31 @@ func newConvKernel(l *lowering, n *ir.Node) (kernel, error) {
 		return nil, err
 	}
 	if dk, ok := convDirectPlan(c, n, g); ok {
+		dk.gemmKernel = gk
+		gk.bv, gk.p = nil, dk.tile
+		if dk.convDirectQuant(c, n.Inputs[1]) {
+			return dk, nil
+		}
 		w, _, err := constF32(n.Inputs[1])
 		if err != nil {
 			return nil, err
 		}
-		dk.gemmKernel = gk
-		gk.bv, gk.p = nil, dk.tile
 		packed := dk.packWeights(w)
 		gk.a = buf{w: c.weight(n.Inputs[1], fmt.Sprintf("conv_direct(mr=%d)", gk.p.mr), []int64{int64(len(packed))}, packed)}
 		return dk, nil
 	}
-	wv, err := convOperand(c, n.Inputs[1])
-	if err != nil {
-		return nil, err
+	// A quantized group-1 filter is the GEMM's quantized A, decoded per
+	// task; grouped ones are decoded at compile time.
+	if wc := n.Inputs[1]; wc.Const != nil && G > 1 {
+		c.noteDecoded(wc, fmt.Sprintf("stored as float32: grouped conv filters (group %d)", G))
 	}
-	gk.a = wv
+	if wc := n.Inputs[1]; wc.Const == nil || G > 1 || !gk.newGemmQuantA(c, wc, []int64{gk.M, gk.K}, false) {
+		wv, err := convOperand(c, n.Inputs[1])
+		if err != nil {
+			return nil, err
+		}
+		gk.a = wv
+	}
 	k := &convKernel{gemmKernel: gk, g: g, x: x}
 	gk.packFn = k.emitIm2col
 	return k, nil
@@ -226,6 +239,9 @@ func (k *convKernel) describe() string {
 		g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, g.group, k.M, k.N, k.K, g.Nb, k.p.mr, k.p.nr, k.node)
 	if !k.epi.isLeaf(0) {
 		s += " epilogue " + k.epi.String()
+	}
+	if k.quantA != nil {
+		s += "; weights " + k.quantA.describe()
 	}
 	return s
 }

@@ -33,6 +33,11 @@ import (
 // columns) in registers over the whole K = C·KH·KW (no K blocking: the
 // tile is stored once, through the epilogue), with the weights packed at
 // compile time as [M/mr][C][KH·KW][mr] (zero rows past M).
+//
+// Weight-only quantized filters (ir.Quantized) keep their integer codes
+// in that same order — quantPack's panels of a [M, C·KH·KW] matrix stored
+// [N,K] with nr = mr — and each task decodes its row tiles' panels, fully
+// scaled, into a stack buffer before its first tile (convDirectQuant).
 type convDirectKernel struct {
 	*gemmKernel // epilogue (epi, leaves, absorb) and the 2-D output view; a is the packed weight
 	*convPhases
@@ -44,6 +49,8 @@ type convDirectKernel struct {
 	// phase copy); the last column tile, which would read past a plane,
 	// masks its loads.
 	inPlace bool
+	// qw: the packed weight a holds quantized codes (nil: float32).
+	qw *gemmQuant
 }
 
 // convPhases is how a conv's input is laid out in scratch: per channel,
@@ -168,6 +175,50 @@ func (k *convDirectKernel) packWeights(w []float32) []float32 {
 	return out
 }
 
+// convDirectSplit is how emit cuts the work into tasks: nQB column blocks
+// of qPer column tiles times nMB row blocks of mPer row tiles per image.
+func (k *convDirectKernel) convDirectSplit() (nQB, nMB, qPer, mPer int64) {
+	g, p := k.g, k.p
+	qt := (g.OH*k.wq + p.nr - 1) / p.nr
+	mt := (g.M + p.mr - 1) / p.mr
+	// Enough tasks for the threads; a task runs every row tile over one
+	// column tile before the next, so the tile's input stays in L1 while
+	// the weights stream from L2.
+	nQB = min(qt, (gemmMinTasks+g.Nb-1)/g.Nb)
+	nMB = min(mt, (gemmMinTasks+g.Nb*nQB-1)/(g.Nb*nQB))
+	qPer, mPer = (qt+nQB-1)/nQB, (mt+nMB-1)/nMB
+	return (qt + qPer - 1) / qPer, (mt + mPer - 1) / mPer, qPer, mPer
+}
+
+// convDirectQuant stores a quantized filter w as its codes (see
+// convDirectKernel); false, with the reason noted, when it is to be
+// decoded at compile time: an encoding quantPack does not take, an odd
+// tile with 4-bit codes (two columns per byte), or a task's decoded row
+// tiles over quantAStackMax bytes of stack.
+func (k *convDirectKernel) convDirectQuant(c *compiler, w *ir.Value) bool {
+	if _, ok := w.Const.Enc.(*ir.Quantized); !ok {
+		return false
+	}
+	g, mr := k.g, k.p.mr
+	K := g.C * g.KH * g.KW
+	_, _, _, mPer := k.convDirectSplit()
+	switch {
+	case mr%2 != 0:
+		c.noteDecoded(w, fmt.Sprintf("stored as float32: conv filters for an odd tile of %d rows", mr))
+		return false
+	case mPer*K*mr*4 > quantAStackMax:
+		c.noteDecoded(w, fmt.Sprintf("stored as float32: conv filters %dx%d (a task's %d row tiles decoded would take %d KiB of stack)", g.M, K, mPer, mPer*K*mr*4>>10))
+		return false
+	}
+	q := quantPack(c, w, []int64{g.M, K}, K, g.M, mr, true, 1)
+	if q == nil {
+		return false
+	}
+	q.aSide = true
+	k.qw, k.a = q, buf{w: q.codes}
+	return true
+}
+
 // absorb takes elementwise consumers whose other operands are constant
 // along the output columns (scalars, per-row values): the grid columns are
 // not the output's, so a per-column operand cannot be indexed by them.
@@ -178,6 +229,9 @@ func (k *convDirectKernel) absorb(c *compiler, n *ir.Node, idx int) bool {
 
 func (k *convDirectKernel) inputs() []buf {
 	bufs := []buf{{v: k.x}, k.a}
+	if k.qw != nil {
+		bufs = append(bufs, buf{w: k.qw.params})
+	}
 	for _, lf := range k.leaves {
 		bufs = append(bufs, lf.b)
 	}
@@ -202,6 +256,9 @@ func (k *convDirectKernel) describe() string {
 	if !k.epi.isLeaf(0) {
 		s += " epilogue " + k.epi.String()
 	}
+	if k.qw != nil {
+		s += "; weights " + k.qw.describe()
+	}
 	return s
 }
 
@@ -214,13 +271,8 @@ func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 		ukTail = k.microKernel(e, (qt-1)*p.nr)
 	}
 	mt := (g.M + p.mr - 1) / p.mr
-	// Tasks: images x column blocks x row blocks, enough of them for the
-	// threads; a task runs every row tile over one column tile before the
-	// next, so the tile's input stays in L1 while the weights stream from L2.
-	nQB := min(qt, (gemmMinTasks+g.Nb-1)/g.Nb)
-	nMB := min(mt, (gemmMinTasks+g.Nb*nQB-1)/(g.Nb*nQB))
-	qPer, mPer := (qt+nQB-1)/nQB, (mt+nMB-1)/nMB
-	nQB, nMB = (qt+qPer-1)/qPer, (mt+mPer-1)/mPer
+	// Tasks: images x column blocks x row blocks.
+	nQB, nMB, qPer, mPer := k.convDirectSplit()
 	// With a task per image, the task writes the image's phase planes
 	// itself, just before reading them (they stay in cache); otherwise a
 	// pass over all images runs first.
@@ -235,6 +287,23 @@ func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 	}
 	b, ctx, begin, end := e.task("_conv")
 	A := e.ptr(b, ctx, k.a)
+	KT := g.C * g.KH * g.KW
+	// Quantized codes: a task decodes its row tiles' panels [m0, m1) into a
+	// stack buffer (once, before the loop, when every task takes them all).
+	var qbuf, qprm value.Value
+	quantDecode := func(m0, m1 value.Value) {
+		quantDecodePanels(b, quantPanelDecoder(p.mr), k.qw, A, qprm, m0, m1, KT, func(pi, kk value.Value) value.Value {
+			return b.gepF(qbuf, b.mul(b.add(b.mul(b.cur.NewSub(pi, m0), ci(KT)), kk), ci(p.mr)))
+		})
+	}
+	if k.qw != nil {
+		a := b.cur.NewAlloca(types.NewArray(uint64(mPer*KT*p.mr), tF32))
+		a.Align = 64
+		qbuf, qprm = b.cur.NewBitCast(a, tF32P), e.ptr(b, ctx, buf{w: k.qw.params})
+		if nMB == 1 {
+			quantDecode(ci(0), ci(mt))
+		}
+	}
 	var X, src value.Value
 	switch {
 	case k.inPlace:
@@ -257,6 +326,13 @@ func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 		m0 := b.mul(b.cur.NewSRem(r, ci(nMB)), ci(mPer))
 		q1 := b.minI(b.add(q0, ci(qPer)), ci(qt))
 		m1 := b.minI(b.add(m0, ci(mPer)), ci(mt))
+		aTile := func(mi value.Value) value.Value { return b.gepF(A, b.mul(mi, ci(KT*p.mr))) }
+		if k.qw != nil {
+			if nMB > 1 {
+				quantDecode(m0, m1)
+			}
+			aTile = func(mi value.Value) value.Value { return b.gepF(qbuf, b.mul(b.cur.NewSub(mi, m0), ci(KT*p.mr))) }
+		}
 		if fused {
 			b.loop(ci(0), ci(g.C), 1, func(ch value.Value) { k.emitPhaseCopy(b, src, X, img, ch) })
 		}
@@ -268,7 +344,7 @@ func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 			b.loop(m0, m1, 1, func(mi value.Value) {
 				m := b.mul(mi, ci(p.mr))
 				args := []value.Value{
-					b.gepF(A, b.mul(mi, ci(g.C*g.KH*g.KW*p.mr))), xq,
+					aTile(mi), xq,
 					b.gepF(ci0, b.mul(m, ci(OHW))),
 					b.add(b.mul(img, ci(g.M)), m), q, b.minI(ci(p.mr), b.cur.NewSub(ci(g.M), m)),
 				}

@@ -55,9 +55,14 @@
 //	              to 16 bits — is stored as its codes in panel order (4-,
 //	              8- or 16-bit) and decoded in registers in the k loop
 //	              (one row tile), once per kc x nr slice per task (several
-//	              row tiles), or per task into a stack buffer (constant A).
-//	              Other encodings are decoded to float32 at compile time and
-//	              listed in Result.Decoded
+//	              row tiles), or per task into a stack buffer (constant A;
+//	              a group-1 Conv's filters too: the direct kernel's
+//	              [M/mr][C·KH·KW][mr] tiles are quantPack's panels with
+//	              nr = mr, each task decoding its row tiles, as vectors of
+//	              mr lanes, before its first tile; the im2col GEMM's as its
+//	              quantized A). Other encodings, grouped and depthwise
+//	              filters, and buffers over 256 KiB of stack are decoded to
+//	              float32 at compile time and listed in Result.Decoded
 //	gemm_i8.go, conv_i8.go   int8 weight+activation layers: QuantizeLinear
 //	              and DequantizeLinear (per tensor) lowered, the rounding
 //	              bit for bit the interpreter's; a DequantizeLinear whose

@@ -511,22 +511,40 @@ func (k *gemmKernel) quantATask(e *segEmitter, b *fnb, ctx, A value.Value) value
 	if g == nil {
 		return A
 	}
-	nr, L := k.p.nr, k.p.lanes
+	nr := k.p.nr
 	Mp := k.sk
 	a := b.cur.NewAlloca(types.NewArray(uint64(k.K*Mp), tF32))
 	a.Align = 64
 	dst := b.cur.NewBitCast(a, tF32P)
-	codes := b.cur.NewBitCast(A, tI8P)
 	prm := e.ptr(b, ctx, buf{w: g.params})
-	b.loop(ci(0), ci(Mp/nr), 1, func(p value.Value) {
-		cp := b.gep(types.I8, codes, b.mul(p, ci(k.K*nr*g.width/8)))
+	quantDecodePanels(b, k, g, A, prm, ci(0), ci(Mp/nr), k.K, func(p, kk value.Value) value.Value {
+		return b.gepF(dst, b.add(b.mul(kk, ci(Mp)), b.mul(p, ci(nr))))
+	})
+	return dst
+}
+
+// quantDecodePanels decodes panels [p0, p1) of g's codes (each K rows of
+// the nr columns of dec's parameters; codes and prm at panel 0) fully
+// scaled, storing row kk of panel p at dst(p, kk) as dec's nv vectors.
+func quantDecodePanels(b *fnb, dec *gemmKernel, g *gemmQuant, codes, prm, p0, p1 value.Value, K int64, dst func(p, kk value.Value) value.Value) {
+	nr, L := dec.p.nr, dec.p.lanes
+	codes = b.cur.NewBitCast(codes, tI8P)
+	b.loop(p0, p1, 1, func(p value.Value) {
+		cp := b.gep(types.I8, codes, b.mul(p, ci(K*nr*g.width/8)))
 		pp := b.gepF(prm, b.mul(p, ci(g.panelParams*nr)))
-		b.loop(ci(0), ci(k.K), 1, func(kk value.Value) {
-			row := b.gepF(dst, b.add(b.mul(kk, ci(Mp)), b.mul(p, ci(nr))))
-			for v, x := range k.quantRow(b, g, cp, kk, kk, pp, true) {
+		b.loop(ci(0), ci(K), 1, func(kk value.Value) {
+			row := dst(p, kk)
+			for v, x := range dec.quantRow(b, g, cp, kk, kk, pp, true) {
 				b.store(x, b.gepF(row, ci(int64(v)*L)), int(L))
 			}
 		})
 	})
-	return dst
+}
+
+// quantPanelDecoder is a kernel whose only use is quantRow on panels nr
+// columns wide where nr is not a multiple of the vector lanes (a direct
+// Conv's mr-row weight tiles): a row is decoded as one vector of nr lanes,
+// the panel width passed in rather than taken from a GEMM's parameters.
+func quantPanelDecoder(nr int64) *gemmKernel {
+	return &gemmKernel{p: gemmParams{mr: 1, nv: 1, lanes: nr, nr: nr}}
 }

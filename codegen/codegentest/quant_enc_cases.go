@@ -206,3 +206,120 @@ func QuantDecodeCaseA(s QuantSpec, M, K int64) Case {
 		return b.Graph()
 	}}
 }
+
+// QuantConvCases are differential graphs of Conv with a quantized filter
+// W [M, C, KH, KW] (parameters per output channel, or per tensor, groups
+// along C·KH·KW): every QuantEncodingSpecs encoding on a padded 3x3 direct
+// conv of batch 2 (every task decodes all row tiles: C·9 = 45 rows, a
+// 32-row group tail), and for 4-bit uniform and NUPES codes the other
+// layouts: an in-place 1x1 with 37 channels at batch 1 (tasks of one row
+// tile each), a strided 3x3 with bias and Relu, a conv the im2col GEMM
+// takes (a 5x5 filter over a 40x6 input: the direct grid, 6 columns for
+// an output 2 wide, would be too wide), and a grouped and a depthwise conv, whose filters are decoded at
+// compile time (Kind says which schedule the test expects).
+func QuantConvCases() []QuantConvCase {
+	type shape struct {
+		kind               string
+		nb, c, h, w, m, kk int64
+		stride, pad, group int64
+	}
+	direct := shape{"direct", 2, 5, 9, 9, 14, 3, 1, 1, 1}
+	others := []shape{
+		{"inplace", 1, 24, 7, 10, 37, 1, 1, 0, 1},
+		{"direct", 1, 6, 11, 11, 20, 3, 2, 1, 1},
+		{"im2col", 2, 4, 40, 6, 10, 5, 1, 0, 1},
+		{"grouped", 1, 6, 8, 8, 8, 3, 1, 1, 2},
+		{"depthwise", 1, 6, 8, 8, 6, 3, 1, 1, 6},
+	}
+	var cs []QuantConvCase
+	for si, s := range QuantEncodingSpecs() {
+		shapes := []shape{direct}
+		if si == 0 || si == 5 { // uniform4_g32, power4
+			shapes = append(shapes, others...)
+		}
+		for di, d := range shapes {
+			name := fmt.Sprintf("qconv_%s_%s_n%dc%dm%dk%ds%dg%d", s, d.kind, d.nb, d.c, d.m, d.kk, d.stride, d.group)
+			cs = append(cs, QuantConvCase{Kind: d.kind, Case: Case{Name: name, Build: func() *ir.Graph {
+				rng := rand.New(rand.NewPCG(uint64(si), uint64(di)))
+				b := ir.NewBuilder("qconv")
+				x := b.Input("x", f32(d.nb, d.c, d.h, d.w))
+				w := QuantWeightSpec(b, rng, "w", transposedSpec(s), d.m, d.c/d.group, d.kk, d.kk)
+				attrs := map[string]*ir.Attr{
+					"strides": ir.IntsAttr(d.stride, d.stride), "group": ir.IntAttr(d.group),
+					"pads": ir.IntsAttr(d.pad, d.pad, d.pad, d.pad),
+				}
+				ins := []*ir.Value{x, w}
+				if d.stride > 1 {
+					ins = append(ins, weight(b, rng, "bias", d.m))
+				}
+				y := b.Op1("Conv", attrs, ins...)
+				if d.stride > 1 {
+					y = b.Op1("Relu", nil, y)
+				}
+				b.Output(y)
+				return b.Graph()
+			}}})
+		}
+	}
+	return cs
+}
+
+// QuantConvCase is a QuantConvCases graph and the schedule of its filter:
+// "direct", "inplace" and "im2col" compute on the codes, "grouped" and
+// "depthwise" decode them at compile time.
+type QuantConvCase struct {
+	Case
+	Kind string
+}
+
+// QuantConvDecodeCases are convolutions whose output is their quantized
+// filter's decoded value, to be equal to ir.Quantized.Decode exactly (a
+// product with 1 and sums with zeros are exact, and the scale multiplies
+// once):
+//
+//   - "1x1": W [37, 70, 1, 1] over x [1, 70, 1, 70] = the identity
+//     (x[0, c, 0, j] = [c = j]): out[0, m, 0, j] = W[m, j];
+//   - "3x3": W [13, 4, 3, 3] over a batch of the 36 one-hot 4x3x3 images
+//     (image i holds 1 at element i): out[i, m, 0, 0] = W[m, i].
+//
+// Fixed holds the input; Want(w, out) is the decoded weight at output
+// element i.
+func QuantConvDecodeCases(s QuantSpec) []QuantConvDecodeCase {
+	mk := func(name string, M, C, KS, nb, h, w int64, one func(x []float32)) QuantConvDecodeCase {
+		xs := []int64{nb, C, h, w}
+		x := make([]float32, ir.NumElements(xs))
+		one(x)
+		return QuantConvDecodeCase{
+			Case: Case{Name: fmt.Sprintf("qconvdecode_%s_%s", s, name), Build: func() *ir.Graph {
+				rng := rand.New(rand.NewPCG(uint64(M), uint64(C)))
+				b := ir.NewBuilder("qconvdecode")
+				in := b.Input("x", f32(xs...))
+				wv := QuantWeightSpec(b, rng, "w", transposedSpec(s), M, C, KS, KS)
+				b.Output(b.Op1("Conv", nil, in, wv))
+				return b.Graph()
+			}},
+			X: ir.FromSlice(ir.Float32, xs, x),
+		}
+	}
+	one1 := mk("1x1", 37, 70, 1, 1, 1, 70, func(x []float32) {
+		for c := range 70 {
+			x[c*70+c] = 1
+		}
+	})
+	one1.Want = func(i int) int { return i } // out [m][j] = W[m][j]
+	one3 := mk("3x3", 13, 4, 3, 36, 3, 3, func(x []float32) {
+		for i := range 36 {
+			x[i*36+i] = 1
+		}
+	})
+	one3.Want = func(i int) int { return (i%13)*36 + i/13 } // out [img][m] = W[m][img]
+	return []QuantConvDecodeCase{one1, one3}
+}
+
+// QuantConvDecodeCase is one of QuantConvDecodeCases: fed X, output
+// element i is the decoded filter's element Want(i).
+type QuantConvDecodeCase struct {
+	Case
+	X    *ir.Tensor
+	Want func(i int) int
+}
