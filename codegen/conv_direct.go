@@ -37,7 +37,10 @@ import (
 // Weight-only quantized filters (ir.Quantized) keep their integer codes
 // in that same order — quantPack's panels of a [M, C·KH·KW] matrix stored
 // [N,K] with nr = mr — and each task decodes its row tiles' panels, fully
-// scaled, into a stack buffer before its first tile (convDirectQuant).
+// scaled, into a stack buffer before its first tile (convDirectQuant),
+// unless the previous task of the same call had the same row tiles (the
+// row blocks are then the outer task index, so a thread's chunk of tasks
+// decodes each row block once).
 type convDirectKernel struct {
 	*gemmKernel // epilogue (epi, leaves, absorb) and the 2-D output view; a is the packed weight
 	*convPhases
@@ -289,8 +292,9 @@ func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 	A := e.ptr(b, ctx, k.a)
 	KT := g.C * g.KH * g.KW
 	// Quantized codes: a task decodes its row tiles' panels [m0, m1) into a
-	// stack buffer (once, before the loop, when every task takes them all).
-	var qbuf, qprm value.Value
+	// stack buffer (once, before the loop, when every task takes them all;
+	// else when they differ from the previous task's).
+	var qbuf, qprm, qlast value.Value // qlast: the first row tile decoded (-1: none)
 	quantDecode := func(m0, m1 value.Value) {
 		quantDecodePanels(b, quantPanelDecoder(p.mr), k.qw, A, qprm, m0, m1, KT, func(pi, kk value.Value) value.Value {
 			return b.gepF(qbuf, b.mul(b.add(b.mul(b.cur.NewSub(pi, m0), ci(KT)), kk), ci(p.mr)))
@@ -302,6 +306,9 @@ func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 		qbuf, qprm = b.cur.NewBitCast(a, tF32P), e.ptr(b, ctx, buf{w: k.qw.params})
 		if nMB == 1 {
 			quantDecode(ci(0), ci(mt))
+		} else {
+			qlast = b.cur.NewAlloca(tI64)
+			b.cur.NewStore(ci(-1), qlast)
 		}
 	}
 	var X, src value.Value
@@ -324,12 +331,21 @@ func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 		r := b.cur.NewSRem(t, ci(nQB*nMB))
 		q0 := b.mul(b.cur.NewSDiv(r, ci(nMB)), ci(qPer))
 		m0 := b.mul(b.cur.NewSRem(r, ci(nMB)), ci(mPer))
+		if k.qw != nil {
+			// Row blocks outermost: consecutive tasks share their row tiles,
+			// decoded once for all of them.
+			q0 = b.mul(b.cur.NewSRem(r, ci(nQB)), ci(qPer))
+			m0 = b.mul(b.cur.NewSDiv(r, ci(nQB)), ci(mPer))
+		}
 		q1 := b.minI(b.add(q0, ci(qPer)), ci(qt))
 		m1 := b.minI(b.add(m0, ci(mPer)), ci(mt))
 		aTile := func(mi value.Value) value.Value { return b.gepF(A, b.mul(mi, ci(KT*p.mr))) }
 		if k.qw != nil {
 			if nMB > 1 {
-				quantDecode(m0, m1)
+				b.ifThen(b.cur.NewICmp(enum.IPredNE, b.cur.NewLoad(tI64, qlast), m0), func() {
+					quantDecode(m0, m1)
+					b.cur.NewStore(m0, qlast)
+				})
 			}
 			aTile = func(mi value.Value) value.Value { return b.gepF(qbuf, b.mul(b.cur.NewSub(mi, m0), ci(KT*p.mr))) }
 		}
