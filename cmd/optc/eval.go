@@ -28,6 +28,7 @@ type evalFlags struct {
 	ctxLen, bos   int
 	windows       int
 	asJSON, quiet bool
+	q             evalQuantFlags
 }
 
 func newEvalCmd() *cobra.Command {
@@ -55,6 +56,13 @@ spaced offsets i*((len-ctx)/(N-1)) (how the fixtures' held-out numbers are
 sampled). <bos> is --bos, else config.json's
 bos_token_id beside the model, else 256.
 
+--quant SPEC measures the model quantized as optc quant-report --quant
+SPEC would (int8, int8:w, int4, int4:gN, nupes:B[:datafree], adapt, …;
+run on the interpreter); --calib gives its calibration data: an .npz with
+x for a classifier, a text file for a byte LM (--calib-samples windows of
+512 bytes at evenly spaced offsets, default 16). The weight and model
+bytes are printed with the result.
+
 Progress goes to stderr (--quiet turns it off); --json prints a JSON result.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return evalModel(cmd, args[0], &f) },
@@ -73,6 +81,7 @@ Progress goes to stderr (--quiet turns it off); --json prints a JSON result.`,
 	fl.IntVar(&f.bos, "bos", -1, "LM <bos> token id (-1: from config.json, else 256)")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
+	addEvalQuantFlags(fl, &f.q)
 	return cmd
 }
 
@@ -80,7 +89,17 @@ func evalModel(cmd *cobra.Command, path string, f *evalFlags) error {
 	if (f.data == "") == (f.text == "") {
 		return fmt.Errorf("eval: give exactly one of --data (classifier) or --text (language model)")
 	}
-	m, err := runtime.Open(path)
+	var m *runtime.Model
+	var qs *evalQuantSummary
+	var err error
+	switch {
+	case f.q.quant != "":
+		m, qs, err = evalQuantize(cmd, path, &f.q, f.quiet)
+	case f.q.calib != "":
+		err = fmt.Errorf("eval: --calib needs --quant")
+	default:
+		m, err = runtime.Open(path)
+	}
 	if err != nil {
 		return err
 	}
@@ -99,11 +118,12 @@ func evalModel(cmd *cobra.Command, path string, f *evalFlags) error {
 			return err
 		}
 		if f.asJSON {
-			return evalJSON(out, map[string]any{"model": path, "backend": m.Backend(), "data": f.data, "task": "classification", "result": r})
+			return evalJSON(out, map[string]any{"model": path, "backend": m.Backend(), "data": f.data, "task": "classification", "result": r, "quant": qs})
 		}
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "model\t%s (%s)\n", path, m.Backend())
 		fmt.Fprintf(tw, "data\t%s\n", f.data)
+		evalPrintQuant(tw, qs)
 		fmt.Fprintf(tw, "top-1\t%.2f%% (%d/%d)\n", 100*r.Top1, r.Correct, r.Samples)
 		fmt.Fprintf(tw, "time\t%s (%.0f samples/s)\n", r.Elapsed.Round(time.Millisecond), float64(r.Samples)/max(r.Seconds, 1e-9))
 		fmt.Fprintf(tw, "\nlabel\tsamples\tcorrect\ttop-1\n")
@@ -131,11 +151,12 @@ func evalModel(cmd *cobra.Command, path string, f *evalFlags) error {
 		return err
 	}
 	if f.asJSON {
-		return evalJSON(out, map[string]any{"model": path, "backend": m.Backend(), "text": f.text, "task": "language-model", "bos": bos, "result": r})
+		return evalJSON(out, map[string]any{"model": path, "backend": m.Backend(), "text": f.text, "task": "language-model", "bos": bos, "result": r, "quant": qs})
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s (%s)\n", path, m.Backend())
 	fmt.Fprintf(tw, "text\t%s (%d bytes, %d windows of %d)\n", f.text, r.Bytes, r.Windows, r.Ctx)
+	evalPrintQuant(tw, qs)
 	fmt.Fprintf(tw, "bits/byte\t%.4f\n", r.BitsPerByte)
 	fmt.Fprintf(tw, "perplexity\t%.4f (per byte)\n", r.Perplexity)
 	fmt.Fprintf(tw, "time\t%s (%.0f bytes/s)\n", r.Elapsed.Round(time.Millisecond), float64(r.Bytes)/max(r.Seconds, 1e-9))

@@ -195,7 +195,7 @@ func quantizeGraph(cmd *cobra.Command, g *ir.Graph, path string, f *quantFlags) 
 	if f.sensitivity && f.data == "" {
 		return nil, fmt.Errorf("quant-report: --sensitivity needs --data")
 	}
-	calib, err := calibBatches(g, f.calib, f.samples, f.batch)
+	calib, err := quantCalib(g, path, f)
 	if err != nil {
 		return nil, err
 	}

@@ -128,28 +128,8 @@ func lmHasOutput(m *runtime.Model, name string) bool {
 // negative log likelihood in nats.
 func lmScore(ctx context.Context, m *runtime.Model, wins [][]byte, past []*ir.Value, bos int) (float64, error) {
 	b, n := len(wins), len(wins[0])
-	ids := make([]int64, b*n)
-	pos := make([]int64, b*n)
-	for i, w := range wins {
-		ids[i*n] = int64(bos)
-		for j := 1; j < n; j++ {
-			ids[i*n+j] = int64(w[j-1])
-		}
-		for j := range n {
-			pos[i*n+j] = int64(j)
-		}
-	}
-	shape := []int64{int64(b), int64(n)}
-	in := map[string]*runtime.Tensor{
-		"input_ids":    ir.FromSlice(ir.Int64, shape, ids),
-		"position_ids": ir.FromSlice(ir.Int64, shape, pos),
-	}
-	for _, v := range past {
-		in[v.Name] = ir.NewTensor(v.Type.DType, int64(b), v.Type.Shape[1].Size, 0, v.Type.Shape[3].Size)
-	}
-	if _, ok := evalHasInput(m, "position_ids"); !ok {
-		delete(in, "position_ids")
-	}
+	_, hasPos := evalHasInput(m, "position_ids")
+	in := lmFeeds(wins, past, bos, hasPos)
 	out, err := m.Run(ctx, in)
 	if err != nil {
 		return 0, err
@@ -180,6 +160,62 @@ func lmScore(ctx context.Context, m *runtime.Model, wins [][]byte, past []*ir.Va
 		}
 	}
 	return nll, nil
+}
+
+// lmFeeds is the run input of equal-length windows, as ByteLM feeds them:
+// [bos, w[0], ..., w[n-2]] at positions 0..n-1 (if hasPos) and empty past
+// tensors.
+func lmFeeds(wins [][]byte, past []*ir.Value, bos int, hasPos bool) map[string]*runtime.Tensor {
+	b, n := len(wins), len(wins[0])
+	ids := make([]int64, b*n)
+	pos := make([]int64, b*n)
+	for i, w := range wins {
+		ids[i*n] = int64(bos)
+		for j := 1; j < n; j++ {
+			ids[i*n+j] = int64(w[j-1])
+		}
+		for j := range n {
+			pos[i*n+j] = int64(j)
+		}
+	}
+	shape := []int64{int64(b), int64(n)}
+	in := map[string]*runtime.Tensor{
+		"input_ids":    ir.FromSlice(ir.Int64, shape, ids),
+		"position_ids": ir.FromSlice(ir.Int64, shape, pos),
+	}
+	for _, v := range past {
+		in[v.Name] = ir.NewTensor(v.Type.DType, int64(b), v.Type.Shape[1].Size, 0, v.Type.Shape[3].Size)
+	}
+	if !hasPos {
+		delete(in, "position_ids")
+	}
+	return in
+}
+
+// LMCalibration returns the inputs of the byte LM g (the Optimum decoder
+// interface that ByteLM scores) for the windows of ctx bytes of text, in
+// batches of at most batch windows, fed as ByteLM feeds them (bos first):
+// calibration data for passes/quant. A short last window is dropped.
+func LMCalibration(g *ir.Graph, text []byte, ctx, batch, bos int) ([]map[string]*ir.Tensor, error) {
+	m := runtime.FromGraph(g, "calibration")
+	past, err := lmPastInputs(m)
+	if err != nil {
+		return nil, err
+	}
+	if ctx <= 0 || batch <= 0 || len(text) < ctx {
+		return nil, fmt.Errorf("eval: LM calibration needs at least one window of %d bytes (have %d) and batch >= 1", ctx, len(text))
+	}
+	_, hasPos := evalHasInput(m, "position_ids")
+	var out []map[string]*ir.Tensor
+	var wins [][]byte
+	for i := 0; i+ctx <= len(text); i += ctx {
+		wins = append(wins, text[i:i+ctx])
+		if len(wins) == batch || i+2*ctx > len(text) {
+			out = append(out, lmFeeds(wins, past, bos, hasPos))
+			wins = nil
+		}
+	}
+	return out, nil
 }
 
 func evalHasInput(m *runtime.Model, name string) (*ir.Value, bool) {
