@@ -60,12 +60,7 @@ func TestNativeQuantMatchesInterpreter(t *testing.T) {
 			if raw < codeBytes || (elems >= 1024 && raw >= 2*elems) {
 				t.Errorf("stored codes %d bytes for %d weights (%d code bytes)", raw, elems, codeBytes)
 			}
-			m, err := native.Open(dir, native.Options{Threads: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			compare(t, g, m, codegentest.Inputs(t, g, 1))
+			quantOpenCompare(t, g, dir, 1)
 		})
 	}
 }
@@ -99,12 +94,7 @@ func TestNativeQuantEncodings(t *testing.T) {
 			if !slices.ContainsFunc(res.Kernels, func(k string) bool { return strings.Contains(k, sched) }) {
 				t.Fatalf("no quantized GEMM %s: %v", sched, res.Kernels)
 			}
-			m, err := native.Open(dir, native.Options{Threads: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			compare(t, g, m, codegentest.Inputs(t, g, 1))
+			quantOpenCompare(t, g, dir, 1)
 		})
 	}
 }
@@ -160,10 +150,7 @@ func TestNativeQuantDecodeExact(t *testing.T) {
 						if !res.FullyNative() || len(res.Decoded) != 0 {
 							t.Fatalf("fully native %v, decoded %v", res.FullyNative(), res.Decoded)
 						}
-						m, err := native.Open(dir, native.Options{Threads: 2})
-						if err != nil {
-							t.Fatal(err)
-						}
+						m := quantOpen(t, dir)
 						for r0 := int64(0); r0 < K; r0 += M {
 							x := make([]float32, M*K)
 							for i := int64(0); i < M; i++ {
@@ -204,31 +191,12 @@ func TestNativeQuantDecodeExactA(t *testing.T) {
 		c := codegentest.QuantDecodeCaseA(s, M, K)
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			g := c.Build()
-			want, err := g.Consts[0].Const.Dense() // Quantized.Decode
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := t.TempDir()
-			res := codegentest.Bundle(t, g, host, nil, dir, "")
-			if !res.FullyNative() || len(res.Decoded) != 0 {
-				t.Fatalf("fully native %v, decoded %v", res.FullyNative(), res.Decoded)
-			}
-			m, err := native.Open(dir, native.Options{Threads: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
 			eye := make([]float32, K*K)
 			for i := range K {
 				eye[i*K+i] = 1
 			}
-			out, err := m.Run(context.Background(), map[string]*ir.Tensor{"x": ir.FromSlice(ir.Float32, []int64{K, K}, eye)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := out[g.Outputs[0].Name].Data.([]float32)
-			for i, w := range want.Data.([]float32) {
+			got, want := quantDecodeRun(t, c.Build(), host, ir.FromSlice(ir.Float32, []int64{K, K}, eye))
+			for i, w := range want {
 				if got[i] != w {
 					t.Fatalf("weight (%d, %d) decoded %g natively, %g by Decode", i/K, i%K, got[i], w)
 				}
@@ -276,12 +244,7 @@ func TestNativeQuantConv(t *testing.T) {
 					t.Fatalf("decoded %v, %d bytes of codes, kernels %v (want a %s conv on codes)", res.Decoded, raw, res.Kernels, want)
 				}
 			}
-			m, err := native.Open(dir, native.Options{Threads: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			compare(t, g, m, codegentest.Inputs(t, g, 1))
+			quantOpenCompare(t, g, dir, 1)
 		})
 	}
 }
@@ -296,27 +259,7 @@ func TestNativeQuantConvDecodeExact(t *testing.T) {
 		for _, c := range codegentest.QuantConvDecodeCases(s) {
 			t.Run(c.Name, func(t *testing.T) {
 				t.Parallel()
-				g := c.Build()
-				want, err := g.Consts[0].Const.Dense() // Quantized.Decode
-				if err != nil {
-					t.Fatal(err)
-				}
-				dir := t.TempDir()
-				res := codegentest.Bundle(t, g, host, nil, dir, "")
-				if !res.FullyNative() || len(res.Decoded) != 0 {
-					t.Fatalf("fully native %v, decoded %v", res.FullyNative(), res.Decoded)
-				}
-				m, err := native.Open(dir, native.Options{Threads: 2})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer m.Close()
-				out, err := m.Run(context.Background(), map[string]*ir.Tensor{"x": c.X})
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := out[g.Outputs[0].Name].Data.([]float32)
-				wd := want.Data.([]float32)
+				got, wd := quantDecodeRun(t, c.Build(), host, c.X)
 				if len(got) != len(wd) {
 					t.Fatalf("%d outputs for %d weights", len(got), len(wd))
 				}
@@ -385,13 +328,50 @@ func TestNativeQuantFixtures(t *testing.T) {
 				if st.Size() >= limit {
 					t.Errorf("weights.safetensors %d bytes, float32 constants %d (want < %d)", st.Size(), fp32, limit)
 				}
-				m, err := native.Open(dir, native.Options{Threads: 2})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer m.Close()
-				compare(t, g, m, codegentest.Inputs(t, g, 3))
+				quantOpenCompare(t, g, dir, 3)
 			})
 		}
 	}
+}
+
+// quantOpen opens the bundle in dir on two threads.
+func quantOpen(t *testing.T, dir string) *native.Model {
+	t.Helper()
+	m, err := native.Open(dir, native.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// quantOpenCompare runs the bundle in dir, built from g, and the
+// interpreter on g on the same seeded inputs.
+func quantOpenCompare(t *testing.T, g *ir.Graph, dir string, seed uint64) {
+	t.Helper()
+	m := quantOpen(t, dir)
+	defer m.Close()
+	compare(t, g, m, codegentest.Inputs(t, g, seed))
+}
+
+// quantDecodeRun bundles g (whose one constant is a quantized weight, all
+// of it native and none decoded at compile time), runs it on x and
+// returns its output and the weight as ir.Quantized.Decode gives it.
+func quantDecodeRun(t *testing.T, g *ir.Graph, host *targets.Target, x *ir.Tensor) (got, want []float32) {
+	t.Helper()
+	w, err := g.Consts[0].Const.Dense() // Quantized.Decode
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	res := codegentest.Bundle(t, g, host, nil, dir, "")
+	if !res.FullyNative() || len(res.Decoded) != 0 {
+		t.Fatalf("fully native %v, decoded %v", res.FullyNative(), res.Decoded)
+	}
+	m := quantOpen(t, dir)
+	defer m.Close()
+	out, err := m.Run(context.Background(), map[string]*ir.Tensor{"x": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out[g.Outputs[0].Name].Data.([]float32), w.Data.([]float32)
 }
