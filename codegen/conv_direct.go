@@ -179,8 +179,10 @@ func (k *convDirectKernel) packWeights(w []float32) []float32 {
 }
 
 // convDirectSplit is how emit cuts the work into tasks: nQB column blocks
-// of qPer column tiles times nMB row blocks of mPer row tiles per image.
-func (k *convDirectKernel) convDirectSplit() (nQB, nMB, qPer, mPer int64) {
+// of qPer column tiles times nMB row blocks of mPer row tiles per image,
+// mPer at most maxM (> 0: a quantized filter's decoded tiles fit the
+// stack).
+func (k *convDirectKernel) convDirectSplit(maxM int64) (nQB, nMB, qPer, mPer int64) {
 	g, p := k.g, k.p
 	qt := (g.OH*k.wq + p.nr - 1) / p.nr
 	mt := (g.M + p.mr - 1) / p.mr
@@ -190,27 +192,30 @@ func (k *convDirectKernel) convDirectSplit() (nQB, nMB, qPer, mPer int64) {
 	nQB = min(qt, (gemmMinTasks+g.Nb-1)/g.Nb)
 	nMB = min(mt, (gemmMinTasks+g.Nb*nQB-1)/(g.Nb*nQB))
 	qPer, mPer = (qt+nQB-1)/nQB, (mt+nMB-1)/nMB
+	if maxM > 0 {
+		mPer = min(mPer, maxM)
+	}
 	return (qt + qPer - 1) / qPer, (mt + mPer - 1) / mPer, qPer, mPer
 }
 
 // convDirectQuant stores a quantized filter w as its codes (see
 // convDirectKernel); false, with the reason noted, when it is to be
 // decoded at compile time: an encoding quantPack does not take, an odd
-// tile with 4-bit codes (two columns per byte), or a task's decoded row
-// tiles over quantAStackMax bytes of stack.
+// tile with 4-bit codes (two columns per byte), or one decoded row tile
+// over quantAStackMax bytes of stack (tasks take fewer row tiles where
+// theirs would not fit: convDirectQuantRows).
 func (k *convDirectKernel) convDirectQuant(c *compiler, w *ir.Value) bool {
 	if _, ok := w.Const.Enc.(*ir.Quantized); !ok {
 		return false
 	}
 	g, mr := k.g, k.p.mr
 	K := g.C * g.KH * g.KW
-	_, _, _, mPer := k.convDirectSplit()
 	switch {
 	case mr%2 != 0:
 		c.noteDecoded(w, fmt.Sprintf("stored as float32: conv filters for an odd tile of %d rows", mr))
 		return false
-	case mPer*K*mr*4 > quantAStackMax:
-		c.noteDecoded(w, fmt.Sprintf("stored as float32: conv filters %dx%d (a task's %d row tiles decoded would take %d KiB of stack)", g.M, K, mPer, mPer*K*mr*4>>10))
+	case k.convDirectQuantRows() < 1:
+		c.noteDecoded(w, fmt.Sprintf("stored as float32: conv filters %dx%d (a row tile of %d decoded would take %d KiB of stack)", g.M, K, mr, K*mr*4>>10))
 		return false
 	}
 	q := quantPack(c, w, []int64{g.M, K}, K, g.M, mr, true, 1)
@@ -220,6 +225,12 @@ func (k *convDirectKernel) convDirectQuant(c *compiler, w *ir.Value) bool {
 	q.aSide = true
 	k.qw, k.a = q, buf{w: q.codes}
 	return true
+}
+
+// convDirectQuantRows is the most row tiles of decoded filters a task's
+// stack buffer holds.
+func (k *convDirectKernel) convDirectQuantRows() int64 {
+	return quantAStackMax / (k.g.C * k.g.KH * k.g.KW * k.p.mr * 4)
 }
 
 // absorb takes elementwise consumers whose other operands are constant
@@ -275,7 +286,11 @@ func (k *convDirectKernel) emit(e *segEmitter, temps []int64) error {
 	}
 	mt := (g.M + p.mr - 1) / p.mr
 	// Tasks: images x column blocks x row blocks.
-	nQB, nMB, qPer, mPer := k.convDirectSplit()
+	var maxM int64
+	if k.qw != nil {
+		maxM = k.convDirectQuantRows()
+	}
+	nQB, nMB, qPer, mPer := k.convDirectSplit(maxM)
 	// With a task per image, the task writes the image's phase planes
 	// itself, just before reading them (they stay in cache); otherwise a
 	// pass over all images runs first.

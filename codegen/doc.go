@@ -59,10 +59,13 @@
 //	              a group-1 Conv's filters too: the direct kernel's
 //	              [M/mr][C·KH·KW][mr] tiles are quantPack's panels with
 //	              nr = mr, each task decoding its row tiles, as vectors of
-//	              mr lanes, before its first tile; the im2col GEMM's as its
-//	              quantized A). Other encodings, grouped and depthwise
-//	              filters, and buffers over 256 KiB of stack are decoded to
-//	              float32 at compile time and listed in Result.Decoded
+//	              mr lanes, before its first tile, tasks taking fewer row
+//	              tiles where theirs would pass 256 KiB of stack; the im2col
+//	              GEMM's as its quantized A). Other encodings, grouped and
+//	              depthwise filters, and constants whose decoded buffer
+//	              would pass 256 KiB (a quantized A; one row tile of
+//	              filters) are decoded to float32 at compile time and
+//	              listed in Result.Decoded
 //	gemm_i8.go, conv_i8.go   int8 weight+activation layers: QuantizeLinear
 //	              and DequantizeLinear (per tensor) lowered, the rounding
 //	              bit for bit the interpreter's; a DequantizeLinear whose

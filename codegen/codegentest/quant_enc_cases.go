@@ -215,8 +215,10 @@ func QuantDecodeCaseA(s QuantSpec, M, K int64) Case {
 // layouts: an in-place 1x1 with 37 channels at batch 1 (tasks of one row
 // tile each), a strided 3x3 with bias and Relu, a conv the im2col GEMM
 // takes (a 5x5 filter over a 40x6 input: the direct grid, 6 columns for
-// an output 2 wide, would be too wide), and a grouped and a depthwise conv, whose filters are decoded at
-// compile time (Kind says which schedule the test expects).
+// an output 2 wide, would be too wide), and a grouped and a depthwise
+// conv, whose filters are decoded at compile time (Kind says which
+// schedule the test expects); for 4-bit uniform codes also a conv whose
+// filters decoded at once would not fit a task's stack buffer.
 func QuantConvCases() []QuantConvCase {
 	type shape struct {
 		kind               string
@@ -236,6 +238,11 @@ func QuantConvCases() []QuantConvCase {
 		shapes := []shape{direct}
 		if si == 0 || si == 5 { // uniform4_g32, power4
 			shapes = append(shapes, others...)
+		}
+		if si == 0 {
+			// 96 filters of 128·9: all row tiles decoded would pass the
+			// 256 KiB stack buffer, so tasks take fewer of them.
+			shapes = append(shapes, shape{"direct", 16, 128, 4, 4, 96, 3, 1, 1, 1})
 		}
 		for di, d := range shapes {
 			name := fmt.Sprintf("qconv_%s_%s_n%dc%dm%dk%ds%dg%d", s, d.kind, d.nb, d.c, d.m, d.kk, d.stride, d.group)
