@@ -35,7 +35,17 @@ const ctrlMaxRounds = 16
 // the node as it is.
 func ctrlSimplify(g *ir.Graph) error {
 	if !ctrlHasSubgraphs(g) {
-		return nil
+		if !ctrlFoldableShapeOps(g) {
+			return nil
+		}
+		// Shapes became static: fold what depends only on them (Shape,
+		// Range, Slice bounds of a Llama export) before partitioning.
+		ctrlResetTypes(g)
+		if err := ir.InferShapes(g); err != nil {
+			return fmt.Errorf("shape inference after binding the input shapes: %w", err)
+		}
+		_ = passes.Fold{MaxElements: 1 << 16}.Run(&passes.Context{}, g)
+		return passes.DCE{}.Run(&passes.Context{}, g)
 	}
 	for round := 0; round < ctrlMaxRounds; round++ {
 		ctrlResetTypes(g)
@@ -48,6 +58,44 @@ func ctrlSimplify(g *ir.Graph) error {
 		}
 	}
 	return passes.DCE{}.Run(&passes.Context{}, g)
+}
+
+// ctrlFoldableShapeOps reports whether g has a Shape or Size node whose
+// input now has a static shape (binding the inputs made it a constant)
+// and no graph output would fold with it: an output that becomes a
+// constant is left to the interpreter step it runs in today (its dtype
+// need not be f32, which constant outputs of a bundle must be).
+func ctrlFoldableShapeOps(g *ir.Graph) bool {
+	static := map[*ir.Value]bool{}
+	found := false
+	for _, n := range g.Nodes {
+		derived := false
+		if (n.Op == "Shape" || n.Op == "Size") && n.Domain == "" && len(n.Inputs) > 0 && n.Inputs[0] != nil {
+			_, derived = concreteShape(n.Inputs[0])
+			found = found || derived
+		} else if len(n.Subgraphs()) == 0 && len(n.Inputs) > 0 {
+			derived = true
+			for _, v := range n.Inputs {
+				if v != nil && v.Const == nil && !static[v] {
+					derived = false
+					break
+				}
+			}
+		}
+		if derived {
+			for _, o := range n.Outputs {
+				if o != nil {
+					static[o] = true
+				}
+			}
+		}
+	}
+	for _, o := range g.Outputs {
+		if static[o] {
+			return false
+		}
+	}
+	return found
 }
 
 func ctrlHasSubgraphs(g *ir.Graph) bool {
