@@ -52,7 +52,9 @@ given), nupes:B:datafree, adapt (AdaPT fixed point), adapt:STEPS (with
 STEPS of layer-wise fine-tuning), or quant pass arguments such as
 "scheme=uniform,bits=4,granularity=group,group=32,sym=false".
 
---calib file.npz (array x) gives the calibration inputs. --data file.npz
+--calib file.npz (array x) gives the calibration inputs; for a byte LM
+(an input_ids input) a text file, scored as optc eval --text feeds it in
+--calib-samples windows of 512 bytes at evenly spaced offsets. --data file.npz
 (x, y) measures top-1 accuracy of the float and the quantized model
 (--limit N: the first N rows). --max-drop 1% (absolute top-1 points, or a
 fraction 0.01) falls back the most sensitive layers to higher precision
