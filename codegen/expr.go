@@ -47,7 +47,7 @@ func (e *expr) String() string {
 var ewUnary = map[string]bool{
 	"Relu": true, "LeakyRelu": true, "Sigmoid": true, "Tanh": true, "Clip": true, "HardSigmoid": true,
 	"HardSwish": true, "Exp": true, "Neg": true, "Abs": true, "Sqrt": true, "Reciprocal": true, "Elu": true,
-	"Log": true, "Erf": true, "Softplus": true, "Softsign": true, "Pow": true,
+	"Log": true, "Erf": true, "Softplus": true, "Softsign": true, "Pow": true, "Sin": true, "Cos": true,
 }
 
 var ewBinary = map[string]bool{"Add": true, "Sub": true, "Mul": true, "Div": true, "Max": true, "Min": true}
@@ -191,6 +191,10 @@ func (b *fnb) emitExpr(e *expr, leaves []value.Value, w int) value.Value {
 		return b.log(arg(0), w)
 	case "Erf":
 		return b.erf(arg(0), w)
+	case "Sin":
+		return b.sincos(arg(0), w, false)
+	case "Cos":
+		return b.sincos(arg(0), w, true)
 	case "Softplus":
 		// max(x, 0) + log(1 + exp(-|x|)): no overflow for large x.
 		x := arg(0)
