@@ -3,7 +3,6 @@ package spec
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math"
 	"time"
 
@@ -23,7 +22,8 @@ func AutoDraft(target *llm.Model, layers int) (*llm.Model, error) {
 	if layers < 1 || layers >= cfg.Layers {
 		return nil, fmt.Errorf("spec: auto-draft of %d layers from a %d-layer target (want 1…%d)", layers, cfg.Layers, cfg.Layers-1)
 	}
-	g, vals := cloneGraph(target.Graph)
+	vals := map[*ir.Value]*ir.Value{}
+	g := ir.CloneGraphMap(target.Graph, vals)
 	find := func(name string) *ir.Value {
 		for old, v := range vals {
 			if old.Name == name {
@@ -54,49 +54,6 @@ func AutoDraft(target *llm.Model, layers int) (*llm.Model, error) {
 	cfg.Layers = layers
 	d := target.Derive(fmt.Sprintf("%s[auto:%d/%d layers]", target.Name, layers, target.Config.Layers), g, cfg, bytes)
 	return d, nil
-}
-
-// cloneGraph copies a graph without subgraphs: new values and nodes,
-// shared constant tensors and attributes. It returns the copy and the map
-// from old values to new.
-func cloneGraph(src *ir.Graph) (*ir.Graph, map[*ir.Value]*ir.Value) {
-	vals := map[*ir.Value]*ir.Value{}
-	val := func(v *ir.Value) *ir.Value {
-		if v == nil {
-			return nil
-		}
-		if c, ok := vals[v]; ok {
-			return c
-		}
-		c := &ir.Value{Name: v.Name, Type: v.Type, Const: v.Const}
-		vals[v] = c
-		return c
-	}
-	g := &ir.Graph{Name: src.Name, Opsets: maps.Clone(src.Opsets), Meta: maps.Clone(src.Meta)}
-	for _, v := range src.Inputs {
-		g.Inputs = append(g.Inputs, val(v))
-	}
-	for _, v := range src.Consts {
-		g.Consts = append(g.Consts, val(v))
-	}
-	for _, n := range src.Nodes {
-		c := &ir.Node{Op: n.Op, Domain: n.Domain, Name: n.Name, Attrs: maps.Clone(n.Attrs)}
-		for _, in := range n.Inputs {
-			c.Inputs = append(c.Inputs, val(in))
-		}
-		for _, o := range n.Outputs {
-			ov := val(o)
-			if ov != nil {
-				ov.Def = c
-			}
-			c.Outputs = append(c.Outputs, ov)
-		}
-		g.Nodes = append(g.Nodes, c)
-	}
-	for _, v := range src.Outputs {
-		g.Outputs = append(g.Outputs, val(v))
-	}
-	return g, vals
 }
 
 // AutoDraftCandidate is one auto-draft depth measured by SelectAutoDraft.
