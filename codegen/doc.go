@@ -15,7 +15,10 @@
 //	emit.go       one entry function per segment; kernels are task functions
 //	              run through optc_parallel_for (provided by the runtime shim)
 //	ew.go, expr.go, gemm.go, softmax.go, views.go   the kernels; each file
-//	              registers the ops it lowers in an init function
+//	              registers the ops it lowers in an init function; views
+//	              alias data of any lowered dtype
+//	trig.go       vectorized Sin/Cos (Cephes, three-part π/4 reduction:
+//	              accurate for |x| up to about 8192, rotary angles)
 //	pool.go, norm.go, reduce.go, copy.go   pooling, LayerNorm, reductions,
 //	              and data movement (Transpose, Slice, Concat, Split,
 //	              Gather, Expand, Pad, nearest Resize) as strided region
@@ -125,6 +128,7 @@
 // kernels stream (MatMul/Gemm B operands pre-packed into panels).
 //
 // codegen imports ir, targets and passes (control.go folds what shape
-// binding made constant with passes.Fold, which evaluates nodes on the
+// binding made constant, in every graph whose Shape/Size nodes became
+// static, with passes.Fold, which evaluates nodes on the
 // reference interpreter); it never runs generated code.
 package codegen
