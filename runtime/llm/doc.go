@@ -1,6 +1,7 @@
 // Package llm runs decoder language models: loading them into optc's IR
 // (GGUF, Hugging Face config.json + model.safetensors, ONNX decoders with
-// Optimum KV inputs/outputs), the forward pass with a KV cache the runtime owns, prefill in
+// Optimum KV inputs/outputs, and such decoders in optc's IR text format, as
+// `optc quant-report -o` writes them quantized), the forward pass with a KV cache the runtime owns, prefill in
 // chunks, sampling (greedy, temperature, top-k, top-p, repetition
 // penalty; seeded), the generation loop and llama-bench-style benchmarks.
 //

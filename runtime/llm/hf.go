@@ -31,8 +31,10 @@ func Load(path string) (*Model, error) {
 		return LoadGGUF(path)
 	case ".onnx":
 		return LoadONNX(path)
+	case ".txt":
+		return LoadText(path)
 	}
-	return nil, fmt.Errorf("llm: %s: unknown language-model format (want a .gguf file, an .onnx decoder with past_key_values inputs, or a folder with config.json and model.safetensors)", path)
+	return nil, fmt.Errorf("llm: %s: unknown language-model format (want a .gguf file, an .onnx decoder with past_key_values inputs or its optc IR .txt, or a folder with config.json and model.safetensors)", path)
 }
 
 // hfConfig is the part of a Hugging Face config.json the Llama loader

@@ -33,6 +33,34 @@ func loadONNX(path string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	return fromDecoderGraph(g, path)
+}
+
+// LoadText loads a decoder in optc's IR text format with the same
+// Optimum interface as LoadONNX: what `optc quant-report -o` writes for a
+// quantized ONNX decoder, so a quantized LM can be generated from and run
+// natively. config.json is read from beside the file.
+func LoadText(path string) (*Model, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("llm: %w", err)
+	}
+	g, err := ir.Parse(string(src))
+	if err == nil {
+		err = ir.Verify(g)
+	}
+	if err == nil {
+		var m *Model
+		if m, err = fromDecoderGraph(g, path); err == nil {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("llm: %s: %w", filepath.Base(path), err)
+}
+
+// fromDecoderGraph binds an Optimum-interface decoder graph loaded from
+// path to the KV cache and reads its config.json.
+func fromDecoderGraph(g *ir.Graph, path string) (*Model, error) {
 	// The cache geometry, from the past inputs: [batch, kv heads, past, head].
 	var cfg llama.Config
 	for _, in := range g.Inputs {
@@ -58,7 +86,11 @@ func loadONNX(path string) (*Model, error) {
 	if err := passes.Run(ctx, g, []passes.Pass{attention.Fuse{}, attention.BindKV{}}); err != nil {
 		return nil, err
 	}
-	m := &Model{Name: filepath.Base(path), Arch: "onnx", Graph: g, FileTypes: map[string]int{}}
+	arch := "onnx"
+	if filepath.Ext(path) != ".onnx" {
+		arch = "optc-ir"
+	}
+	m := &Model{Name: filepath.Base(path), Arch: arch, Graph: g, FileTypes: map[string]int{}}
 	for _, in := range g.Inputs {
 		switch in.Name {
 		case llama.InputIDs:

@@ -2,9 +2,12 @@ package llm_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/optc-dev/optc/frontend/onnx"
 	"github.com/optc-dev/optc/runtime/llm"
 )
 
@@ -72,5 +75,56 @@ func TestONNXModel(t *testing.T) {
 	}
 	if !equalIDs(a.Tokens, b.Tokens) {
 		t.Errorf("greedy tokens differ:\nONNX       %v\ncheckpoint %v", a.Tokens, b.Tokens)
+	}
+}
+
+// TestTextModel: the fixture LM's ONNX graph written in optc's IR text
+// format (what `optc quant-report -o` writes) loads through llm.Load with
+// the config.json beside it and gives the ONNX model's logits.
+func TestTextModel(t *testing.T) {
+	g, err := onnx.LoadFile(filepath.Join(fixtureLM, "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	txt := filepath.Join(dir, "lm.txt")
+	if err := os.WriteFile(txt, []byte(g.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := llm.Load(txt); err == nil || !strings.Contains(err.Error(), "config.json") {
+		t.Fatalf("without config.json: err %v, want one naming config.json", err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(fixtureLM, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tm, err := llm.Load(txt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	om, err := llm.Load(filepath.Join(fixtureLM, "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := []int32{256, 'f', 'u', 'n', 'c', ' ', 'm', 'a', 'i', 'n'}
+	rows := []int{0, 4, 9}
+	ctx := context.Background()
+	want, err := om.Forward(ctx, nil, seq, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tm.Forward(ctx, nil, seq, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range rows {
+		for i := range want[r] {
+			if got[r][i] != want[r][i] {
+				t.Fatalf("row %d logit %d: text model %v, ONNX model %v", rows[r], i, got[r][i], want[r][i])
+			}
+		}
 	}
 }
