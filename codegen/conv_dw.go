@@ -20,13 +20,13 @@ import (
 // scalar operands run on the accumulator before the store.
 type dwConvKernel struct {
 	*convPhases
-	node   string
-	g      *convGeom
-	x, out *ir.Value
-	w      buf
-	bias   *buf
-	epi    *expr // leaf 0: the accumulator (bias added)
-	lanes  int64
+	node      string
+	g         *convGeom
+	scalarEpi // leaf 0 of epi: the accumulator (bias added)
+	x         *ir.Value
+	w         buf
+	bias      *buf
+	lanes     int64
 }
 
 func newDWConvKernel(l *lowering, n *ir.Node, g *convGeom) (kernel, error) {
@@ -35,7 +35,7 @@ func newDWConvKernel(l *lowering, n *ir.Node, g *convGeom) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &dwConvKernel{node: nodeName(n), g: g, x: n.Inputs[0], out: n.Outputs[0], w: w, epi: leafExpr(0), lanes: int64(c.t.Lanes())}
+	k := &dwConvKernel{node: nodeName(n), g: g, x: n.Inputs[0], scalarEpi: newScalarEpi(n.Outputs[0]), w: w, lanes: int64(c.t.Lanes())}
 	if bv := n.Input(2); bv != nil {
 		bb, err := convOperand(c, bv)
 		if err != nil {
@@ -56,8 +56,6 @@ func (k *dwConvKernel) inputs() []buf {
 	return bufs
 }
 
-func (k *dwConvKernel) output() *ir.Value { return k.out }
-
 func (k *dwConvKernel) temps() []int64 {
 	return []int64{k.g.Nb * k.g.C * k.cs * 4}
 }
@@ -66,20 +64,7 @@ func (k *dwConvKernel) describe() string {
 	g := k.g
 	s := fmt.Sprintf("depthwise conv %dx%d s%dx%d d%dx%d %d channels batch %d (direct, %d lanes, %d phase planes) %s",
 		g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, g.C, g.Nb, k.lanes, len(k.phases), k.node)
-	if !k.epi.isLeaf(0) {
-		s += " epilogue " + k.epi.String()
-	}
-	return s
-}
-
-// absorb takes elementwise consumers whose other operands are scalar
-// constants.
-func (k *dwConvKernel) absorb(c *compiler, n *ir.Node, idx int) bool {
-	e, ok := scalarEpilogue(n, idx, k.epi)
-	if ok {
-		k.epi, k.out = e, n.Outputs[0]
-	}
-	return ok
+	return s + k.describeEpi()
 }
 
 func (k *dwConvKernel) emit(e *segEmitter, temps []int64) error {

@@ -22,12 +22,11 @@ import (
 // over (image, channel) never write the same element) and applies the
 // bias and fused elementwise consumers with scalar operands.
 type convTKernel struct {
-	node   string
-	g      *convGeom // H, W: input; OH, OW: output; M: output channels
+	node string
+	g    *convGeom // H, W: input; OH, OW: output; M: output channels
+	scalarEpi
 	col    *ir.Value
-	out    *ir.Value
 	bias   *buf
-	epi    *expr
 	ph, pw int64
 }
 
@@ -180,7 +179,7 @@ func newConvTKernel(l *lowering, n *ir.Node) (kernel, error) {
 	}
 	l.add(gk)
 	delete(l.open, col) // nothing may fuse into the internal col value
-	k := &convTKernel{node: nodeName(n), g: g, col: col, out: n.Outputs[0], epi: leafExpr(0), ph: g.ph, pw: g.pw}
+	k := &convTKernel{node: nodeName(n), g: g, col: col, scalarEpi: newScalarEpi(n.Outputs[0]), ph: g.ph, pw: g.pw}
 	if bv := n.Input(2); bv != nil {
 		bb, err := convOperand(c, bv)
 		if err != nil {
@@ -199,25 +198,13 @@ func (k *convTKernel) inputs() []buf {
 	return bufs
 }
 
-func (k *convTKernel) output() *ir.Value { return k.out }
-func (k *convTKernel) temps() []int64    { return nil }
+func (k *convTKernel) temps() []int64 { return nil }
 
 func (k *convTKernel) describe() string {
 	g := k.g
 	s := fmt.Sprintf("conv-transpose col2im %dx%d s%dx%d d%dx%d %d->%d channels batch %d %s",
 		g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, g.C, g.M, g.Nb, k.node)
-	if !k.epi.isLeaf(0) {
-		s += " epilogue " + k.epi.String()
-	}
-	return s
-}
-
-func (k *convTKernel) absorb(c *compiler, n *ir.Node, idx int) bool {
-	e, ok := scalarEpilogue(n, idx, k.epi)
-	if ok {
-		k.epi, k.out = e, n.Outputs[0]
-	}
-	return ok
+	return s + k.describeEpi()
 }
 
 func (k *convTKernel) emit(e *segEmitter, _ []int64) error {

@@ -344,6 +344,33 @@ func (b *fnb) erf(x value.Value, w int) value.Value {
 // consumer n (epi feeds n's data input idx) when every other operand of n
 // is a scalar constant; kernels whose epilogue cannot index per-channel or
 // per-element operands absorb consumers through it.
+// scalarEpi is the output and epilogue of a kernel that absorbs
+// consumers through scalarEpilogue; kernels embed it.
+type scalarEpi struct {
+	out *ir.Value
+	epi *expr // leaf 0: the kernel's result
+}
+
+func newScalarEpi(out *ir.Value) scalarEpi { return scalarEpi{out: out, epi: leafExpr(0)} }
+
+func (s *scalarEpi) output() *ir.Value { return s.out }
+
+func (s *scalarEpi) absorb(c *compiler, n *ir.Node, idx int) bool {
+	e, ok := scalarEpilogue(n, idx, s.epi)
+	if ok {
+		s.epi, s.out = e, n.Outputs[0]
+	}
+	return ok
+}
+
+// describeEpi is the epilogue's part of a kernel description.
+func (s *scalarEpi) describeEpi() string {
+	if s.epi.isLeaf(0) {
+		return ""
+	}
+	return " epilogue " + s.epi.String()
+}
+
 func scalarEpilogue(n *ir.Node, idx int, epi *expr) (*expr, bool) {
 	data := ewDataInputs(n)
 	args := make([]*expr, len(data))
