@@ -51,19 +51,13 @@ func TestEWIntDivZero(t *testing.T) {
 	host := codegentest.Host(t)
 	c := codegentest.EWIntCases()[2]
 	g := c.Build()
-	dir := t.TempDir()
-	codegentest.Bundle(t, g, host, c.Shapes, dir, "")
-	m, err := native.Open(dir, native.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := openFullyNative(t, g, host, c.Shapes)
 	fixed := map[string]*ir.Tensor{}
 	for k, v := range c.Fixed {
 		fixed[k] = v
 	}
 	fixed["d"] = ir.FromSlice(ir.Int64, []int64{4}, []int64{2, 0, -1, 7})
-	_, err = m.Run(context.Background(), codegentest.CaseInputs(g, fixed, 1))
+	_, err := m.Run(context.Background(), codegentest.CaseInputs(g, fixed, 1))
 	if err == nil || !strings.Contains(err.Error(), "code 4: an integer Div by zero") {
 		t.Errorf("err %v, want code 4 (Div by zero)", err)
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/optc-dev/optc/codegen/codegentest"
 	"github.com/optc-dev/optc/ir"
-	"github.com/optc-dev/optc/runtime/native"
 )
 
 // TestGatherRuntimeIndices compares Gathers whose indices are run-time
@@ -22,13 +21,7 @@ func TestGatherIndexOutOfRange(t *testing.T) {
 	host := codegentest.Host(t)
 	c := codegentest.GatherCases()[0] // x f32[5,7], i i64[2,3], axis 0
 	g := c.Build()
-	dir := t.TempDir()
-	codegentest.Bundle(t, g, host, c.Shapes, dir, "")
-	m, err := native.Open(dir, native.Options{Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := openFullyNative(t, g, host, c.Shapes)
 	for _, bad := range [][]int64{{0, 1, 2, 3, 4, 5}, {-6, 0, 0, 0, 0, 0}, {1 << 40, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, -1 << 62}} {
 		in := codegentest.CaseInputs(g, map[string]*ir.Tensor{"i": ir.FromSlice(ir.Int64, []int64{2, 3}, bad)}, 1)
 		_, err := m.Run(context.Background(), in)
