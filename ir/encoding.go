@@ -18,9 +18,19 @@ const (
 	// QuantFixed (AdaPT): v = k · 2^−FracLength, a signed fixed-point
 	// number ⟨WordLength = Bits, FracLength⟩.
 	QuantFixed
+	// QuantPowerInt (NUPES with an integer decode table, for integer-only
+	// inference): v = sign(k) · (scale/r) · T[|k|] with the int8 table
+	// T[m] = round(L·(m/Qmax)^(1/a)), L = r·Qmax and r the largest power
+	// of two with L ≤ 127 (PowerIntRatio). Codes, scales and exponents
+	// mean what they mean for QuantPower; only the table is rounded to
+	// integers, so a layer can accumulate a·T[k] in int32 and fold
+	// scale/r (exact: r is a power of two) into its requantization. With
+	// a = 1, T[m] = r·m and the tensor decodes bit for bit like the
+	// uniform symmetric one with the same codes and scales.
+	QuantPowerInt
 )
 
-var quantSchemeNames = [...]string{QuantUniform: "uniform", QuantPower: "power", QuantFixed: "fixed"}
+var quantSchemeNames = [...]string{QuantUniform: "uniform", QuantPower: "power", QuantFixed: "fixed", QuantPowerInt: "power_int"}
 
 func (s QuantScheme) String() string {
 	if int(s) < len(quantSchemeNames) {
@@ -29,14 +39,14 @@ func (s QuantScheme) String() string {
 	return fmt.Sprintf("scheme(%d)", s)
 }
 
-// ParseQuantScheme reads a scheme name (uniform, power, fixed).
+// ParseQuantScheme reads a scheme name (uniform, power, fixed, power_int).
 func ParseQuantScheme(s string) (QuantScheme, error) {
 	for i, n := range quantSchemeNames {
 		if n == s {
 			return QuantScheme(i), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown quantization scheme %q (want uniform, power or fixed)", s)
+	return 0, fmt.Errorf("unknown quantization scheme %q (want uniform, power, fixed or power_int)", s)
 }
 
 // Quantized is the encoding of a float32 tensor as b-bit integer codes
@@ -178,7 +188,7 @@ func (q *Quantized) Validate(shape []int64) error {
 	}
 	np := C * G
 	switch q.Scheme {
-	case QuantUniform, QuantPower:
+	case QuantUniform, QuantPower, QuantPowerInt:
 		if len(q.Scales) != np {
 			return fmt.Errorf("quant: %d scales, want %d (channels %d × groups %d)", len(q.Scales), np, C, G)
 		}
@@ -192,7 +202,10 @@ func (q *Quantized) Validate(shape []int64) error {
 	default:
 		return fmt.Errorf("quant: invalid scheme %d", q.Scheme)
 	}
-	if q.Scheme == QuantPower {
+	if q.Scheme == QuantPowerInt && q.Bits > 8 {
+		return fmt.Errorf("quant: the power_int scheme takes at most 8 bits (an int8 decode table), not %d", q.Bits)
+	}
+	if q.Scheme == QuantPower || q.Scheme == QuantPowerInt {
 		if !q.Signed || q.ZeroPoints != nil || q.Bits < 2 {
 			return fmt.Errorf("quant: the power scheme takes signed codes of at least 2 bits and no zero points")
 		}
@@ -288,6 +301,53 @@ func PowerTable(a float32, qmax int32) []float32 {
 	return t
 }
 
+// PowerIntRatio returns r, the largest power of two with r·qmax ≤ 127:
+// the integer decode table of the power_int scheme spans ±L, L = r·qmax
+// (qmax 7: r = 16, L = 112; qmax 3: r = 32, L = 96; qmax 127: r = 1).
+func PowerIntRatio(qmax int32) int32 {
+	r := int32(1)
+	for 2*r*qmax <= 127 {
+		r *= 2
+	}
+	return r
+}
+
+// PowerIntTable returns the int8 decode table of the power_int scheme,
+// T[m] = round(L·(m/Qmax)^(1/a)) for m = 0..Qmax (computed in float64,
+// half away from zero; L = PowerIntRatio(qmax)·qmax), so T[m] = r·m
+// exactly when a = 1. It is increasing in m and T[Qmax] = L.
+func PowerIntTable(a float32, qmax int32) []int8 {
+	r := PowerIntRatio(qmax)
+	L := float64(r * qmax)
+	t := make([]int8, qmax+1)
+	for m := range t {
+		if a == 1 {
+			t[m] = int8(r * int32(m))
+			continue
+		}
+		t[m] = int8(math.Round(L * math.Pow(float64(m)/float64(qmax), 1/float64(a))))
+	}
+	return t
+}
+
+// PowerDecodeTable returns the float decode table of q's power scheme for
+// exponent a, in units of the scale: PowerTable for QuantPower and, for
+// QuantPowerInt, T[m]/r (exact: r is a power of two; T[m]/r = m when
+// a = 1). A code k decodes to ±(scale · table[|k|]).
+func (q *Quantized) PowerDecodeTable(a float32) []float32 {
+	qmax := q.QMax()
+	if q.Scheme != QuantPowerInt {
+		return PowerTable(a, qmax)
+	}
+	it := PowerIntTable(a, qmax)
+	inv := float32(1) / float32(PowerIntRatio(qmax))
+	t := make([]float32, len(it))
+	for m, v := range it {
+		t[m] = float32(v) * inv
+	}
+	return t
+}
+
 // Decode implements Encoding: the dense float32 value of t (cached; the
 // result must not be modified).
 func (q *Quantized) Decode(t *Tensor) (*Tensor, error) {
@@ -354,7 +414,7 @@ func (q *Quantized) decode(shape []int64) (*Tensor, error) {
 	qmax := q.QMax()
 	tables := make([][]float32, len(q.Exponent))
 	for i, a := range q.Exponent {
-		tables[i] = PowerTable(a, qmax)
+		tables[i] = q.PowerDecodeTable(a)
 	}
 	for i := range out {
 		k := q.Code(i)

@@ -12,6 +12,8 @@ import (
 //	quant<f32[10,20] power bits=3 signed=true axis=0 scales=dense<...>
 //	      exponent=dense<f32[1] [0.62]> codes=dense<...>>
 //	quant<f32[10,20] fixed bits=6 signed=true axis=-1 frac=5 codes=dense<...>>
+//	quant<f32[10,20] power_int bits=4 signed=true axis=1 scales=dense<...>
+//	      exponent=dense<f32[1] [0.7]> codes=dense<...>>
 //
 // As for dense tensors the type is left out of a const whose declared
 // type is the tensor's own. group appears when non-zero, frac for the
@@ -79,7 +81,7 @@ func (p *textParser) quantTensor(implied *Type) (*Tensor, error) {
 	st := p.next()
 	scheme, err := ParseQuantScheme(st.text)
 	if st.kind != tkIdent || err != nil {
-		return nil, p.errAt(st, "expected a quantization scheme (uniform, power, fixed), found %s", st)
+		return nil, p.errAt(st, "expected a quantization scheme (uniform, power, fixed, power_int), found %s", st)
 	}
 	q := &Quantized{Scheme: scheme}
 	seen := map[string]bool{}
