@@ -53,7 +53,7 @@ func (p *Pass) Run(ctx *passes.Context, g *ir.Graph) error {
 // argKeys are the arguments quant(...) accepts.
 var argKeys = []string{"scheme", "bits", "granularity", "group", "sym", "mode", "calib", "percentile", "act-sym",
 	"method", "exponent", "samples", "tokens", "damp", "rounds", "sweeps", "kl-eps", "kl-bins", "min-wl", "max-wl",
-	"finetune", "window", "skip", "seed"}
+	"finetune", "window", "skip", "seed", "table"}
 
 // ParseArgs reads quant(...) pipeline arguments:
 //
@@ -61,6 +61,7 @@ var argKeys = []string{"scheme", "bits", "granularity", "group", "sym", "mode", 
 //	group=64  sym=true|false     mode=weight|weight+act
 //	calib=percentile|minmax|mse|kl   percentile=99.99   act-sym=false
 //	method=datafree|datadriven (nupes)   exponent=layer|channel (nupes)
+//	table=float|int (nupes: int = the int8 decode table of nupes_int.go)
 //	samples=512 tokens=4096 damp=0.01 rounds=2 sweeps=2 (data-driven)
 //	kl-eps=0.1 kl-bins=128 min-wl=2 max-wl=16 finetune=0 window=10 (adapt)
 //	skip=name;name2 (path.Match patterns)   seed=0
@@ -131,6 +132,16 @@ func ParseArgs(a passes.Args) (Options, error) {
 	default:
 		return o, fmt.Errorf("mode=%q: want weight or weight+act", m)
 	}
+	switch v := a.String("table", "float"); v {
+	case "float":
+	case "int":
+		if s.Scheme != "nupes" {
+			return o, fmt.Errorf("table=int is for scheme=nupes, not %s", s.Scheme)
+		}
+		s.IntTable = true
+	default:
+		return o, fmt.Errorf("table=%q: want float or int", v)
+	}
 	if v := a.String("skip", ""); v != "" {
 		o.Skip = strings.Split(v, ";")
 	}
@@ -156,7 +167,8 @@ func ParseArgs(a passes.Args) (Options, error) {
 
 // Preset maps the CLI's --quant names to pass arguments: int8 (uniform
 // per-channel weights + int8 activations), int4 (uniform per-channel
-// weight-only), int4:gN (per-group), nupes:B[:datafree|:datadriven],
+// weight-only), int4:gN (per-group), nupes:B[:datafree|:datadriven][:int]
+// (int: integer decode table and int8 activations, integer-only layers),
 // adapt[:finetune]. Anything else is taken as quant(...) arguments
 // ("scheme=uniform,bits=4,...").
 func Preset(name string) (passes.Args, error) {
@@ -181,11 +193,15 @@ func Preset(name string) (passes.Args, error) {
 		}
 	case "nupes":
 		if len(parts) < 2 {
-			return nil, fmt.Errorf("--quant %s: want nupes:BITS[:datafree|:datadriven]", name)
+			return nil, fmt.Errorf("--quant %s: want nupes:BITS[:datafree|:datadriven][:int]", name)
 		}
 		a["scheme"], a["bits"], a["method"] = "nupes", parts[1], "datadriven"
-		if len(parts) > 2 {
-			a["method"] = parts[2]
+		for _, p := range parts[2:] {
+			if p == "int" { // integer-only: int8 table + int8 activations (nupes_int.go)
+				a["table"], a["mode"] = "int", "weight+act"
+				continue
+			}
+			a["method"] = p
 		}
 	case "adapt":
 		a["scheme"] = "adapt"

@@ -22,6 +22,7 @@ type Spec struct {
 	Act      bool   // also quantize the layer's input activation to 8 bits
 	Method   string // nupes: datafree or datadriven
 	Exponent string // nupes: layer or channel
+	IntTable bool   // nupes: integer decode table (ir.QuantPowerInt, nupes_int.go)
 }
 
 // Float reports whether the spec keeps the layer in float.
@@ -60,6 +61,9 @@ func (s Spec) String() string {
 		}
 		if s.Exponent == "channel" {
 			b.WriteString("/a-ch")
+		}
+		if s.IntTable {
+			b.WriteString("/int")
 		}
 	}
 	if s.Act {
@@ -395,7 +399,12 @@ func (q *Quantizer) quantizeLayer(g *ir.Graph, l *layer, cn *ir.Node, s Spec) (*
 			codes, exps, before, after = nupesDataDriven(l, w, lo, s.Bits, exps, gm, q.opts.Rounds, q.opts.Sweeps)
 			res.Note = fmt.Sprintf("output error %.3g -> %.3g (%d tokens)", before, after, gm.tokens)
 		}
-		enc = encodePower(w, lo, s.Bits, exps, codes)
+		if s.IntTable {
+			enc = nupesIntEncode(w, lo, s.Bits, exps, codes)
+			exps = enc.Exponent
+		} else {
+			enc = encodePower(w, lo, s.Bits, exps, codes)
+		}
 		if len(exps) <= 4 {
 			res.Exponent = exps
 		} else {
