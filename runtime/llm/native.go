@@ -37,9 +37,10 @@ import (
 // runtime/native, bound with interp.WithAttnBlock).
 //
 // Shapes: a forward pass of n tokens asking for r logit rows runs the
-// bundle compiled for N tokens and R rows: N the power of two at or
-// above n, R 1 for one row and N for more (NativeOptions.Exact: n and r
-// themselves). Bundles are compiled on first use and kept until Close. The N-n
+// bundle compiled for N tokens and R rows: N = n up to 8 tokens (the
+// verify passes of speculative decoding), beyond that the power of two
+// at or above n; R 1 for one row and N for more (NativeOptions.Exact: n
+// and r themselves). Bundles are compiled on first use and kept until Close. The N-n
 // padding tokens come after the real ones, so causal attention keeps the
 // real rows exact; their keys and values are cut from the cache after
 // the run. In a token tree the padding tokens are children of the
@@ -232,9 +233,16 @@ func (nm *NativeModel) ForwardWith(ctx context.Context, cache kvcache.Cache, tok
 	return nm.src.forwardRun(ctx, cache, tokens, rows, opt, nm.run)
 }
 
+// nativeExactUpTo is the largest token count compiled exactly: the
+// passes of speculative verification (a few drafted tokens) run at their
+// own size instead of the next power of two, so that verifying 5 tokens
+// does not pay for 8 (a bundle per count; larger counts, prefill chunks
+// and token trees, round up to powers of two).
+const nativeExactUpTo = 8
+
 // nativeBucket is the compiled size for a count n.
 func (nm *NativeModel) nativeBucket(n int) int {
-	if nm.opts.Exact || n <= 1 {
+	if nm.opts.Exact || n <= nativeExactUpTo {
 		return n
 	}
 	b := 1

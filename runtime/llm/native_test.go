@@ -116,8 +116,8 @@ func nativeCase(t *testing.T, m *llm.Model, seq []int32) {
 			t.Errorf("%s: native cache differs from the interpreter's by %.3g", what, worst)
 		}
 	}
-	// Prefill of 7 tokens (run padded to 8), all rows; then 5 more (the
-	// same 8-token bundle on ONNX graphs, which return every row), one row.
+	// Prefill of 7 tokens, all rows; then 5 more, one row (passes of up
+	// to 8 tokens run at their own size; TestNativePadding pads).
 	step("prefill", seq[:7], []int{0, 1, 2, 3, 4, 5, 6}, llm.ForwardOptions{})
 	step("prefill 2", seq[7:12], []int{2}, llm.ForwardOptions{})
 	for i := 12; i < 15; i++ {

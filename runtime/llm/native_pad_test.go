@@ -1,0 +1,63 @@
+package llm_test
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/optc-dev/optc/runtime/llm"
+	"github.com/optc-dev/optc/runtime/llm/kvcache"
+)
+
+// TestNativePadding: passes of more than 8 tokens run on the bundle of
+// the next power of two, the padding cut from the logits and the cache:
+// an 11-token prefill with every row (run as 16), a decoding step, and a
+// 10-token tree (run as 16, the padding tokens children of the prefix)
+// give the interpreter's logits and cache. Passes of up to 8 tokens run
+// at their own size (nativeCase covers them).
+func TestNativePadding(t *testing.T) {
+	m := stories(t)
+	nm := nativeOf(t, m, llm.NativeOptions{})
+	seq := goldenSequence(t)
+	if len(seq) < 22 {
+		t.Fatalf("golden sequence of %d tokens, want 22", len(seq))
+	}
+	ctx := context.Background()
+	ci, _ := m.NewCache()
+	cn, _ := nm.NewCache()
+	step := func(what string, tokens []int32, rows []int, opt llm.ForwardOptions) {
+		t.Helper()
+		want, err := m.ForwardWith(ctx, ci, tokens, rows, opt)
+		if err != nil {
+			t.Fatalf("%s (interpreter): %v", what, err)
+		}
+		got, err := nm.ForwardWith(ctx, cn, tokens, rows, opt)
+		if err != nil {
+			t.Fatalf("%s (native): %v", what, err)
+		}
+		nativeCompare(t, what, want.Logits, got.Logits)
+		if ci.Len(0) != cn.Len(0) {
+			t.Fatalf("%s: native cache holds %d tokens, the interpreter's %d", what, cn.Len(0), ci.Len(0))
+		}
+		a, b := snapshot(ci), snapshot(cn)
+		var worst float64
+		for i := range a {
+			worst = math.Max(worst, maxDiff(a[i], b[i]))
+		}
+		if worst > 1e-3 {
+			t.Errorf("%s: native cache differs from the interpreter's by %.3g", what, worst)
+		}
+	}
+	all := func(n int) []int {
+		r := make([]int, n)
+		for i := range r {
+			r[i] = i
+		}
+		return r
+	}
+	step("prefill of 11", seq[:11], all(11), llm.ForwardOptions{})
+	step("decode", seq[11:12], []int{0}, llm.ForwardOptions{})
+	// Two branches from the prefix's last token, of depths 5 and 5.
+	tree := &kvcache.Tree{Base: 12, Parents: []int{-1, 0, 1, 2, 3, -1, 5, 6, 7, 8}}
+	step("tree of 10", seq[12:22], all(10), llm.ForwardOptions{Tree: tree})
+}
