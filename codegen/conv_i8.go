@@ -40,8 +40,8 @@ func i8ConvForm(n *ir.Node) ([]float32, error) {
 		return nil, fmt.Errorf("weight is not a constant")
 	}
 	q, ok := wv.Const.Enc.(*ir.Quantized)
-	if !ok || q.Bits != 8 {
-		return nil, fmt.Errorf("weight is not 8-bit quantized")
+	if !ok || q.Bits > 8 {
+		return nil, fmt.Errorf("weight is not quantized to at most 8 bits")
 	}
 	if bv := n.Input(2); bv != nil && (bv.Const == nil || bv.Const.DType != ir.Float32) {
 		return nil, fmt.Errorf("bias is not an f32 constant")

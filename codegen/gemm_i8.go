@@ -216,8 +216,8 @@ func i8GemmForm(n *ir.Node) ([]float32, bool, error) {
 		return nil, false, fmt.Errorf("B is not a constant")
 	}
 	q, ok := bv.Const.Enc.(*ir.Quantized)
-	if !ok || q.Bits != 8 || bv.Const.DType != ir.Float32 {
-		return nil, false, fmt.Errorf("B is not 8-bit quantized")
+	if !ok || q.Bits > 8 || bv.Const.DType != ir.Float32 {
+		return nil, false, fmt.Errorf("B is not quantized to at most 8 bits")
 	}
 	transB := false
 	if n.Op == "Gemm" {
@@ -421,9 +421,12 @@ func i8VecT(w int) types.Type {
 // quantized B (shape [K,N], or [N,K] when transB) that the int8 kernels
 // compute on: signed symmetric codes, uniform with one scale per output
 // channel or per tensor, or fixed point (scale 2^−FL); else the reason.
+// Fixed point may have any word length up to 8 (AdaPT): its codes fit
+// int8, and with a fixed-point activation (scale 2^−FL_a) the layer's
+// rescale is the exact power of two 2^−(FL_w+FL_a).
 func i8WeightScales(q *ir.Quantized, shape []int64, N int64, transB bool) ([]float32, string) {
-	if q.Bits != 8 || !q.Signed || q.ZeroPoints != nil || len(shape) != 2 {
-		return nil, "not 8-bit signed symmetric codes of a matrix"
+	if q.Bits > 8 || (q.Bits != 8 && q.Scheme != ir.QuantFixed) || !q.Signed || q.ZeroPoints != nil || len(shape) != 2 {
+		return nil, "not 8-bit signed symmetric codes (or fixed point of at most 8 bits) of a matrix"
 	}
 	if err := q.Validate(shape); err != nil {
 		return nil, err.Error()

@@ -13,8 +13,15 @@ import (
 // max|w|] (quantized values beyond it, from rounding up, fall in the end
 // bins). Empty quantized bins get a 1e-8 floor, then Q is renormalized.
 func adaptKL(w []float32, wl, fl, bins int) float64 {
+	return adaptKLOf(w, nil, wl, fl, bins)
+}
+
+// adaptKLOf is adaptKL over weighted values: value xs[i] counts cnt[i]
+// times (nil: once each). Activations pass their calibration histogram
+// this way (bin centres and counts).
+func adaptKLOf(xs []float32, cnt []float64, wl, fl, bins int) float64 {
 	m := 0.0
-	for _, v := range w {
+	for _, v := range xs {
 		m = math.Max(m, math.Abs(float64(v)))
 	}
 	if m == 0 {
@@ -26,12 +33,20 @@ func adaptKL(w []float32, wl, fl, bins int) float64 {
 	}
 	P, Q := make([]float64, bins), make([]float64, bins)
 	step := math.Ldexp(1, -fl)
-	codes := fixedCodes(w, wl, fl)
-	for i, v := range w {
-		P[bin(float64(v))]++
-		Q[bin(float64(codes[i])*step)]++
+	codes := fixedCodes(xs, wl, fl)
+	n := 0.0
+	for i, v := range xs {
+		c := 1.0
+		if cnt != nil {
+			c = cnt[i]
+		}
+		P[bin(float64(v))] += c
+		Q[bin(float64(codes[i])*step)] += c
+		n += c
 	}
-	n := float64(len(w))
+	if n == 0 {
+		return 0
+	}
 	qs := 0.0
 	for i := range Q {
 		Q[i] = math.Max(Q[i]/n, 1e-8)
@@ -53,15 +68,21 @@ func adaptKL(w []float32, wl, fl, bins int) float64 {
 // none), with FL from the range. It returns WL, FL and the KL of each
 // word length tried.
 func adaptChoose(w []float32, eps float64, minWL, maxWL, bins int) (wl, fl int, kls []float64) {
+	return adaptChooseOf(w, nil, eps, minWL, maxWL, bins, func(wl int) int { return fracLength(w, wl) })
+}
+
+// adaptChooseOf is adaptChoose over weighted values (see adaptKLOf), the
+// fraction length of each word length given by flOf.
+func adaptChooseOf(xs []float32, cnt []float64, eps float64, minWL, maxWL, bins int, flOf func(wl int) int) (wl, fl int, kls []float64) {
 	for wl = minWL; wl <= maxWL; wl++ {
-		fl = fracLength(w, wl)
-		kl := adaptKL(w, wl, fl, bins)
+		fl = flOf(wl)
+		kl := adaptKLOf(xs, cnt, wl, fl, bins)
 		kls = append(kls, kl)
 		if kl <= eps {
 			return wl, fl, kls
 		}
 	}
-	return maxWL, fracLength(w, maxWL), kls
+	return maxWL, flOf(maxWL), kls
 }
 
 // adaptFinetune is the optional short layer-wise fine-tuning: the layer's

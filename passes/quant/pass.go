@@ -53,12 +53,15 @@ func (p *Pass) Run(ctx *passes.Context, g *ir.Graph) error {
 // argKeys are the arguments quant(...) accepts.
 var argKeys = []string{"scheme", "bits", "granularity", "group", "sym", "mode", "calib", "percentile", "act-sym",
 	"method", "exponent", "samples", "tokens", "damp", "rounds", "sweeps", "kl-eps", "kl-bins", "min-wl", "max-wl",
-	"finetune", "window", "skip", "seed", "table"}
+	"finetune", "window", "skip", "seed", "act", "table"}
 
 // ParseArgs reads quant(...) pipeline arguments:
 //
 //	scheme=uniform|nupes|adapt   bits=8      granularity=channel|group|tensor
 //	group=64  sym=true|false     mode=weight|weight+act
+//	act=int8|fixed (activations of mode=weight+act: uniform int8 from the
+//	  calibrator, or AdaPT fixed point ⟨WL_a, FL_a⟩ ≤ 8 bits; default fixed
+//	  for scheme=adapt, int8 otherwise)
 //	calib=percentile|minmax|mse|kl   percentile=99.99   act-sym=false
 //	method=datafree|datadriven (nupes)   exponent=layer|channel (nupes)
 //	table=float|int (nupes: int = the int8 decode table of nupes_int.go)
@@ -132,6 +135,17 @@ func ParseArgs(a passes.Args) (Options, error) {
 	default:
 		return o, fmt.Errorf("mode=%q: want weight or weight+act", m)
 	}
+	defAct := "int8"
+	if s.Scheme == "adapt" {
+		defAct = "fixed"
+	}
+	switch v := a.String("act", defAct); v {
+	case "int8":
+	case "fixed":
+		s.ActFixed = s.Act
+	default:
+		return o, fmt.Errorf("act=%q: want int8 or fixed", v)
+	}
 	switch v := a.String("table", "float"); v {
 	case "float":
 	case "int":
@@ -169,7 +183,8 @@ func ParseArgs(a passes.Args) (Options, error) {
 // per-channel weights + int8 activations), int4 (uniform per-channel
 // weight-only), int4:gN (per-group), nupes:B[:datafree|:datadriven][:int]
 // (int: integer decode table and int8 activations, integer-only layers),
-// adapt[:finetune]. Anything else is taken as quant(...) arguments
+// adapt[:STEPS][:act] (act: AdaPT fixed-point activations too, see
+// adapt_act.go). Anything else is taken as quant(...) arguments
 // ("scheme=uniform,bits=4,...").
 func Preset(name string) (passes.Args, error) {
 	a := passes.Args{}
@@ -205,12 +220,19 @@ func Preset(name string) (passes.Args, error) {
 		}
 	case "adapt":
 		a["scheme"] = "adapt"
-		if len(parts) > 1 {
-			a["finetune"] = parts[1]
+		for _, p := range parts[1:] {
+			if p == "act" {
+				a["mode"], a["act"] = "weight+act", "fixed"
+				continue
+			}
+			if _, ok := a["finetune"]; ok || p == "" || strings.Trim(p, "0123456789") != "" {
+				return nil, fmt.Errorf("--quant %s: want adapt[:STEPS][:act]", name)
+			}
+			a["finetune"] = p
 		}
 	default:
 		if !strings.Contains(name, "=") {
-			return nil, fmt.Errorf("--quant %q: want int8, int8:w, int4, int4:gN, nupes:B[:datafree|:datadriven], adapt[:STEPS] or quant arguments k=v,...", name)
+			return nil, fmt.Errorf("--quant %q: want int8, int8:w, int4, int4:gN, nupes:B[:datafree|:datadriven], adapt[:STEPS][:act] or quant arguments k=v,...", name)
 		}
 		for _, kv := range strings.Split(name, ",") {
 			k, v, _ := strings.Cut(kv, "=")

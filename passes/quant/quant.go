@@ -20,6 +20,7 @@ type Spec struct {
 	Group    int    // group size for Gran == "group"
 	Sym      bool   // uniform: symmetric (signed codes) or asymmetric (zero point)
 	Act      bool   // also quantize the layer's input activation to 8 bits
+	ActFixed bool   // with Act: the activation in AdaPT fixed point ⟨WL_a, FL_a⟩ ≤ 8 bits (adapt_act.go)
 	Method   string // nupes: datafree or datadriven
 	Exponent string // nupes: layer or channel
 	IntTable bool   // nupes: integer decode table (ir.QuantPowerInt, nupes_int.go)
@@ -66,7 +67,9 @@ func (s Spec) String() string {
 			b.WriteString("/int")
 		}
 	}
-	if s.Act {
+	if s.Act && s.ActFixed {
+		b.WriteString("+actfx")
+	} else if s.Act {
 		b.WriteString("+act8")
 	}
 	return b.String()
@@ -132,6 +135,8 @@ type LayerResult struct {
 	WL         int       `json:"wl,omitempty"`
 	FL         int       `json:"fl,omitempty"`
 	Act        string    `json:"act,omitempty"`
+	ActWL      int       `json:"act_wl,omitempty"` // fixed-point activation format (act=fixed)
+	ActFL      int       `json:"act_fl,omitempty"`
 	Note       string    `json:"note,omitempty"`
 	Drop       *float64  `json:"metric_drop,omitempty"` // sensitivity: metric change with only this layer quantized
 }
@@ -242,7 +247,14 @@ func (q *Quantizer) Build(plan Plan) (*ir.Graph, []LayerResult, error) {
 			return nil, nil, fmt.Errorf("layer %s: %w", l.name, err)
 		}
 		res := LayerResult{}
-		if spec.Act {
+		if spec.Act && spec.ActFixed {
+			f, err := q.insertFixedQDQ(g, used, dq, l, cn, vm[l.node.Inputs[l.aIdx]])
+			if err != nil {
+				return nil, nil, err
+			}
+			res.Act = f.String()
+			res.ActWL, res.ActFL = f.wl, f.fl
+		} else if spec.Act {
 			a, err := q.insertQDQ(g, used, dq, l, cn, vm[l.node.Inputs[l.aIdx]])
 			if err != nil {
 				return nil, nil, err
@@ -260,9 +272,9 @@ func (q *Quantizer) Build(plan Plan) (*ir.Graph, []LayerResult, error) {
 		}
 		wv := vm[l.weight]
 		wv.Const = &ir.Tensor{DType: ir.Float32, Shape: append([]int64{}, l.shape...), Enc: lq.enc}
-		act := res.Act
+		act, awl, afl := res.Act, res.ActWL, res.ActFL
 		res = lq.res
-		res.Act = act
+		res.Act, res.ActWL, res.ActFL = act, awl, afl
 		results = append(results, res)
 	}
 	if err := q.measureSQNR(g, vm, results); err != nil {
@@ -411,7 +423,11 @@ func (q *Quantizer) quantizeLayer(g *ir.Graph, l *layer, cn *ir.Node, s Spec) (*
 			res.Note = strings.TrimSpace(res.Note + fmt.Sprintf(" exponent per channel, mean %.3f", meanF32(exps)))
 		}
 	case "adapt":
-		wl, fl, kls := adaptChoose(w, q.opts.KLEps, q.opts.MinWL, q.opts.MaxWL, q.opts.KLBins)
+		maxWL := q.opts.MaxWL
+		if s.Act && s.ActFixed {
+			maxWL = adaptActMaxWL(q.opts) // int8 × int8 layers
+		}
+		wl, fl, kls := adaptChoose(w, q.opts.KLEps, min(q.opts.MinWL, maxWL), maxWL, q.opts.KLBins)
 		codes := fixedCodes(w, wl, fl)
 		res.Note = fmt.Sprintf("KL %.3g", kls[len(kls)-1])
 		if len(kls) > 1 {
@@ -425,7 +441,7 @@ func (q *Quantizer) quantizeLayer(g *ir.Graph, l *layer, cn *ir.Node, s Spec) (*
 			rng := rand.New(rand.NewPCG(q.opts.Seed, hashName(l.name)^0xada))
 			wl0 := wl
 			var pushes int
-			codes, wl, fl, pushes = adaptFinetune(l, w, wl, fl, q.opts.MaxWL, q.opts.FineTune, q.opts.Window, gm, rng)
+			codes, wl, fl, pushes = adaptFinetune(l, w, wl, fl, maxWL, q.opts.FineTune, q.opts.Window, gm, rng)
 			res.Note += fmt.Sprintf(", fine-tuned %d steps, WL %d -> %d (%d push-ups)", q.opts.FineTune, wl0, wl, pushes)
 		}
 		enc = encodeFixed(codes, wl, fl)
@@ -491,9 +507,17 @@ func (q *Quantizer) insertQDQ(g *ir.Graph, used map[string]bool, dq map[*ir.Valu
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", l.name, err)
 	}
+	return ap, q.rewireQDQ(g, used, dq, l, cn, x, ap, nil)
+}
+
+// rewireQDQ inserts QuantizeLinear → DequantizeLinear with ap's scale and
+// zero point on x (once per x; later layers reuse it) and points the
+// layer at the dequantized value. clip, when set, is a [min, max] Clip
+// put before the QuantizeLinear (AdaPT fixed point narrower than 8 bits).
+func (q *Quantizer) rewireQDQ(g *ir.Graph, used map[string]bool, dq map[*ir.Value]*ir.Value, l *layer, cn *ir.Node, x *ir.Value, ap *actParams, clip []float32) error {
 	if d, ok := dq[x]; ok {
 		cn.Inputs[l.aIdx] = d
-		return ap, nil
+		return nil
 	}
 	base := x.Name
 	scale := &ir.Value{Name: uniqueName(g, used, base+"_scale"), Type: ir.TensorType(ir.Float32, ir.Shape{}), Const: ir.ScalarF32(ap.scale)}
@@ -511,7 +535,18 @@ func (q *Quantizer) insertQDQ(g *ir.Graph, used map[string]bool, dq map[*ir.Valu
 	qt.DType = zdt
 	qv := &ir.Value{Name: uniqueName(g, used, base+"_q"), Type: qt}
 	dv := &ir.Value{Name: uniqueName(g, used, base+"_dq"), Type: x.Type}
-	qn := &ir.Node{Op: "QuantizeLinear", Name: l.name + "/act_quant", Inputs: []*ir.Value{x, scale, zp}, Outputs: []*ir.Value{qv}, Attrs: map[string]*ir.Attr{}}
+	var pre []*ir.Node
+	qin := x
+	if clip != nil {
+		lo := &ir.Value{Name: uniqueName(g, used, base+"_clip_min"), Type: ir.TensorType(ir.Float32, ir.Shape{}), Const: ir.ScalarF32(clip[0])}
+		hi := &ir.Value{Name: uniqueName(g, used, base+"_clip_max"), Type: ir.TensorType(ir.Float32, ir.Shape{}), Const: ir.ScalarF32(clip[1])}
+		g.Consts = append(g.Consts, lo, hi)
+		qin = &ir.Value{Name: uniqueName(g, used, base+"_clip"), Type: x.Type}
+		cl := &ir.Node{Op: "Clip", Name: l.name + "/act_clip", Inputs: []*ir.Value{x, lo, hi}, Outputs: []*ir.Value{qin}, Attrs: map[string]*ir.Attr{}}
+		qin.Def = cl
+		pre = append(pre, cl)
+	}
+	qn := &ir.Node{Op: "QuantizeLinear", Name: l.name + "/act_quant", Inputs: []*ir.Value{qin, scale, zp}, Outputs: []*ir.Value{qv}, Attrs: map[string]*ir.Attr{}}
 	dn := &ir.Node{Op: "DequantizeLinear", Name: l.name + "/act_dequant", Inputs: []*ir.Value{qv, scale, zp}, Outputs: []*ir.Value{dv}, Attrs: map[string]*ir.Attr{}}
 	qv.Def, dv.Def = qn, dn
 	at := -1
@@ -521,12 +556,12 @@ func (q *Quantizer) insertQDQ(g *ir.Graph, used map[string]bool, dq map[*ir.Valu
 		}
 	}
 	if at < 0 {
-		return nil, fmt.Errorf("layer %s: node not found in the copy", l.name)
+		return fmt.Errorf("layer %s: node not found in the copy", l.name)
 	}
-	g.Nodes = append(g.Nodes[:at], append([]*ir.Node{qn, dn}, g.Nodes[at:]...)...)
+	g.Nodes = append(g.Nodes[:at], append(append(pre, qn, dn), g.Nodes[at:]...)...)
 	cn.Inputs[l.aIdx] = dv
 	dq[x] = dv
-	return ap, nil
+	return nil
 }
 
 // measureSQNR runs the float graph and the quantized copy on calibration
@@ -591,6 +626,9 @@ func Record(r *passes.Report, results []LayerResult) {
 		}
 		if res.Act != "" {
 			f["act"] = res.Act
+		}
+		if res.ActWL > 0 {
+			f["act_wl"], f["act_fl"] = res.ActWL, res.ActFL
 		}
 		if res.Note != "" {
 			f["note"] = res.Note

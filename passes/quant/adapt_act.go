@@ -1,0 +1,129 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/optc-dev/optc/ir"
+)
+
+// AdaPT fixed-point activations (act=fixed): every quantized layer's input
+// gets its own signed format ⟨WL_a, FL_a⟩, value = k·2^−FL_a with
+// k ∈ [−2^(WL_a−1), 2^(WL_a−1)−1].
+//
+//   - WL_a: AdaPT's push-down criterion (adaptChooseOf) applied to the
+//     calibration activations instead of the weights: the smallest WL in
+//     [min-wl, min(max-wl, 8)] whose KL divergence between the histograms
+//     of the float activation and of its ⟨WL, FL⟩ rounding (kl-bins bins
+//     over [−max|x|, max|x|]) is at most kl-eps. The activation values
+//     are the calibration histogram (2048 bins over [min, max], each bin
+//     its centre weighted by its count), so clipping by the chosen range
+//     shows up in the divergence as mass moved to the end bins.
+//   - FL_a = WL_a − 1 − ceil(log2 a) with a = max(|lo|, |hi|) of the range
+//     the activation calibrator chose (calib=, default the 99.99th
+//     percentile; calib=minmax gives AdaPT's max|x|).
+//   - WL_a ≤ 8, and the layer's weight word length is capped at 8 too, so
+//     that the layer is an int8 × int8 → int32 product the native kernels
+//     compute integer-only, rescaled by 2^−(FL_w+FL_a).
+//
+// In the graph it is QuantizeLinear → DequantizeLinear with scale
+// 2^−FL_a and an int8 zero point 0; for WL_a < 8 a Clip to
+// [−2^(WL_a−1), 2^(WL_a−1)−1]·2^−FL_a comes first, so the int8 codes hold
+// only WL_a-bit values (the QuantizeLinear's x·2^FL_a is exact, so the
+// clipped bounds stay in range after rounding).
+
+// adaptActFmt is one activation's fixed-point format.
+type adaptActFmt struct {
+	wl, fl int
+	amax   float64 // the calibrated range max(|lo|, |hi|)
+	method string  // the calibrator of the range
+	kl     float64 // KL divergence at wl
+}
+
+func (f *adaptActFmt) String() string {
+	return fmt.Sprintf("fx<%d,%d> %s |x|<=%.4g KL %.3g", f.wl, f.fl, f.method, f.amax, f.kl)
+}
+
+// scale is 2^−FL.
+func (f *adaptActFmt) scale() float32 { return float32(math.Ldexp(1, -f.fl)) }
+
+// clip is the representable range [−2^(WL−1), 2^(WL−1)−1]·2^−FL, or nil
+// when WL = 8 (QuantizeLinear's int8 saturation is the range).
+func (f *adaptActFmt) clip() []float32 {
+	if f.wl >= 8 {
+		return nil
+	}
+	h := math.Ldexp(1, f.wl-1)
+	s := math.Ldexp(1, -f.fl)
+	return []float32{float32(-h * s), float32((h - 1) * s)}
+}
+
+// adaptActMaxWL is the largest word length of a fixed-point activation
+// layer (activations and weights): 8, or max-wl when it is smaller.
+func adaptActMaxWL(o Options) int { return min(o.MaxWL, 8) }
+
+// adaptActChoose picks the format of an activation from its calibration
+// statistics.
+func adaptActChoose(s *actStats, o Options) (*adaptActFmt, error) {
+	ap, err := calibrate(s, o.Calib, o.Percentile, true)
+	if err != nil {
+		return nil, err
+	}
+	f := &adaptActFmt{amax: math.Max(-ap.lo, ap.hi), method: o.Calib}
+	xs, cnt := adaptActHist(s)
+	maxWL := adaptActMaxWL(o)
+	flOf := func(wl int) int { return fracLength([]float32{float32(f.amax)}, wl) }
+	var kls []float64
+	f.wl, f.fl, kls = adaptChooseOf(xs, cnt, o.KLEps, min(o.MinWL, maxWL), maxWL, o.KLBins, flOf)
+	f.kl = kls[len(kls)-1]
+	return f, nil
+}
+
+// adaptActHist returns the non-empty bins of s's histogram as values (bin
+// centres) and counts.
+func adaptActHist(s *actStats) ([]float32, []float64) {
+	var xs []float32
+	var cnt []float64
+	for i, c := range s.hist {
+		if c == 0 {
+			continue
+		}
+		x := s.min
+		if s.max > s.min {
+			x = s.binCenter(i)
+		}
+		xs = append(xs, float32(x))
+		cnt = append(cnt, c)
+	}
+	return xs, cnt
+}
+
+// insertFixedQDQ gives layer l's input activation x its fixed-point
+// format: (Clip →) QuantizeLinear → DequantizeLinear, scale 2^−FL_a, int8
+// zero point 0.
+func (q *Quantizer) insertFixedQDQ(g *ir.Graph, used map[string]bool, dq map[*ir.Value]*ir.Value, l *layer, cn *ir.Node, x *ir.Value) (*adaptActFmt, error) {
+	f, err := adaptActChoose(q.acts[l.node.Inputs[l.aIdx]], q.opts)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: fixed-point activation: %w", l.name, err)
+	}
+	ap := &actParams{scale: f.scale(), zp: 0, unsigned: false, method: "fixed"}
+	if err := q.rewireQDQ(g, used, dq, l, cn, x, ap, f.clip()); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// ActSummary is the mean activation word length over the layers with a
+// fixed-point activation (0 when there are none) and their count.
+func ActSummary(results []LayerResult) (avgBits float64, layers int) {
+	for _, r := range results {
+		if r.ActWL > 0 {
+			avgBits += float64(r.ActWL)
+			layers++
+		}
+	}
+	if layers > 0 {
+		avgBits /= float64(layers)
+	}
+	return avgBits, layers
+}
