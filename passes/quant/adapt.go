@@ -13,15 +13,8 @@ import (
 // max|w|] (quantized values beyond it, from rounding up, fall in the end
 // bins). Empty quantized bins get a 1e-8 floor, then Q is renormalized.
 func adaptKL(w []float32, wl, fl, bins int) float64 {
-	return adaptKLOf(w, nil, wl, fl, bins)
-}
-
-// adaptKLOf is adaptKL over weighted values: value xs[i] counts cnt[i]
-// times (nil: once each). Activations pass their calibration histogram
-// this way (bin centres and counts).
-func adaptKLOf(xs []float32, cnt []float64, wl, fl, bins int) float64 {
 	m := 0.0
-	for _, v := range xs {
+	for _, v := range w {
 		m = math.Max(m, math.Abs(float64(v)))
 	}
 	if m == 0 {
@@ -33,20 +26,12 @@ func adaptKLOf(xs []float32, cnt []float64, wl, fl, bins int) float64 {
 	}
 	P, Q := make([]float64, bins), make([]float64, bins)
 	step := math.Ldexp(1, -fl)
-	codes := fixedCodes(xs, wl, fl)
-	n := 0.0
-	for i, v := range xs {
-		c := 1.0
-		if cnt != nil {
-			c = cnt[i]
-		}
-		P[bin(float64(v))] += c
-		Q[bin(float64(codes[i])*step)] += c
-		n += c
+	codes := fixedCodes(w, wl, fl)
+	for i, v := range w {
+		P[bin(float64(v))]++
+		Q[bin(float64(codes[i])*step)]++
 	}
-	if n == 0 {
-		return 0
-	}
+	n := float64(len(w))
 	qs := 0.0
 	for i := range Q {
 		Q[i] = math.Max(Q[i]/n, 1e-8)
@@ -68,15 +53,15 @@ func adaptKLOf(xs []float32, cnt []float64, wl, fl, bins int) float64 {
 // none), with FL from the range. It returns WL, FL and the KL of each
 // word length tried.
 func adaptChoose(w []float32, eps float64, minWL, maxWL, bins int) (wl, fl int, kls []float64) {
-	return adaptChooseOf(w, nil, eps, minWL, maxWL, bins, func(wl int) int { return fracLength(w, wl) })
+	return adaptChooseOf(w, eps, minWL, maxWL, bins, func(wl int) int { return fracLength(w, wl) })
 }
 
-// adaptChooseOf is adaptChoose over weighted values (see adaptKLOf), the
-// fraction length of each word length given by flOf.
-func adaptChooseOf(xs []float32, cnt []float64, eps float64, minWL, maxWL, bins int, flOf func(wl int) int) (wl, fl int, kls []float64) {
+// adaptChooseOf is adaptChoose with the fraction length of each word
+// length given by flOf (activations take it from their calibrated range).
+func adaptChooseOf(w []float32, eps float64, minWL, maxWL, bins int, flOf func(wl int) int) (wl, fl int, kls []float64) {
 	for wl = minWL; wl <= maxWL; wl++ {
 		fl = flOf(wl)
-		kl := adaptKLOf(xs, cnt, wl, fl, bins)
+		kl := adaptKL(w, wl, fl, bins)
 		kls = append(kls, kl)
 		if kl <= eps {
 			return wl, fl, kls

@@ -3,6 +3,7 @@ package quant
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"github.com/optc-dev/optc/ir"
 )
@@ -16,9 +17,10 @@ import (
 //     [min-wl, min(max-wl, 8)] whose KL divergence between the histograms
 //     of the float activation and of its ⟨WL, FL⟩ rounding (kl-bins bins
 //     over [−max|x|, max|x|]) is at most kl-eps. The activation values
-//     are the calibration histogram (2048 bins over [min, max], each bin
-//     its centre weighted by its count), so clipping by the chosen range
-//     shows up in the divergence as mass moved to the end bins.
+//     are a seeded random sample of at most adaptActSampleCap of the
+//     layer input's values over the calibration rows (one more forward
+//     pass of the float model); values the chosen range clips count in
+//     the divergence where they land.
 //   - FL_a = WL_a − 1 − ceil(log2 a) with a = max(|lo|, |hi|) of the range
 //     the activation calibrator chose (calib=, default the 99.99th
 //     percentile; calib=minmax gives AdaPT's max|x|).
@@ -62,47 +64,71 @@ func (f *adaptActFmt) clip() []float32 {
 // layer (activations and weights): 8, or max-wl when it is smaller.
 func adaptActMaxWL(o Options) int { return min(o.MaxWL, 8) }
 
+// adaptActSampleCap bounds the activation values the KL criterion sees.
+const adaptActSampleCap = 1 << 16
+
 // adaptActChoose picks the format of an activation from its calibration
-// statistics.
-func adaptActChoose(s *actStats, o Options) (*adaptActFmt, error) {
+// statistics s (the range) and a sample of its values.
+func adaptActChoose(s *actStats, sample []float32, o Options) (*adaptActFmt, error) {
 	ap, err := calibrate(s, o.Calib, o.Percentile, true)
 	if err != nil {
 		return nil, err
 	}
 	f := &adaptActFmt{amax: math.Max(-ap.lo, ap.hi), method: o.Calib}
-	xs, cnt := adaptActHist(s)
 	maxWL := adaptActMaxWL(o)
 	flOf := func(wl int) int { return fracLength([]float32{float32(f.amax)}, wl) }
 	var kls []float64
-	f.wl, f.fl, kls = adaptChooseOf(xs, cnt, o.KLEps, min(o.MinWL, maxWL), maxWL, o.KLBins, flOf)
+	f.wl, f.fl, kls = adaptChooseOf(sample, o.KLEps, min(o.MinWL, maxWL), maxWL, o.KLBins, flOf)
 	f.kl = kls[len(kls)-1]
 	return f, nil
 }
 
-// adaptActHist returns the non-empty bins of s's histogram as values (bin
-// centres) and counts.
-func adaptActHist(s *actStats) ([]float32, []float64) {
-	var xs []float32
-	var cnt []float64
-	for i, c := range s.hist {
-		if c == 0 {
-			continue
+// adaptActSamples samples, in one forward pass of the float model over
+// the calibration rows, the values of every activation with statistics
+// (ensureActStats ran for the plan being built) and no sample yet: each
+// value is kept with probability adaptActSampleCap/count, drawn from a
+// PCG seeded by Options.Seed and the activation's name.
+func (q *Quantizer) adaptActSamples() error {
+	var need []*ir.Value
+	for _, l := range q.layers {
+		x := l.node.Inputs[l.aIdx]
+		if _, done := q.adaptActs[x]; q.acts[x] != nil && !done {
+			need = append(need, x)
+			if q.adaptActs == nil {
+				q.adaptActs = map[*ir.Value][]float32{}
+			}
+			q.adaptActs[x] = []float32{}
 		}
-		x := s.min
-		if s.max > s.min {
-			x = s.binCenter(i)
-		}
-		xs = append(xs, float32(x))
-		cnt = append(cnt, c)
 	}
-	return xs, cnt
+	if len(need) == 0 {
+		return nil
+	}
+	rngs := make([]*rand.Rand, len(need))
+	for i, x := range need {
+		rngs[i] = rand.New(rand.NewPCG(q.opts.Seed, hashName(x.Name)^0xac75))
+	}
+	return forEachBatch(q.calibRows(q.opts.Samples), q.float, need, func(m map[*ir.Value]*ir.Tensor) error {
+		for i, x := range need {
+			p := float64(adaptActSampleCap) / q.acts[x].count
+			for _, v := range m[x].Float32s() {
+				if p >= 1 || rngs[i].Float64() < p {
+					q.adaptActs[x] = append(q.adaptActs[x], v)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // insertFixedQDQ gives layer l's input activation x its fixed-point
 // format: (Clip →) QuantizeLinear → DequantizeLinear, scale 2^−FL_a, int8
 // zero point 0.
 func (q *Quantizer) insertFixedQDQ(g *ir.Graph, used map[string]bool, dq map[*ir.Value]*ir.Value, l *layer, cn *ir.Node, x *ir.Value) (*adaptActFmt, error) {
-	f, err := adaptActChoose(q.acts[l.node.Inputs[l.aIdx]], q.opts)
+	if err := q.adaptActSamples(); err != nil {
+		return nil, fmt.Errorf("layer %s: fixed-point activation: %w", l.name, err)
+	}
+	fx := l.node.Inputs[l.aIdx]
+	f, err := adaptActChoose(q.acts[fx], q.adaptActs[fx], q.opts)
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: fixed-point activation: %w", l.name, err)
 	}

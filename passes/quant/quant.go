@@ -159,6 +159,10 @@ type Quantizer struct {
 	cache  map[string]*layerQuant
 	acts   map[*ir.Value]*actStats
 	log    func(format string, args ...any)
+
+	// adaptActs holds sampled calibration values of the activations put
+	// in AdaPT fixed point (adapt_act.go).
+	adaptActs map[*ir.Value][]float32
 }
 
 // NewQuantizer prepares to quantize g (which it does not modify).
