@@ -73,7 +73,9 @@
 //	              and DequantizeLinear (per tensor) lowered, the rounding
 //	              bit for bit the interpreter's; a DequantizeLinear whose
 //	              readers are all MatMul/Gemm/Conv with 8-bit symmetric
-//	              per-channel weights becomes a view of the codes, and
+//	              per-channel weights (or AdaPT fixed point of any word
+//	              up to 8 bits: with a fixed-point activation the scale
+//	              s_a·s_w is 2^−(FL_a+FL_w)) becomes a view of the codes, and
 //	              those layers accumulate u8 activation × i8 weight codes
 //	              in int32 (AVX512-VNNI vpdpbusd on x86-64-v4-vnni,
 //	              pmaddwd on other x86 levels, sdot on aarch64 CPUs with

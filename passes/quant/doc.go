@@ -57,13 +57,31 @@
 // (seeded) to the grid; push-up raises WL and FL by 2 when, over a
 // look-back window, more than 99% of the quantized updates vanish while
 // an unquantized step would still cut the loss by more than 5% per step.
+// With mode=weight+act (preset adapt:act; act=fixed is the default for
+// scheme=adapt) each layer's input activation gets its own format
+// ⟨WL_a, FL_a⟩ too (adapt_act.go): the same push-down criterion applied
+// to a seeded sample (≤ 65,536 values) of the activation over the
+// calibration rows, FL_a = WL_a − 1 − ceil(log2 a) with a the range the
+// activation calibrator picks (calib=, default the 99.99th percentile;
+// calib=minmax gives AdaPT's max|x|), WL_a in [min-wl, min(max-wl, 8)].
+// It is QuantizeLinear → DequantizeLinear with scale 2^−FL_a and an int8
+// zero point 0, after a Clip to [−2^(WL_a−1), 2^(WL_a−1)−1]·2^−FL_a when
+// WL_a < 8, so the int8 codes hold WL_a-bit values. Those layers' weight
+// word lengths are capped at 8 as well, so every layer is int8 × int8 →
+// int32 on the native kernels, rescaled by the power of two
+// 2^−(FL_w+FL_a) (exact in float32); act=int8 keeps uniform int8
+// activations from the calibrator instead.
 // Differences from the paper: AdaPT is a training-time method (whole
 // network, task loss, precision switched between epochs, gradient
-// diversity for push-up, activations in fixed point too); optc is
-// post-training, so push-down is applied once to the trained weights,
-// fine-tuning is layer-wise on a reconstruction loss with no labels, the
-// push-up signal is the vanishing-update test above, and only weights are
-// fixed point (activations stay float unless mode=weight+act adds int8).
+// diversity for push-up, stochastic rounding); optc is post-training, so
+// push-down is applied once to the trained weights and to calibration
+// activations, fine-tuning is layer-wise on a reconstruction loss with no
+// labels, the push-up signal is the vanishing-update test above,
+// activations round to nearest (ties to even) and are at most 8 bits
+// (the int8 kernels; words of 9–16 bits would need int16 activation
+// kernels), and biases and the elementwise ops between layers stay
+// float32, so the network is fixed point at every layer's product, not
+// end to end.
 //
 // # Sensitivity and budget
 //
