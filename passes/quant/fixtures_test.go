@@ -79,8 +79,10 @@ func TestFixtureAccuracy(t *testing.T) {
 		{"fmnist-mlp", "nupes:4:datafree", 1000, 128, 0.900, 0.006, 0.03},
 		{"fmnist-mlp", "nupes:3:datafree", 1000, 128, 0.829, 0.01, 0.1},
 		{"fmnist-mlp", "adapt", 1000, 128, 0.901, 0.006, 0.01},
+		{"fmnist-mlp", "adapt:act", 1000, 128, 0.902, 0.006, 0.01},
 		{"fmnist-cnn", "int8", 200, 64, 0.920, 0.01, 0.02},
 		{"fmnist-cnn", "nupes:4", 200, 64, 0.915, 0.015, 0.04},
+		{"fmnist-cnn", "adapt:act", 200, 64, 0.920, 0.01, 0.02},
 		{"fmnist-vit", "int8", 200, 64, 0.860, 0.01, 0.02},
 		{"fmnist-vit", "nupes:4:datafree", 200, 64, 0.870, 0.015, 0.04},
 	}
