@@ -1,10 +1,15 @@
 package native_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/optc-dev/optc/codegen/codegentest"
+	"github.com/optc-dev/optc/data"
+	"github.com/optc-dev/optc/frontend/onnx"
+	"github.com/optc-dev/optc/ir"
+	"github.com/optc-dev/optc/passes/quant"
 	"github.com/optc-dev/optc/targets"
 )
 
@@ -55,4 +60,70 @@ func TestNativeAdaptI8Exact(t *testing.T) {
 			})
 		}
 	}
+}
+
+// The Fashion-MNIST MLP with fixed-point weights and activations (5–6 bit
+// words with kl-bins=32, so narrow words and Clips are exercised) runs
+// every layer on the int8 kernels and equals the interpreter running the
+// same quantized graph bit for bit: each layer is Σ k_a·k_w (exact in
+// float32 too, below 2^24 units of 2^−(FL_a+FL_w) for K = 784 and 8-bit
+// codes) times that power of two plus the same float32 bias, and the Relu,
+// Clip and QuantizeLinear in between are the same float32 operations.
+func TestNativeAdaptActMLPExact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: quantizes a model")
+	}
+	if _, err := os.Stat(data.FashionMNISTDir); err != nil {
+		t.Skipf("Debian's dataset-fashion-mnist is not installed (%s)", data.FashionMNISTDir)
+	}
+	img, lab, err := data.LoadFashionMNIST(data.FashionMNISTDir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := data.Normalize(img, lab, nil)
+	const batch, calibRows = 32, 64
+	row := x.Len() / int(x.Shape[0])
+	xs := x.Data.([]float32)
+	g, err := onnx.LoadFile("../../testdata/models/fmnist-mlp/model-op17.onnx")
+	if err != nil {
+		t.Skipf("fixture: %v", err)
+	}
+	a, _ := quant.Preset("scheme=adapt,mode=weight+act,kl-bins=32")
+	o, err := quant.ParseArgs(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Samples = calibRows
+	shape := func(n int) []int64 { return append([]int64{int64(n)}, x.Shape[1:]...) }
+	calib := []map[string]*ir.Tensor{{g.Inputs[0].Name: ir.FromSlice(ir.Float32, shape(calibRows), xs[9000*row:(9000+calibRows)*row])}}
+	q := quant.NewQuantizer(g, o, calib, nil)
+	qg, res, err := q.Build(q.DefaultPlan())
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrow := 0
+	for _, r := range res {
+		if r.WL < 8 || r.ActWL < 8 {
+			narrow++
+		}
+	}
+	if narrow == 0 {
+		t.Fatalf("no word narrower than 8 bits: %+v", res)
+	}
+	in := map[string]*ir.Tensor{qg.Inputs[0].Name: ir.FromSlice(ir.Float32, shape(batch), xs[:batch*row])}
+	dir := t.TempDir()
+	br := codegentest.Bundle(t, qg, codegentest.Host(t), map[string][]int64{qg.Inputs[0].Name: shape(batch)}, dir, "")
+	if !br.FullyNative() {
+		t.Fatalf("fallback %v", br.Fallback)
+	}
+	i8 := 0
+	for _, k := range br.Kernels {
+		if i8Kernel.MatchString(k) {
+			i8++
+		}
+	}
+	if i8 != len(res) {
+		t.Fatalf("%d int8 kernels for %d layers: %v", i8, len(res), br.Kernels)
+	}
+	i8Exactly(t, qg, i8RunBundle(t, dir, 2, in), in)
 }
