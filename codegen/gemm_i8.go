@@ -243,7 +243,13 @@ func i8GemmForm(n *ir.Node) ([]float32, bool, error) {
 	if K > i8MaxK {
 		return nil, false, fmt.Errorf("K = %d could overflow the int32 accumulators", K)
 	}
-	scales, why := i8WeightScales(q, bs, N, transB)
+	var scales []float32
+	var why string
+	if q.Scheme == ir.QuantPowerInt {
+		scales, why = nupesI8Scales(q, bs, N, transB) // gemm_nupes_i8.go
+	} else {
+		scales, why = i8WeightScales(q, bs, N, transB)
+	}
 	if scales == nil {
 		return nil, false, fmt.Errorf("%s", why)
 	}
@@ -719,6 +725,9 @@ type i8GemmKernel struct {
 	*gemmKernel
 	i8Layer
 	packA bool // A is copied into rows of 4·K4 bytes (K%4 != 0, or int8 codes)
+	// nupes: B holds power_int codes as nibbles, decoded through the int8
+	// table per task and panel (gemm_nupes_i8.go); nil for 8-bit codes.
+	nupes *nupesI8
 }
 
 // i8Layer is what the int8 GEMM and Conv kernels share: the activation
@@ -863,8 +872,21 @@ func i8TryGemm(l *lowering, n *ir.Node) (kernel, bool, error) {
 		return codes[kk*N+nn]
 	}
 	P := (N + nr - 1) / nr
-	k.w = c.rawWeight(bv, fmt.Sprintf("packed_b_i8(nr=%d,k=%d,n=%d,trans=%d)", nr, K, N, b2i(transB)), "I8", bs, i8PackPanels(K, N, nr, code))
-	k.corr = c.rawWeight(bv, fmt.Sprintf("i8_col_corr_i32(zp=%d,n=%d,nr=%d)", act.zp, N, nr), "I8", []int64{N}, i8Corrections(K, N, P*nr, k.zpK(), code))
+	wcode := code // the int8 weight the kernel multiplies
+	if q.Scheme == ir.QuantPowerInt {
+		if k.nupes = c.nupesI8Plan(q, k.K4, nr); k.nupes == nil {
+			return nil, false, fmt.Errorf("%s: a decoded panel of B (K = %d, nr = %d) exceeds the stack buffer", n.Describe(), K, nr)
+		}
+		wcode = func(kk, nn int64) int32 { return k.nupes.value(code(kk, nn)) }
+		k.w = c.rawWeight(bv, fmt.Sprintf("packed_b_nupes_i8(nr=%d,k=%d,n=%d,trans=%d,w=%d)", nr, K, N, b2i(transB), k.nupes.w), "U8", bs, k.nupes.pack(K, N, nr, code))
+	} else {
+		k.w = c.rawWeight(bv, fmt.Sprintf("packed_b_i8(nr=%d,k=%d,n=%d,trans=%d)", nr, K, N, b2i(transB)), "I8", bs, i8PackPanels(K, N, nr, code))
+	}
+	corrTag := fmt.Sprintf("zp=%d,n=%d,nr=%d", act.zp, N, nr)
+	if k.nupes != nil {
+		corrTag += ",power_int"
+	}
+	k.corr = c.rawWeight(bv, "i8_col_corr_i32("+corrTag+")", "I8", []int64{N}, i8Corrections(K, N, P*nr, k.zpK(), wcode))
 	sc := make([]float32, P*nr)
 	for i := int64(0); i < N; i++ {
 		sc[i] = act.scale * scales[i] * alpha
@@ -893,7 +915,11 @@ func (k *i8GemmKernel) temps() []int64 {
 }
 
 func (k *i8GemmKernel) describe() string {
-	return k.describeI8(fmt.Sprintf("gemm i8 %dx%dx%d", k.M, k.N, k.K), k.gemmKernel)
+	head := fmt.Sprintf("gemm i8 %dx%dx%d", k.M, k.N, k.K)
+	if k.nupes != nil {
+		head += " (" + k.nupes.describe() + ")"
+	}
+	return k.describeI8(head, k.gemmKernel)
 }
 
 // i8Blocks cuts rows into blocks of 8 tiles and columns into blocks of
@@ -950,12 +976,29 @@ func (k *i8GemmKernel) emit(e *segEmitter, temps []int64) error {
 	Y := b.cur.NewBitCast(e.ptr(b, ctx, buf{w: k.w}), tI8P)
 	corr, scl, leaves := k.ptrsI8(e, b, ctx, k.leaves)
 	C := e.outPtr(b, ctx, k.out)
+	var panel value.Value
+	if k.nupes != nil {
+		panel = k.nupes.buffer(b)
+	}
 	b.loop(begin, end, 1, func(t value.Value) {
 		i0, i1, j0, j1 := i8Block(b, t, k.M, k.N, mc, nc)
-		calls(b, i0, i1, j0, j1, func(i, jp, ncol value.Value) []value.Value {
-			yp := b.gep(types.I8, Y, b.mul(b.cur.NewSDiv(jp, ci(p.nr)), ci(k.K4*p.nr*4)))
+		args := func(i, jp, ncol value.Value) []value.Value {
+			yp := panel
+			if yp == nil {
+				yp = b.gep(types.I8, Y, b.mul(b.cur.NewSDiv(jp, ci(p.nr)), ci(k.K4*p.nr*4)))
+			}
 			return append([]value.Value{b.gep(types.I8, X, b.mul(i, ci(xStride))), yp, b.gepF(C, b.add(b.mul(i, ci(k.N)), jp)),
 				ncol, i, jp, b.gep(tI32, corr, jp), b.gepF(scl, jp)}, leaves...)
+		}
+		if k.nupes == nil {
+			calls(b, i0, i1, j0, j1, args)
+			return
+		}
+		// Decode each panel once for all the task's row tiles.
+		b.loop(j0, j1, p.nr, func(jp value.Value) {
+			src := b.gep(types.I8, Y, b.mul(b.cur.NewSDiv(jp, ci(p.nr)), ci(k.nupes.panel/2)))
+			k.nupes.emitDecode(b, src, panel)
+			calls(b, i0, i1, jp, b.minI(b.add(jp, ci(p.nr)), j1), args)
 		})
 	})
 	e.launch(b, nMC*nNC, 2*float64(k.M*k.N*k.K)/4)

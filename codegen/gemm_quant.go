@@ -91,14 +91,14 @@ func gemmQuantPlan(q *ir.Quantized, shape []int64, N, K int64, transB bool) (*ge
 	case ir.QuantFixed:
 		g.panelParams = 1
 		return g, ""
-	case ir.QuantPower:
+	case ir.QuantPower, ir.QuantPowerInt:
 		if q.Bits > 4 {
 			return nil, fmt.Sprintf("%d-bit power codes (the decode table takes up to 4 bits)", q.Bits)
 		}
 		g.power = true
 		g.colTab = len(q.Exponent) > 1
 		if !g.colTab {
-			g.table = ir.PowerTable(q.Exponent[0], g.qmax)
+			g.table = q.PowerDecodeTable(q.Exponent[0])
 		}
 	case ir.QuantUniform:
 	default:
@@ -249,7 +249,7 @@ func quantPack(c *compiler, v *ir.Value, shape []int64, K, N, nr int64, trans bo
 	var tabs [][]float32
 	if g.colTab {
 		for _, a := range q.Exponent {
-			tabs = append(tabs, ir.PowerTable(a, g.qmax))
+			tabs = append(tabs, q.PowerDecodeTable(a))
 		}
 	}
 	for n := int64(0); n < N; n++ {
