@@ -153,3 +153,42 @@ func ActSummary(results []LayerResult) (avgBits float64, layers int) {
 	}
 	return avgBits, layers
 }
+
+// qdqReusable reports whether d, the DequantizeLinear output an earlier
+// layer put on x, has ap's scale and zero point and the same Clip (or
+// none), so that a layer reading x can share it: layers reading one
+// activation may have different formats (a fixed-point one and a uniform
+// int8 one after a budget fallback, or two fixed-point formats).
+func qdqReusable(d, x *ir.Value, ap *actParams, clip []float32) bool {
+	dn := d.Def
+	if dn == nil || dn.Op != "DequantizeLinear" || len(dn.Inputs) != 3 {
+		return false
+	}
+	sc, zp := dn.Inputs[1].Const, dn.Inputs[2].Const
+	if sc == nil || zp == nil || sc.Data.([]float32)[0] != ap.scale {
+		return false
+	}
+	switch z := zp.Data.(type) {
+	case []uint8:
+		if !ap.unsigned || int32(z[0]) != ap.zp {
+			return false
+		}
+	case []int8:
+		if ap.unsigned || int32(z[0]) != ap.zp {
+			return false
+		}
+	default:
+		return false
+	}
+	qn := dn.Inputs[0].Def
+	if qn == nil || qn.Op != "QuantizeLinear" {
+		return false
+	}
+	in := qn.Inputs[0]
+	if clip == nil {
+		return in == x
+	}
+	cl := in.Def
+	return cl != nil && cl.Op == "Clip" && cl.Inputs[0] == x &&
+		cl.Inputs[1].Const.Data.([]float32)[0] == clip[0] && cl.Inputs[2].Const.Data.([]float32)[0] == clip[1]
+}

@@ -3,6 +3,7 @@ package quant
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -202,5 +203,54 @@ func TestAdaptActArgs(t *testing.T) {
 	}
 	if s := (Spec{Scheme: "adapt", Act: true, ActFixed: true}).String(); s != "adapt+actfx" {
 		t.Errorf("spec label %q", s)
+	}
+}
+
+// Two layers reading one activation share its QDQ when their formats
+// agree, and get one each when they differ (a fixed-point layer next to a
+// uniform int8 one, as a budget fallback leaves them).
+func TestAdaptActSharedInput(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	b := ir.NewBuilder("shared")
+	x := b.Input("x", ir.TensorType(ir.Float32, ir.Shape{ir.Sym("N"), ir.D(8)}))
+	ya := b.Op1("MatMul", nil, x, b.Const("wa", ir.FromSlice(ir.Float32, []int64{8, 4}, randWeights(r, 32, 0.4))))
+	ya.Def.Name = "fa"
+	yb := b.Op1("MatMul", nil, x, b.Const("wb", ir.FromSlice(ir.Float32, []int64{8, 4}, randWeights(r, 32, 0.4))))
+	yb.Def.Name = "fb"
+	b.Output(b.Op1("Add", nil, ya, yb))
+	g := b.Graph()
+	g.Opsets = map[string]int64{"": 17}
+	calib := []map[string]*ir.Tensor{{"x": ir.FromSlice(ir.Float32, []int64{16, 8}, randWeights(r, 128, 1))}}
+	fixed := Spec{Scheme: "adapt", Act: true, ActFixed: true, Gran: "channel"}
+	uni := Spec{Scheme: "uniform", Bits: 8, Gran: "channel", Sym: true, Act: true}
+	for _, c := range []struct {
+		name     string
+		plan     Plan
+		quantize int
+	}{
+		{"same format", Plan{"fa": fixed, "fb": fixed}, 1},
+		{"fixed and int8", Plan{"fa": fixed, "fb": uni}, 2},
+		{"int8 and fixed", Plan{"fa": uni, "fb": fixed}, 2},
+	} {
+		q := NewQuantizer(g, DefaultOptions(), calib, nil)
+		qg, _, err := q.Build(c.plan)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		nq := 0
+		for _, n := range qg.Nodes {
+			switch n.Op {
+			case "QuantizeLinear":
+				nq++
+			case "MatMul":
+				zp := n.Inputs[0].Def.Inputs[2].Const
+				if isFixed := zp.DType == ir.Int8; isFixed != c.plan[n.Name].ActFixed {
+					t.Errorf("%s: layer %s reads a QDQ with zero point %s", c.name, n.Name, zp.DType)
+				}
+			}
+		}
+		if nq != c.quantize {
+			t.Errorf("%s: %d QuantizeLinear, want %d", c.name, nq, c.quantize)
+		}
 	}
 }

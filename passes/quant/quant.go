@@ -515,11 +515,11 @@ func (q *Quantizer) insertQDQ(g *ir.Graph, used map[string]bool, dq map[*ir.Valu
 }
 
 // rewireQDQ inserts QuantizeLinear → DequantizeLinear with ap's scale and
-// zero point on x (once per x; later layers reuse it) and points the
+// zero point on x (once per x and format; later layers reuse it) and points the
 // layer at the dequantized value. clip, when set, is a [min, max] Clip
 // put before the QuantizeLinear (AdaPT fixed point narrower than 8 bits).
 func (q *Quantizer) rewireQDQ(g *ir.Graph, used map[string]bool, dq map[*ir.Value]*ir.Value, l *layer, cn *ir.Node, x *ir.Value, ap *actParams, clip []float32) error {
-	if d, ok := dq[x]; ok {
+	if d, ok := dq[x]; ok && qdqReusable(d, x, ap, clip) {
 		cn.Inputs[l.aIdx] = d
 		return nil
 	}
