@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/optc-dev/optc/ir"
+	"github.com/optc-dev/optc/runtime/interp"
 )
 
 // Static activation calibration: statistics of each quantized layer's
@@ -240,4 +241,289 @@ func (s *actStats) klThreshold() float64 {
 		}
 	}
 	return (float64(bestI) + 0.5) * width
+}
+
+// calibFwd runs the calibration batches through a graph that is being
+// quantized layer by layer (Build's copy) and hands out one value at a
+// time, computing each node once per Build instead of once per layer.
+//
+// Why it is exact: layers are quantized in program order, so when layer
+// i's input x_i is asked for, the weights of every node it depends on are
+// final; later layers' weights only change nodes downstream of them.
+// Values computed earlier are therefore the ones a full run on the
+// current graph would produce, and only the nodes between them and x_i
+// still have to run. Per batch it keeps the computed values that have a
+// consumer not yet run (the frontier), and forgets the rest. If a node
+// already run has changed since (different inputs, a constant operand
+// replaced — e.g. a weight shared with an earlier node), it starts over.
+type calibFwd struct {
+	g     *ir.Graph
+	calib []map[string]*ir.Tensor
+	done  map[*ir.Node]calibFwdSeen
+	envs  []map[*ir.Value]interp.Value
+	// restarts counts the times the state was found stale and rebuilt.
+	restarts int
+}
+
+// calibFwdSeen is what a node read when it ran: its inputs, and the
+// tensor of each constant operand.
+type calibFwdSeen struct {
+	inputs []*ir.Value
+	consts []*ir.Tensor
+}
+
+// calibFwdOff makes calibValues run the whole graph per request (the
+// plain forEachBatch path); tests compare the two.
+var calibFwdOff = false
+
+// calibValues hands f the value x of graph g (the copy being quantized)
+// for each calibration batch in order, as forEachBatch would.
+func (q *Quantizer) calibValues(g *ir.Graph, calib []map[string]*ir.Tensor, x *ir.Value, f func(*ir.Tensor) error) error {
+	if calibFwdOff || calibFwdHasSubgraphs(g) {
+		return forEachBatch(calib, g, []*ir.Value{x}, func(m map[*ir.Value]*ir.Tensor) error { return f(m[x]) })
+	}
+	if q.fwd == nil || !q.fwd.valid(g, calib) {
+		restarts := 0
+		if q.fwd != nil && q.fwd.g == g {
+			restarts = q.fwd.restarts + 1
+		}
+		q.fwd = newCalibFwd(g, calib)
+		q.fwd.restarts = restarts
+	}
+	return q.fwd.values(x, f)
+}
+
+func calibFwdHasSubgraphs(g *ir.Graph) bool {
+	for _, n := range g.Nodes {
+		if len(n.Subgraphs()) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func newCalibFwd(g *ir.Graph, calib []map[string]*ir.Tensor) *calibFwd {
+	c := &calibFwd{g: g, calib: calib, done: map[*ir.Node]calibFwdSeen{}, envs: make([]map[*ir.Value]interp.Value, len(calib))}
+	for i, b := range calib {
+		env := map[*ir.Value]interp.Value{}
+		for _, in := range g.Inputs {
+			if t, ok := b[in.Name]; ok {
+				env[in] = t
+			}
+		}
+		c.envs[i] = env
+	}
+	return c
+}
+
+// valid reports whether the state still describes g and calib: same
+// graph and batches, and every node already run still reads the same
+// values and constant tensors.
+func (c *calibFwd) valid(g *ir.Graph, calib []map[string]*ir.Tensor) bool {
+	if c.g != g || len(c.calib) != len(calib) {
+		return false
+	}
+	for i := range calib {
+		if !calibFwdSameBatch(c.calib[i], calib[i]) {
+			return false
+		}
+	}
+	inGraph := make(map[*ir.Node]bool, len(g.Nodes))
+	for _, n := range g.Nodes {
+		inGraph[n] = true
+	}
+	for n, s := range c.done {
+		if !inGraph[n] || len(n.Inputs) != len(s.inputs) {
+			return false
+		}
+		k := 0
+		for i, v := range n.Inputs {
+			if v != s.inputs[i] {
+				return false
+			}
+			if v != nil && v.Const != nil {
+				if v.Const != s.consts[k] {
+					return false
+				}
+				k++
+			}
+		}
+	}
+	return true
+}
+
+func calibFwdSameBatch(a, b map[string]*ir.Tensor) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, t := range a {
+		if b[k] != t {
+			return false
+		}
+	}
+	return true
+}
+
+// values computes x on every batch (running only the nodes not run yet)
+// and hands each batch's x to f in batch order.
+func (c *calibFwd) values(x *ir.Value, f func(*ir.Tensor) error) error {
+	if len(c.envs) == 0 {
+		return nil
+	}
+	producer := map[*ir.Value]*ir.Node{}
+	for _, n := range c.g.Nodes {
+		for _, o := range n.Outputs {
+			if o != nil {
+				producer[o] = n
+			}
+		}
+	}
+	// The nodes still to run, in dependency order (post-order DFS from x,
+	// stopping at values already computed, inputs and constants), and
+	// the computed values they read.
+	env0 := c.envs[0]
+	var order []*ir.Node
+	var frontier []*ir.Value
+	visited := map[*ir.Value]bool{}
+	var visit func(v *ir.Value) error
+	visit = func(v *ir.Value) error {
+		if v == nil || v.Name == "" || visited[v] {
+			return nil
+		}
+		visited[v] = true
+		if _, ok := env0[v]; ok {
+			frontier = append(frontier, v)
+			return nil
+		}
+		if v.Const != nil {
+			return nil
+		}
+		n := producer[v]
+		if n == nil {
+			return fmt.Errorf("calibration: value %q is neither computed, an input given in the batch, a constant nor a node output", v.Name)
+		}
+		if _, ok := c.done[n]; ok {
+			return fmt.Errorf("calibration: internal error: %s ran but its output %q was forgotten", n.Describe(), v.Name)
+		}
+		for _, in := range n.Inputs {
+			if err := visit(in); err != nil {
+				return err
+			}
+		}
+		for _, o := range n.Outputs {
+			visited[o] = true
+		}
+		order = append(order, n)
+		return nil
+	}
+	if err := visit(x); err != nil {
+		return err
+	}
+	running := make(map[*ir.Node]bool, len(order))
+	for _, n := range order {
+		running[n] = true
+	}
+	// Keep every value computed now that a node not yet run will read.
+	keep := []*ir.Value{x}
+	if len(order) > 0 {
+		kept := map[*ir.Value]bool{x: true}
+		for _, n := range c.g.Nodes {
+			if running[n] {
+				continue
+			}
+			if _, ok := c.done[n]; ok {
+				continue
+			}
+			for _, in := range n.Inputs {
+				if in != nil && in.Name != "" && !kept[in] && running[producer[in]] {
+					kept[in] = true
+					keep = append(keep, in)
+				}
+			}
+		}
+	}
+	view := c.calibFwdView(order, frontier, keep)
+	for bi, env := range c.envs {
+		if len(order) > 0 {
+			args := make(map[string]interp.Value, len(frontier))
+			for i, v := range frontier {
+				args[view.Inputs[i].Name] = env[v]
+			}
+			res, err := interp.Run(bgCtx, view, args)
+			if err != nil {
+				return fmt.Errorf("calibration batch %d: %w", bi, err)
+			}
+			for _, v := range keep {
+				env[v] = res[v.Name]
+			}
+		}
+		t, ok := env[x].(*ir.Tensor)
+		if !ok {
+			return fmt.Errorf("calibration batch %d: value %q is not a tensor at run time", bi, x.Name)
+		}
+		t, err := t.Dense()
+		if err != nil {
+			return err
+		}
+		if err := f(t); err != nil {
+			return err
+		}
+	}
+	for _, n := range order {
+		s := calibFwdSeen{inputs: append([]*ir.Value{}, n.Inputs...)}
+		for _, v := range n.Inputs {
+			if v != nil && v.Const != nil {
+				s.consts = append(s.consts, v.Const)
+			}
+		}
+		c.done[n] = s
+	}
+	c.forget()
+	return nil
+}
+
+// calibFwdView is the graph that runs order: each frontier value comes
+// in through an untyped input and an Identity node (so the original
+// values keep their types and producers), the outputs are keep.
+func (c *calibFwd) calibFwdView(order []*ir.Node, frontier, keep []*ir.Value) *ir.Graph {
+	view := &ir.Graph{Name: c.g.Name, Opsets: c.g.Opsets, Outputs: keep}
+	var ident []*ir.Node
+	for i, v := range frontier {
+		p := &ir.Value{Name: fmt.Sprintf("calib-frontier/%d", i)}
+		view.Inputs = append(view.Inputs, p)
+		ident = append(ident, &ir.Node{Op: "Identity", Name: "calib-frontier/" + v.Name, Inputs: []*ir.Value{p}, Outputs: []*ir.Value{v}, Attrs: map[string]*ir.Attr{}})
+	}
+	view.Nodes = append(ident, order...)
+	seen := map[*ir.Value]bool{}
+	for _, n := range order {
+		for _, v := range n.Inputs {
+			if v != nil && v.Const != nil && !seen[v] {
+				seen[v] = true
+				view.Consts = append(view.Consts, v)
+			}
+		}
+	}
+	return view
+}
+
+// forget drops, in every batch, the values no node still to run reads
+// (graph inputs included: the batch still holds them, and a restart
+// takes them from there).
+func (c *calibFwd) forget() {
+	live := map[*ir.Value]bool{}
+	for _, n := range c.g.Nodes {
+		if _, ok := c.done[n]; ok {
+			continue
+		}
+		for _, in := range n.Inputs {
+			live[in] = true
+		}
+	}
+	for _, env := range c.envs {
+		for v := range env {
+			if !live[v] {
+				delete(env, v)
+			}
+		}
+	}
 }

@@ -127,6 +127,87 @@ type nupesRow struct {
 	table []float32 // current decode table (per-channel exponent)
 }
 
+// nupesExpQuad is a row's loss as a function of its decode table with
+// the codes fixed. Every code m = |k_j| scales one table entry, so with
+// d = t − t0 (the change from the table t0 the row was expanded at),
+// e(t) = e0 − Σ_m d_m u_m, u_m = Σ_{j:|k_j|=m} sign(k_j) s_j 1_j, and
+//
+//	loss(t) = e0ᵀHe0 − 2 Σ_m d_m b_m + Σ_{m,m'} d_m d_m' G_mm'
+//
+// with b_m = u_mᵀ H e0 and G_mm' = u_mᵀ H u_m'. Setting it up costs two
+// passes over H; each table after that costs O(Qmax²) instead of the
+// O(R²) of a direct eᵀHe, which is what makes the exponent search cheap.
+// Expanding around the current table (not around t = 0) keeps the terms
+// small near the optimum, so there is no cancellation.
+type nupesExpQuad struct {
+	t0 []float64 // table expanded at
+	l0 float64   // e0ᵀ H e0
+	b  []float64 // per table entry
+	G  []float64 // (Qmax+1)² row-major, symmetric
+}
+
+// expQuad expands the row's loss around table t0 (codes as they are).
+func (row *nupesRow) expQuad(t0 []float32) *nupesExpQuad {
+	R, Q := len(row.w), len(t0)
+	for j := range row.w {
+		row.e[j] = row.w[j] - row.value(j, t0)
+	}
+	matVec(row.H, row.e, row.r)
+	x := &nupesExpQuad{t0: make([]float64, Q), b: make([]float64, Q), G: make([]float64, Q*Q)}
+	for m, v := range t0 {
+		x.t0[m] = float64(v)
+	}
+	sig := make([]float64, R)
+	mj := make([]int, R)
+	for j, k := range row.k {
+		sig[j], mj[j] = row.s[j], int(k)
+		if k < 0 {
+			sig[j], mj[j] = -row.s[j], int(-k)
+		}
+		x.l0 += row.e[j] * row.r[j]
+		x.b[mj[j]] += sig[j] * row.r[j]
+	}
+	acc := make([]float64, Q)
+	for j := 0; j < R; j++ {
+		if sig[j] == 0 {
+			continue
+		}
+		clear(acc)
+		hr := row.H[j*R : (j+1)*R]
+		for l, h := range hr {
+			acc[mj[l]] += sig[l] * h
+		}
+		gr := x.G[mj[j]*Q : (mj[j]+1)*Q]
+		for m, a := range acc {
+			gr[m] += sig[j] * a
+		}
+	}
+	return x
+}
+
+// at is the row's loss with decode table t.
+func (x *nupesExpQuad) at(t []float32) float64 {
+	Q := len(x.t0)
+	d := make([]float64, Q)
+	for m := range d {
+		d[m] = float64(t[m]) - x.t0[m]
+	}
+	s := x.l0
+	for m, dm := range d {
+		if dm == 0 {
+			continue
+		}
+		s -= 2 * dm * x.b[m]
+		gr := x.G[m*Q : (m+1)*Q]
+		q := 0.0
+		for m2, dm2 := range d {
+			q += gr[m2] * dm2
+		}
+		s += dm * q
+	}
+	return s
+}
+
 func (row *nupesRow) loss(table []float32) float64 {
 	for j := range row.w {
 		row.e[j] = row.w[j] - row.value(j, table)
@@ -237,8 +318,9 @@ func nupesDataDriven(l *layer, w []float32, lo *qLayout, bits int, exps []float3
 			parallelRows(C, func(c int) {
 				row := rows[c]
 				a0 := float64(exps[c])
-				cur := row.loss(row.table)
-				f := func(a float64) float64 { return row.loss(ir.PowerTable(float32(a), qmax)) }
+				xq := row.expQuad(row.table)
+				cur := xq.l0
+				f := func(a float64) float64 { return xq.at(ir.PowerTable(float32(a), qmax)) }
 				a, fa := goldenMin(f, math.Max(nupesAMin, a0*0.5), math.Min(nupesAMax, a0*1.5), 5e-3)
 				if fa < cur {
 					exps[c] = float32(a)
@@ -247,11 +329,15 @@ func nupesDataDriven(l *layer, w []float32, lo *qLayout, bits int, exps []float3
 			})
 		} else {
 			a0 := float64(exps[0])
-			cur := total()
+			xqs := make([]*nupesExpQuad, C)
+			ls := make([]float64, C)
+			parallelRows(C, func(c int) { xqs[c] = rows[c].expQuad(rows[c].table); ls[c] = xqs[c].l0 })
+			cur := sumRows(ls)
 			f := func(a float64) float64 {
 				t := ir.PowerTable(float32(a), qmax)
-				ls := make([]float64, C)
-				parallelRows(C, func(c int) { ls[c] = rows[c].loss(t) })
+				for c, xq := range xqs {
+					ls[c] = xq.at(t)
+				}
 				return sumRows(ls)
 			}
 			a, fa := goldenMin(f, math.Max(nupesAMin, a0*0.5), math.Min(nupesAMax, a0*1.5), 5e-3)
