@@ -43,7 +43,18 @@
 // given the others — the whole quantized space, not only round up/down),
 // alternated with golden-section steps on the exponent with the codes
 // fixed; every step is a descent step, deterministic, with no learning
-// rate to tune. The scale M stays max|w| per channel/group. With a = 1
+// rate to tune. With the codes fixed a row's loss is a quadratic in the
+// Qmax+1 decode-table entries, so each exponent step first expands it
+// around the current table (two passes over H per row) and then every
+// golden-section probe costs O(Qmax²) instead of O(R²). The calibration
+// inputs come from one forward pass per Build: layers are quantized in
+// program order, so the values a layer's input depends on are final when
+// it is asked for; they are kept (per batch, while a node not yet run
+// reads them) and only the nodes up to the next layer's input run, which
+// gives the same values as re-running the whole partially quantized
+// model for every layer (it starts over if a node already run changed,
+// e.g. a weight also read before its layer). The scale M stays max|w|
+// per channel/group. With a = 1
 // the codes and the decoded values equal uniform symmetric quantization
 // bit for bit (same float64 expression; T_1[m] = m).
 //
