@@ -320,7 +320,7 @@ func newCalibFwd(g *ir.Graph, calib []map[string]*ir.Tensor) *calibFwd {
 // graph and batches, and every node already run still reads the same
 // values and constant tensors.
 func (c *calibFwd) valid(g *ir.Graph, calib []map[string]*ir.Tensor) bool {
-	if c.g != g || len(c.calib) != len(calib) {
+	if c.g != g || len(c.calib) != len(calib) || len(calib) == 0 {
 		return false
 	}
 	for i := range calib {
@@ -331,6 +331,24 @@ func (c *calibFwd) valid(g *ir.Graph, calib []map[string]*ir.Tensor) bool {
 	inGraph := make(map[*ir.Node]bool, len(g.Nodes))
 	for _, n := range g.Nodes {
 		inGraph[n] = true
+	}
+	// Every value a node still to run reads from a node already run must
+	// still be held (a node inserted since may read a forgotten one).
+	env0 := c.envs[0]
+	for _, n := range g.Nodes {
+		if _, ok := c.done[n]; ok {
+			continue
+		}
+		for _, v := range n.Inputs {
+			if v == nil || v.Def == nil {
+				continue
+			}
+			if _, ran := c.done[v.Def]; ran {
+				if _, held := env0[v]; !held {
+					return false
+				}
+			}
+		}
 	}
 	for n, s := range c.done {
 		if !inGraph[n] || len(n.Inputs) != len(s.inputs) {
