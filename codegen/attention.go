@@ -81,28 +81,74 @@ func (b *fnb) attnSpans(n value.Value, body func(from, to value.Value, w int)) {
 	}
 }
 
-// attnHsum adds the lanes of a width-w value.
+// attnHsum adds the lanes of a width-w value, halving the width each
+// step (log2 w dependent adds instead of w-1).
 func (b *fnb) attnHsum(v value.Value, w int) value.Value {
-	if w == 1 {
-		return v
-	}
-	s := value.Value(b.cur.NewExtractElement(v, ci32(0)))
-	for i := 1; i < w; i++ {
-		s = b.cur.NewFAdd(s, b.cur.NewExtractElement(v, ci32(int64(i))))
-	}
-	return s
+	return b.attnHfold(v, w, func(x, y value.Value) value.Value { return b.cur.NewFAdd(x, y) })
 }
 
 // attnHmax is the largest lane of a width-w value.
 func (b *fnb) attnHmax(v value.Value, w int) value.Value {
-	if w == 1 {
-		return v
+	return b.attnHfold(v, w, b.fmax)
+}
+
+// attnHfold combines the lanes of a width-w value (w a power of two) with
+// op: the upper half onto the lower, until one lane is left.
+func (b *fnb) attnHfold(v value.Value, w int, op func(x, y value.Value) value.Value) value.Value {
+	for ; w > 2; w /= 2 {
+		h := w / 2
+		half := func(from int) value.Value {
+			idx := make([]constant.Constant, h)
+			for i := range idx {
+				idx[i] = ci32(int64(from + i))
+			}
+			return b.cur.NewShuffleVector(v, constant.NewUndef(vecT(w).(*types.VectorType)), constant.NewVector(types.NewVector(uint64(h), tI32), idx...))
+		}
+		v = op(half(0), half(h))
 	}
-	s := value.Value(b.cur.NewExtractElement(v, ci32(0)))
-	for i := 1; i < w; i++ {
-		s = b.fmax(s, b.cur.NewExtractElement(v, ci32(int64(i))))
+	if w == 2 {
+		v = op(b.cur.NewExtractElement(v, ci32(0)), b.cur.NewExtractElement(v, ci32(1)))
 	}
-	return s
+	return v
+}
+
+// attnUnroll is the number of independent accumulators of the kernel's
+// reductions: one chain of dependent multiply-adds waits the FMA latency
+// (4 cycles) each step, several chains keep the FMA units busy.
+const attnUnroll = 4
+
+// attnReduce is the sum over i in [from, to) (step apart) of body's
+// terms: body(i, acc) returns acc plus term i (a multiply-add). It runs
+// attnUnroll accumulators, the first starting at init and the others at
+// zero, over the whole groups of attnUnroll steps, then the remaining
+// steps on their sum.
+func (b *fnb) attnReduce(from, to value.Value, step int64, w int, init value.Value, body func(i, acc value.Value) value.Value) value.Value {
+	u := int64(attnUnroll)
+	mainTo := b.add(from, b.mul(b.cur.NewSDiv(b.cur.NewSub(to, from), ci(u*step)), ci(u*step)))
+	inits := []value.Value{init}
+	for range u - 1 {
+		inits = append(inits, constF(0, w))
+	}
+	accs := b.forLoop(from, mainTo, u*step, inits, func(i value.Value, c []value.Value) []value.Value {
+		next := make([]value.Value, u)
+		for k := range u {
+			next[k] = body(b.add(i, ci(k*step)), c[k])
+		}
+		return next
+	})
+	for len(accs) > 1 {
+		var half []value.Value
+		for k := 0; k+1 < len(accs); k += 2 {
+			half = append(half, b.cur.NewFAdd(accs[k], accs[k+1]))
+		}
+		if len(accs)%2 == 1 {
+			half = append(half, accs[len(accs)-1])
+		}
+		accs = half
+	}
+	return b.forLoop(mainTo, to, step, accs, func(i value.Value, c []value.Value) []value.Value {
+		return []value.Value{body(i, c[0])}
+	})[0]
 }
 
 // attnEmitKernel adds optc_attn_block to the module.
@@ -158,11 +204,10 @@ func (c *compiler) attnEmitKernel() {
 				mx := value.Value(neg)
 				b.attnSpans(jn, func(from, to value.Value, w int) {
 					mv := b.forLoop(from, to, int64(w), []value.Value{constF(math.Inf(-1), w)}, func(j value.Value, cm []value.Value) []value.Value {
-						a := constF(0, w)
-						a = b.forLoop(ci(0), hd, 1, []value.Value{a}, func(d value.Value, ca []value.Value) []value.Value {
+						a := b.attnReduce(ci(0), hd, 1, w, constF(0, w), func(d, acc value.Value) value.Value {
 							qd := b.splat(b.load(b.gepF(qr, d), 1), w)
-							return []value.Value{b.fma(qd, b.load(b.gepF(kt, b.add(b.mul(d, n), j)), w), ca[0], w)}
-						})[0]
+							return b.fma(qd, b.load(b.gepF(kt, b.add(b.mul(d, n), j)), w), acc, w)
+						})
 						sv := value.Value(b.cur.NewFMul(a, b.splat(scale, w)))
 						sv = b.attnKeep(sv, keepRow, j, kstep, w)
 						b.store(sv, b.gepF(sc, j), w)
@@ -176,9 +221,9 @@ func (c *compiler) attnEmitKernel() {
 					kr := b.gepF(k, b.mul(j, hd))
 					dot := value.Value(cf(0))
 					b.attnSpans(hd, func(from, to value.Value, w int) {
-						a := b.forLoop(from, to, int64(w), []value.Value{constF(0, w)}, func(d value.Value, ca []value.Value) []value.Value {
-							return []value.Value{b.fma(b.load(b.gepF(qr, d), w), b.load(b.gepF(kr, d), w), ca[0], w)}
-						})[0]
+						a := b.attnReduce(from, to, int64(w), w, constF(0, w), func(d, acc value.Value) value.Value {
+							return b.fma(b.load(b.gepF(qr, d), w), b.load(b.gepF(kr, d), w), acc, w)
+						})
 						dot = b.cur.NewFAdd(dot, b.attnHsum(a, w))
 					})
 					sv := b.attnKeep(b.cur.NewFMul(dot, scale), keepRow, j, kstep, 1)
@@ -211,10 +256,10 @@ func (c *compiler) attnEmitKernel() {
 				b.attnSpans(dv, func(from, to value.Value, w int) {
 					b.loop(from, to, int64(w), func(d value.Value) {
 						a0 := b.cur.NewFMul(b.load(b.gepF(out, d), w), b.splat(corr, w))
-						a := b.forLoop(ci(0), jn, 1, []value.Value{a0}, func(j value.Value, ca []value.Value) []value.Value {
+						a := b.attnReduce(ci(0), jn, 1, w, a0, func(j, acc value.Value) value.Value {
 							p := b.splat(b.load(b.gepF(sc, j), 1), w)
-							return []value.Value{b.fma(p, b.load(b.gepF(v, b.add(b.mul(j, dv), d)), w), ca[0], w)}
-						})[0]
+							return b.fma(p, b.load(b.gepF(v, b.add(b.mul(j, dv), d)), w), acc, w)
+						})
 						b.store(a, b.gepF(out, d), w)
 					})
 				})
