@@ -479,7 +479,7 @@ func (nm *NativeModel) fingerprint(g *ir.Graph) (string, error) {
 		return fp, nil
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "optc llm native 2\n%s %s %v\nthreads %d\n", nm.target.Name, nm.target.CPU, nm.target.Required, nm.opts.Threads)
+	fmt.Fprintf(h, "optc llm native 3\n%s %s %v\nthreads %d\n", nm.target.Name, nm.target.CPU, nm.target.Required, nm.opts.Threads)
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		fmt.Fprintf(h, "%s %s", bi.Main.Path, bi.Main.Version)
 		for _, kv := range bi.Settings {
@@ -546,6 +546,9 @@ func (nm *NativeModel) fingerprint(g *ir.Graph) (string, error) {
 // compile builds the bundle of g for key's shapes into dir.
 func (nm *NativeModel) compile(ctx context.Context, g *ir.Graph, key nativeKey, dir string) (*native.Model, map[string]int, error) {
 	cg := ir.CloneGraph(g) // codegen binds shapes in place
+	if err := nativeRopeOps(cg); err != nil {
+		return nil, nil, fmt.Errorf("native backend: %s: %w", nm.src.Name, err)
+	}
 	shapes := map[string][]int64{}
 	for _, v := range cg.Inputs {
 		switch v.Name {

@@ -24,6 +24,8 @@ import (
 // test binary (NativeOptions.Dir); OPTC_LLM_BENCH_EXACT=1 compiles every
 // token count instead of padding to powers of two.
 
+const nativeBenchTargetDir = "../../testdata/models/lm-target"
+
 var (
 	nativeBenchOnce   sync.Once
 	nativeBenchModels map[string]*llm.NativeModel
@@ -39,8 +41,10 @@ func nativeBenchModel(b *testing.B, name string) *llm.NativeModel {
 		opts := llm.NativeOptions{Dir: os.Getenv("OPTC_LLM_BENCH_DIR"), Exact: os.Getenv("OPTC_LLM_BENCH_EXACT") == "1"}
 		nativeBenchModels = map[string]*llm.NativeModel{}
 		srcs := map[string]*llm.Model{"stories260K": stories}
-		if _, err := os.Stat(nativeTargetLM); err == nil {
-			if srcs["lm-target"], nativeBenchErr = llm.Load(nativeTargetLM); nativeBenchErr != nil {
+		// The fixture target as the speculative-decoding measurements load
+		// it: its folder (safetensors and config.json, graph by llama.Build).
+		if _, err := os.Stat(nativeBenchTargetDir + "/config.json"); err == nil {
+			if srcs["lm-target"], nativeBenchErr = llm.Load(nativeBenchTargetDir); nativeBenchErr != nil {
 				return
 			}
 		}

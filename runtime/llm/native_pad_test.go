@@ -2,7 +2,9 @@ package llm_test
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"os"
 	"testing"
 
 	"github.com/optc-dev/optc/runtime/llm"
@@ -60,4 +62,28 @@ func TestNativePadding(t *testing.T) {
 	// Two branches from the prefix's last token, of depths 5 and 5.
 	tree := &kvcache.Tree{Base: 12, Parents: []int{-1, 0, 1, 2, 3, -1, 5, 6, 7, 8}}
 	step("tree of 10", seq[12:22], all(10), llm.ForwardOptions{Tree: tree})
+}
+
+// TestNativeLMTargetFolder: the fixture target loaded from its folder
+// (graph by llama.Build, rotate-half RotaryEmbedding nodes, which the
+// native backend rewrites into standard ops) gives the interpreter's
+// logits natively, with no interpreted rotary step left in the bundles.
+func TestNativeLMTargetFolder(t *testing.T) {
+	if _, err := os.Stat(nativeBenchTargetDir + "/config.json"); err != nil {
+		t.Skipf("fixture %s is absent: %v", nativeBenchTargetDir, err)
+	}
+	m, err := llm.Load(nativeBenchTargetDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nm := nativeOf(t, m, llm.NativeOptions{})
+	seq := m.Tokenizer.Encode("func main() { fmt.Println(42) }")
+	ci, _ := m.NewCache()
+	cn, _ := nm.NewCache()
+	for _, part := range [][]int32{seq[:9], seq[9:10], seq[10:13]} {
+		nativeLastRow(t, fmt.Sprintf("%d tokens after %d", len(part), ci.Len(0)), m, nm, ci, cn, part)
+	}
+	if fb := nm.Stats().Fallback; fb["RotaryEmbedding"] != 0 {
+		t.Errorf("interpreted ops %v: the rotary steps were not rewritten", fb)
+	}
 }
