@@ -57,7 +57,15 @@ func i8ConvForm(n *ir.Node) ([]float32, error) {
 	if K > i8MaxK {
 		return nil, fmt.Errorf("K = %d could overflow the int32 accumulators", K)
 	}
-	scales, why := i8WeightScales(q, []int64{g.M, K}, g.M, true)
+	var scales []float32
+	var why string
+	if q.Scheme == ir.QuantPowerInt { // gemm_nupes_i8.go
+		if scales, why = nupesI8Scales(q, []int64{g.M, K}, g.M, true); scales != nil && !nupesI8ConvFits(K) {
+			scales, why = nil, fmt.Sprintf("K = %d: a decoded block of filter rows would not fit the stack buffer", K)
+		}
+	} else {
+		scales, why = i8WeightScales(q, []int64{g.M, K}, g.M, true)
+	}
 	if scales == nil {
 		return nil, fmt.Errorf("%s", why)
 	}
@@ -70,6 +78,9 @@ func i8ConvForm(n *ir.Node) ([]float32, error) {
 type i8ConvKernel struct {
 	*convKernel
 	i8Layer
+	// nupes: the filter holds power_int codes as nibbles of its rows,
+	// decoded per task (gemm_nupes_i8.go); nil for 8-bit codes.
+	nupes *nupesI8
 }
 
 func i8TryConv(l *lowering, n *ir.Node) (kernel, bool, error) {
@@ -118,8 +129,20 @@ func i8TryConv(l *lowering, n *ir.Node) (kernel, bool, error) {
 		}
 	}
 	mp := (g.M + k.ip.mr - 1) / k.ip.mr * k.ip.mr
-	k.w = c.rawWeight(wv, fmt.Sprintf("conv_w_i8(m=%d,k=%d)", g.M, K), "I8", ws, rows)
-	k.corr = c.rawWeight(wv, fmt.Sprintf("i8_row_corr_i32(zp=%d,m=%d)", act.zp, g.M), "I8", []int64{g.M}, i8Corrections(K, g.M, mp, k.zpK(), code))
+	corrTag := fmt.Sprintf("zp=%d,m=%d", act.zp, g.M)
+	if q := wv.Const.Enc.(*ir.Quantized); q.Scheme == ir.QuantPowerInt {
+		mc, _ := i8Blocks(k.M, k.N*g.Nb, k.ip.mr, k.ip.nr)
+		if k.nupes = c.nupesI8ConvPlan(q, k.K4, mc); k.nupes == nil {
+			return nil, false, fmt.Errorf("%s: a decoded block of %d filter rows exceeds the stack buffer", n.Describe(), mc)
+		}
+		k.w = c.rawWeight(wv, fmt.Sprintf("conv_w_nupes_i8(m=%d,k=%d,w=%d)", g.M, K, k.nupes.w), "U8", ws, k.nupes.packRows(rows, g.M, k.K4))
+		plain := code
+		code = func(kk, m int64) int32 { return k.nupes.value(plain(kk, m)) }
+		corrTag += ",power_int"
+	} else {
+		k.w = c.rawWeight(wv, fmt.Sprintf("conv_w_i8(m=%d,k=%d)", g.M, K), "I8", ws, rows)
+	}
+	k.corr = c.rawWeight(wv, "i8_row_corr_i32("+corrTag+")", "I8", []int64{g.M}, i8Corrections(K, g.M, mp, k.zpK(), code))
 	sc := make([]float32, mp)
 	for m := int64(0); m < g.M; m++ {
 		sc[m] = act.scale * scales[m]
@@ -149,7 +172,11 @@ func (k *i8ConvKernel) temps() []int64 {
 
 func (k *i8ConvKernel) describe() string {
 	g := k.g
-	return k.describeI8(fmt.Sprintf("conv i8 %dx%d s%dx%d d%dx%d im2col-gemm %dx%dx%d batch %d", g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, k.M, k.N, k.K, g.Nb), k.gemmKernel)
+	head := fmt.Sprintf("conv i8 %dx%d s%dx%d d%dx%d im2col-gemm %dx%dx%d batch %d", g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, k.M, k.N, k.K, g.Nb)
+	if k.nupes != nil {
+		head += " (" + k.nupes.describe() + ")"
+	}
+	return k.describeI8(head, k.gemmKernel)
 }
 
 // emitPadI8 copies the codes into zero-point-padded planes of four
@@ -282,7 +309,11 @@ func (k *i8ConvKernel) emit(e *segEmitter, temps []int64) error {
 	g, p := k.g, k.ip
 	k.emitPadI8(e, temps[0])
 	k.emitIm2colI8(e, temps[0], temps[1])
-	calls := i8Tile{p: p, gk: k.gemmKernel, mr: p.mr, K4: k.K4, xStride: 4 * k.K4, perRow: true, ldc: k.N}.calls(e, k.M, k.N)
+	xStride := 4 * k.K4
+	if k.nupes != nil {
+		xStride = k.nupes.row
+	}
+	calls := i8Tile{p: p, gk: k.gemmKernel, mr: p.mr, K4: k.K4, xStride: xStride, perRow: true, ldc: k.N}.calls(e, k.M, k.N)
 	P := k.panelsI8()
 	mc, nc := i8Blocks(k.M, k.N*g.Nb, p.mr, p.nr)
 	per := (k.M + mc - 1) / mc * ((k.N + nc - 1) / nc)
@@ -291,15 +322,28 @@ func (k *i8ConvKernel) emit(e *segEmitter, temps []int64) error {
 	Y0 := b.cur.NewBitCast(e.tempPtr(b, ctx, temps[1]), tI8P)
 	corr, scl, leaves := k.ptrsI8(e, b, ctx, k.leaves)
 	C0 := e.outPtr(b, ctx, k.out)
+	var rowsBuf value.Value
+	if k.nupes != nil {
+		rowsBuf = k.nupes.buffer(b)
+	}
 	b.loop(begin, end, 1, func(t value.Value) {
 		bi := b.cur.NewSDiv(t, ci(per))
 		Y := b.gep(types.I8, Y0, b.mul(bi, ci(P*k.K4*p.nr*4)))
 		C := b.gepF(C0, b.mul(bi, ci(k.M*k.N)))
 		rowBase := b.mul(bi, ci(k.M))
 		i0, i1, j0, j1 := i8Block(b, b.cur.NewSRem(t, ci(per)), k.M, k.N, mc, nc)
+		xrow := func(m value.Value) value.Value { return b.gep(types.I8, X, b.mul(m, ci(xStride))) }
+		if k.nupes != nil {
+			// Decode the task's filter rows [i0, i1) once.
+			src := b.gep(types.I8, X, b.mul(i0, ci(xStride/2)))
+			k.nupes.emitDecodeN(b, src, rowsBuf, b.mul(b.cur.NewSub(i1, i0), ci(xStride/2)))
+			xrow = func(m value.Value) value.Value {
+				return b.gep(types.I8, rowsBuf, b.mul(b.cur.NewSub(m, i0), ci(xStride)))
+			}
+		}
 		calls(b, i0, i1, j0, j1, func(m, jp, ncol value.Value) []value.Value {
 			yp := b.gep(types.I8, Y, b.mul(b.cur.NewSDiv(jp, ci(p.nr)), ci(k.K4*p.nr*4)))
-			return append([]value.Value{b.gep(types.I8, X, b.mul(m, ci(4*k.K4))), yp, b.gepF(C, b.add(b.mul(m, ci(k.N)), jp)),
+			return append([]value.Value{xrow(m), yp, b.gepF(C, b.add(b.mul(m, ci(k.N)), jp)),
 				ncol, b.add(rowBase, m), jp, b.gep(tI32, corr, m), b.gepF(scl, m)}, leaves...)
 		})
 	})

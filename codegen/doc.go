@@ -85,6 +85,15 @@
 //	              (channel group of 4, kh, kw, channel): the input is
 //	              copied into z_a-padded planes of 4 interleaved channels
 //	              and im2col is one 32-bit gather per (k, column)
+//	gemm_nupes_i8.go   integer-only NUPES on those int8 layers (GEMM and
+//	              Conv): a power_int weight (ir.QuantPowerInt, one
+//	              exponent, per-column scales, ≤ 4 bits) stays 4-bit codes
+//	              (nibbles of the int8 panels / filter rows) and each task
+//	              decodes its panels or filter rows once through the 16-entry
+//	              int8 table (pshufb from x86-64-v2, tbl on aarch64, a
+//	              select chain on x86-64 v1) into a stack buffer for the
+//	              int8 micro-kernel; Σ T[k] is the int32 correction and
+//	              s_a·scale/r (r a power of two) the epilogue's scale
 //	control.go    control flow: after binding, Compile re-infers types inside
 //	              subgraphs, folds what became constant and replaces each If
 //	              with a constant condition by its branch (ctrlSimplify); an

@@ -53,7 +53,8 @@ type nupesI8 struct {
 	tab    []int8   // T[m], m = 0..Qmax
 	nib    [16]int8 // by raw nibble u: T of the two's-complement code u
 	w      int64    // nibble bytes per lookup step
-	panel  int64    // decoded bytes of one panel, padded to 2w
+	panel  int64    // decoded bytes of one panel (padded to 2w) or Conv row block
+	row    int64    // Conv: decoded bytes of one filter row, padded to 2w
 	lookup string   // pshufb, tbl or select
 }
 
@@ -134,7 +135,7 @@ func (c *compiler) nupesI8Plan(q *ir.Quantized, K4, nr int64) *nupesI8 {
 		p.lookup = "tbl"
 	}
 	p.panel = (K4*nr*4 + 2*p.w - 1) / (2 * p.w) * (2 * p.w)
-	if p.panel > nupesI8MaxPanel || nr > nupesI8MaxNR {
+	if p.panel > nupesI8MaxPanel || nr > nupesI8MaxNR && K4 > 0 {
 		return nil
 	}
 	return p
@@ -157,15 +158,7 @@ func (p *nupesI8) pack(K, N, nr int64, code func(k, n int64) int32) []byte {
 	pb := K4 * nr * 4
 	out := make([]byte, P*p.panel/2)
 	for pi := int64(0); pi < P; pi++ {
-		src, dst := raw[pi*pb:(pi+1)*pb], out[pi*p.panel/2:(pi+1)*p.panel/2]
-		for i, x := range src {
-			c, j := int64(i)/(2*p.w), int64(i)%(2*p.w)
-			if j < p.w {
-				dst[c*p.w+j] |= x & 15
-			} else {
-				dst[c*p.w+j-p.w] |= (x & 15) << 4
-			}
-		}
+		p.nibbles(raw[pi*pb:(pi+1)*pb], out[pi*p.panel/2:(pi+1)*p.panel/2])
 	}
 	return out
 }
@@ -173,6 +166,12 @@ func (p *nupesI8) pack(K, N, nr int64, code func(k, n int64) int32) []byte {
 // emitDecode decodes one panel: p.panel/2 nibble bytes at src into
 // p.panel int8 values at dst.
 func (p *nupesI8) emitDecode(b *fnb, src, dst value.Value) {
+	p.emitDecodeN(b, src, dst, ci(p.panel/2))
+}
+
+// emitDecodeN decodes n nibble bytes (a multiple of p.w) at src into 2n
+// int8 values at dst.
+func (p *nupesI8) emitDecodeN(b *fnb, src, dst, n value.Value) {
 	W := int(p.w)
 	vt := types.NewVector(uint64(W), types.I8)
 	splat := func(x int64) value.Value {
@@ -204,7 +203,7 @@ func (p *nupesI8) emitDecode(b *fnb, src, dst value.Value) {
 		return t
 	}
 	pv := types.NewPointer(vt)
-	b.loop(ci(0), ci(p.panel/2), p.w, func(i value.Value) {
+	b.loop(ci(0), n, p.w, func(i value.Value) {
 		ld := b.cur.NewLoad(vt, b.cur.NewBitCast(b.gep(types.I8, src, i), pv))
 		ld.Align = 1
 		lo := b.cur.NewAnd(ld, splat(15))
@@ -219,13 +218,70 @@ func (p *nupesI8) emitDecode(b *fnb, src, dst value.Value) {
 
 // describe is the kernel description's NUPES part.
 func (p *nupesI8) describe() string {
-	return fmt.Sprintf("%d-bit power_int codes, int8 decode table per panel by %s", p.bits, p.lookup)
+	where := "per panel"
+	if p.row > 0 {
+		where = "per block of filter rows"
+	}
+	return fmt.Sprintf("%d-bit power_int codes, int8 decode table %s by %s", p.bits, where, p.lookup)
 }
 
-// nupesI8Buffer allocates, in the task function's entry block, the
-// stack buffer of one decoded panel.
+// buffer allocates, in the task function's entry block, the stack
+// buffer of one decoded panel (GEMM) or row block (Conv).
 func (p *nupesI8) buffer(b *fnb) value.Value {
 	a := b.cur.NewAlloca(types.NewArray(uint64(p.panel), types.I8))
 	a.Align = 64
 	return b.cur.NewBitCast(a, tI8P)
+}
+
+// Conv (conv_i8.go): the weights are the micro-kernel's broadcast
+// operand, rows of 4·K4 int8 values per output channel; a power_int
+// filter keeps its codes as nibbles of those rows, each row padded to
+// rowBytes, a multiple of 2W, and each task decodes its block of rows
+// once into a stack buffer (xStride = rowBytes).
+
+// nupesI8ConvFits reports whether a decoded block of nupesI8ConvRows
+// rows of reduction length K fits the stack buffer on every target.
+func nupesI8ConvFits(K int64) bool {
+	return nupesI8ConvRows*((K+3)/4*4+128) <= nupesI8MaxPanel
+}
+
+// nupesI8ConvRows bounds the rows of a Conv task's block (i8Blocks: 8
+// tiles of at most 12 rows).
+const nupesI8ConvRows = 96
+
+// convPlan returns the decode plan of a power_int filter with rows of
+// 4·K4 values for row blocks of mc rows, or nil when a block does not
+// fit the stack buffer.
+func (c *compiler) nupesI8ConvPlan(q *ir.Quantized, K4, mc int64) *nupesI8 {
+	p := c.nupesI8Plan(q, 0, 0)
+	p.row = (4*K4 + 2*p.w - 1) / (2 * p.w) * (2 * p.w)
+	p.panel = mc * p.row
+	if p.panel > nupesI8MaxPanel {
+		return nil
+	}
+	return p
+}
+
+// packRows lays the filter rows (M rows of 4·K4 int8 codes, row-major in
+// rows) out as nibbles, each row padded to p.row decoded bytes.
+func (p *nupesI8) packRows(rows []byte, M, K4 int64) []byte {
+	out := make([]byte, M*p.row/2)
+	for m := int64(0); m < M; m++ {
+		p.nibbles(rows[m*4*K4:(m+1)*4*K4], out[m*p.row/2:(m+1)*p.row/2])
+	}
+	return out
+}
+
+// nibbles packs int8 codes (the low 4 bits of each byte) into dst in
+// chunks of p.w bytes: byte j of chunk c holds src[2W·c + j] in its low
+// nibble and src[2W·c + W + j] in its high one.
+func (p *nupesI8) nibbles(src, dst []byte) {
+	for i, x := range src {
+		c, j := int64(i)/(2*p.w), int64(i)%(2*p.w)
+		if j < p.w {
+			dst[c*p.w+j] |= x & 15
+		} else {
+			dst[c*p.w+j-p.w] |= (x & 15) << 4
+		}
+	}
 }

@@ -62,6 +62,20 @@ func nupesI8MatMul(M, K, N int64, bits int, a float32, zp int, signed, gemm bool
 	}
 }
 
+func nupesI8Conv(N, C, H, W, M, k, stride, pad int64, bits int, a float32, zp int, signed bool) func() *ir.Graph {
+	return func() *ir.Graph {
+		rng := rand.New(rand.NewPCG(uint64(C*100+M), uint64(k*10+stride)))
+		b := ir.NewBuilder("nupes_i8_conv")
+		x := I8QDQ(b, b.Input("x", f32(N, C, H, W)), 5, zp, signed)
+		w := PowerIntWeight(b, rng, "w", bits, 0, []float32{a}, M, C, k, k)
+		attrs := map[string]*ir.Attr{"strides": ir.IntsAttr(stride, stride), "pads": ir.IntsAttr(pad, pad, pad, pad),
+			"kernel_shape": ir.IntsAttr(k, k)}
+		y := b.Op1("Conv", attrs, x, w, i8Bias(b, rng, M))
+		b.Output(b.Op1("Relu", nil, y))
+		return b.Graph()
+	}
+}
+
 // nupesI8PerChannel: per-channel exponents do not take the int8 kernels
 // (one table per column); the layer runs in float on its packed codes
 // and the DequantizeLinear stays a kernel (exact here too).
@@ -91,5 +105,9 @@ func NupesI8Cases() []Case {
 			Case{Name: fmt.Sprintf("nupes_i8_exact_matmul_b%d_%dx%dx%d", d.bits, d.M, d.K, d.N), Build: nupesI8MatMul(d.M, d.K, d.N, d.bits, d.a, 128, false, false)},
 			Case{Name: fmt.Sprintf("nupes_i8_exact_gemm_s8_b%d_%dx%dx%d", d.bits, d.M, d.K, d.N), Build: nupesI8MatMul(d.M, d.K, d.N, d.bits, d.a, -5, true, true)})
 	}
-	return append(cs, Case{Name: "nupes_i8_exact_float_perchannel", Build: nupesI8PerChannel})
+	return append(cs,
+		Case{Name: "nupes_i8_exact_conv3x3_s1_pad1_b4", Build: nupesI8Conv(1, 8, 14, 14, 32, 3, 1, 1, 4, 0.6, 128, false)},
+		Case{Name: "nupes_i8_exact_conv3x3_s2_b3", Build: nupesI8Conv(2, 3, 9, 11, 20, 3, 2, 1, 3, 0.5, 10, false)},
+		Case{Name: "nupes_i8_exact_conv5x5_b4x4", Build: nupesI8Conv(4, 2, 12, 12, 100, 5, 1, 2, 4, 0.8, 3, true)},
+		Case{Name: "nupes_i8_exact_float_perchannel", Build: nupesI8PerChannel})
 }

@@ -58,6 +58,20 @@
 // the codes and the decoded values equal uniform symmetric quantization
 // bit for bit (same float64 expression; T_1[m] = m).
 //
+// Integer NUPES (table=int; --quant nupes:B[:method]:int, nupes_int.go):
+// the decode table is rounded to int8, T[m] = round(L·(m/Qmax)^(1/a)) with
+// L = r·Qmax and r the largest power of two keeping L ≤ 127 (4 bits: 112,
+// 3 bits: 96), and the weight is ±(scale/r)·T[|k|] (ir.QuantPowerInt).
+// With int8 activations (the preset adds them) a layer is integer-only:
+// y = s_a·(scale/r)·(Σ a·T[k] − z_a·Σ T[k]), the table folded into the
+// requantization's one float multiply per channel (scale/r is exact). The
+// exponent comes from the float-table search; data-free codes are then
+// re-rounded to the nearest integer-table entry (an exponent returns to 1
+// unless its integer table has less weight error), data-driven codes are
+// kept (the integer table is within 1/(2r) of a scale of the float one).
+// With a = 1, T[m] = r·m and codes and decoded values are uniform
+// symmetric quantization's bit for bit.
+//
 // AdaPT (papers.md §1.2): each layer gets a fixed-point format ⟨WL, FL⟩
 // with FL = WL − 1 − ceil(log2 max|w|). Push-down picks the smallest WL
 // in [min-wl, max-wl] whose KL divergence between the histograms of the

@@ -60,8 +60,9 @@ func fileCase(name, path string, shapes map[string][]int64) modelCase {
 func cases() []modelCase {
 	var cs []modelCase
 	all := append(codegentest.Cases(), codegentest.ConvCases()...)
-	all = append(all, codegentest.QuantCases()...) // weight-only quantized GEMM
-	all = append(all, codegentest.I8Cases()...)    // int8 weight+activation layers
+	all = append(all, codegentest.QuantCases()...)   // weight-only quantized GEMM
+	all = append(all, codegentest.I8Cases()...)      // int8 weight+activation layers
+	all = append(all, codegentest.NupesI8Cases()...) // integer-only NUPES layers
 	for _, c := range all {
 		if c.Partitioned {
 			continue // the C ABI runs fully native models only

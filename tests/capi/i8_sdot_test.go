@@ -7,7 +7,8 @@ import (
 	"github.com/optc-dev/optc/targets"
 )
 
-// TestI8SdotCABI runs the int8 test graphs compiled for an aarch64 CPU
+// TestI8SdotCABI runs the int8 test graphs (integer-only NUPES too: tbl
+// table lookups) compiled for an aarch64 CPU
 // with the dot product (sdot, activation codes in the int8 domain)
 // through the C ABI under qemu: bit for bit the interpreter's, as on the
 // host (see runtime/native's TestNativeI8Exact).
@@ -20,7 +21,7 @@ func TestI8SdotCABI(t *testing.T) {
 	if err := tc.CheckRunner(); err != nil {
 		t.Skip(err)
 	}
-	for _, c := range codegentest.I8Cases() {
+	for _, c := range append(codegentest.I8Cases(), codegentest.NupesI8Cases()...) {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
 			g := c.Build()
