@@ -78,6 +78,7 @@ func TestFixtureAccuracy(t *testing.T) {
 		{"fmnist-mlp", "int4", 1000, 128, 0.898, 0.006, 0.02},
 		{"fmnist-mlp", "nupes:4:datafree", 1000, 128, 0.900, 0.006, 0.03},
 		{"fmnist-mlp", "nupes:3:datafree", 1000, 128, 0.829, 0.01, 0.1},
+		{"fmnist-mlp", "nupes:4:datafree:int", 1000, 128, 0.898, 0.006, 0.03},
 		{"fmnist-mlp", "adapt", 1000, 128, 0.901, 0.006, 0.01},
 		{"fmnist-mlp", "adapt:act", 1000, 128, 0.902, 0.006, 0.01},
 		{"fmnist-cnn", "int8", 200, 64, 0.920, 0.01, 0.02},
