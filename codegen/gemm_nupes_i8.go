@@ -236,8 +236,9 @@ func (p *nupesI8) buffer(b *fnb) value.Value {
 // Conv (conv_i8.go): the weights are the micro-kernel's broadcast
 // operand, rows of 4·K4 int8 values per output channel; a power_int
 // filter keeps its codes as nibbles of those rows, each row padded to
-// rowBytes, a multiple of 2W, and each task decodes its block of rows
-// once into a stack buffer (xStride = rowBytes).
+// rowBytes, a multiple of 2W with W = 16 (short rows: 128-bit lookups
+// waste less padding), and each task decodes its block of rows once into
+// a stack buffer (xStride = rowBytes).
 
 // nupesI8ConvFits reports whether a decoded block of nupesI8ConvRows
 // rows of reduction length K fits the stack buffer on every target.
@@ -254,6 +255,7 @@ const nupesI8ConvRows = 96
 // fit the stack buffer.
 func (c *compiler) nupesI8ConvPlan(q *ir.Quantized, K4, mc int64) *nupesI8 {
 	p := c.nupesI8Plan(q, 0, 0)
+	p.w = 16 // 128-bit lookups: rows padded to 32 bytes, not 2·64
 	p.row = (4*K4 + 2*p.w - 1) / (2 * p.w) * (2 * p.w)
 	p.panel = mc * p.row
 	if p.panel > nupesI8MaxPanel {
