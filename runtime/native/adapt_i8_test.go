@@ -1,6 +1,7 @@
 package native_test
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -20,45 +21,83 @@ import (
 // native output must equal it bit for bit (atol = rtol = 0), every layer
 // must run on an int8 kernel, and nothing may fall back.
 func TestNativeAdaptI8Exact(t *testing.T) {
-	host := codegentest.Host(t)
-	tgs := []*targets.Target{host}
-	if host.Name == "x86_64" {
-		// The pmaddwd path (no VNNI) too, where this CPU runs it.
-		if tg, err := targets.Lookup("x86_64", "x86-64-v3"); err == nil {
-			if missing, _ := targets.MissingFeatures(tg); len(missing) == 0 && tg.Features != host.Features {
-				tgs = append(tgs, tg)
-			}
-		}
-	}
-	for _, tg := range tgs {
-		vnni := strings.Contains(tg.Features, "+avx512vnni")
+	for _, tg := range i8ExactTargets(t, "x86-64-v3") {
 		for _, c := range codegentest.AdaptI8Cases() {
 			t.Run(tg.CPU+"/"+c.Name, func(t *testing.T) {
 				t.Parallel()
-				g := c.Build()
-				dir := t.TempDir()
-				res := codegentest.Bundle(t, g, tg, c.Shapes, dir, "")
-				if !res.FullyNative() {
-					t.Fatalf("fallback %v", res.Fallback)
-				}
-				i8 := 0
-				for _, k := range res.Kernels {
-					if i8Kernel.MatchString(k) {
-						i8++
-						if vnni != strings.Contains(k, "vpdpbusd") {
-							t.Errorf("target VNNI %v, kernel %s", vnni, k)
-						}
-					}
-				}
-				if i8 != c.Layers {
-					t.Fatalf("%d int8 kernels, want %d: %v", i8, c.Layers, res.Kernels)
-				}
-				for seed := uint64(1); seed <= 2; seed++ {
-					in := codegentest.Inputs(t, g, seed)
-					i8Exactly(t, g, i8RunBundle(t, dir, 2, in), in)
-				}
+				i8ExactBundle(t, tg, c.Case, c.Layers, i8CheckVNNI(tg))
 			})
 		}
+	}
+}
+
+// i8ExactTargets returns the host and, on x86-64, those of the given
+// lower levels (the int8 kernels' other paths) that this CPU runs.
+func i8ExactTargets(t *testing.T, mcpus ...string) []*targets.Target {
+	host := codegentest.Host(t)
+	tgs := []*targets.Target{host}
+	if host.Name != "x86_64" {
+		return tgs
+	}
+	for _, mcpu := range mcpus {
+		tg, err := targets.Lookup("x86_64", mcpu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if missing, _ := targets.MissingFeatures(tg); len(missing) == 0 && tg.Features != host.Features {
+			tgs = append(tgs, tg)
+		}
+	}
+	return tgs
+}
+
+// i8CheckVNNI checks that an int8 kernel uses vpdpbusd exactly when tg
+// has AVX512-VNNI.
+func i8CheckVNNI(tg *targets.Target) func(string) error {
+	vnni := strings.Contains(tg.Features, "+avx512vnni")
+	return func(k string) error {
+		if vnni != strings.Contains(k, "vpdpbusd") {
+			return fmt.Errorf("target VNNI %v, kernel %s", vnni, k)
+		}
+		return nil
+	}
+}
+
+// i8Count counts the int8 GEMM/Conv kernels, reporting each one check
+// (when set) refuses.
+func i8Count(t *testing.T, kernels []string, check func(string) error) int {
+	t.Helper()
+	n := 0
+	for _, k := range kernels {
+		if i8Kernel.MatchString(k) {
+			n++
+			if check != nil {
+				if err := check(k); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	}
+	return n
+}
+
+// i8ExactBundle compiles c for tg, requires a fully native bundle with
+// want int8 GEMM/Conv kernels (each passing check, when set), and
+// compares two seeded runs with the interpreter bit for bit.
+func i8ExactBundle(t *testing.T, tg *targets.Target, c codegentest.Case, want int, check func(string) error) {
+	t.Helper()
+	g := c.Build()
+	dir := t.TempDir()
+	res := codegentest.Bundle(t, g, tg, c.Shapes, dir, "")
+	if !res.FullyNative() {
+		t.Fatalf("fallback %v", res.Fallback)
+	}
+	if n := i8Count(t, res.Kernels, check); n != want {
+		t.Fatalf("%d int8 kernels, want %d: %v", n, want, res.Kernels)
+	}
+	for seed := uint64(1); seed <= 2; seed++ {
+		in := codegentest.Inputs(t, g, seed)
+		i8Exactly(t, g, i8RunBundle(t, dir, 2, in), in)
 	}
 }
 
@@ -116,13 +155,7 @@ func TestNativeAdaptActMLPExact(t *testing.T) {
 	if !br.FullyNative() {
 		t.Fatalf("fallback %v", br.Fallback)
 	}
-	i8 := 0
-	for _, k := range br.Kernels {
-		if i8Kernel.MatchString(k) {
-			i8++
-		}
-	}
-	if i8 != len(res) {
+	if i8 := i8Count(t, br.Kernels, nil); i8 != len(res) {
 		t.Fatalf("%d int8 kernels for %d layers: %v", i8, len(res), br.Kernels)
 	}
 	i8Exactly(t, qg, i8RunBundle(t, dir, 2, in), in)

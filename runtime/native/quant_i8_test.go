@@ -16,7 +16,6 @@ import (
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/passes/quant"
 	"github.com/optc-dev/optc/runtime/native"
-	"github.com/optc-dev/optc/targets"
 )
 
 // int8 kernels (codegen/gemm_i8.go, conv_i8.go). The test graphs use
@@ -24,41 +23,12 @@ import (
 // float32 QDQ arithmetic is exact: it equals the int32 accumulators
 // scaled, and native code must match it bit for bit (atol = rtol = 0).
 func TestNativeI8Exact(t *testing.T) {
-	host := codegentest.Host(t)
-	tgs := []*targets.Target{host}
-	if host.Name == "x86_64" {
-		// The pmaddwd path (no VNNI) on AVX2 and AVX-512, where this CPU
-		// runs them.
-		for _, mcpu := range []string{"x86-64-v3", "x86-64-v4"} {
-			tg, err := targets.Lookup("x86_64", mcpu)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if missing, _ := targets.MissingFeatures(tg); len(missing) == 0 && tg.Features != host.Features {
-				tgs = append(tgs, tg)
-			}
-		}
-	}
-	for _, tg := range tgs {
-		vnni := strings.Contains(tg.Features, "+avx512vnni")
+	// The pmaddwd path (no VNNI) on AVX2 and AVX-512, where this CPU
+	// runs them.
+	for _, tg := range i8ExactTargets(t, "x86-64-v3", "x86-64-v4") {
 		for _, c := range codegentest.I8Cases() {
 			t.Run(tg.CPU+"/"+c.Name, func(t *testing.T) {
 				t.Parallel()
-				g := c.Build()
-				dir := t.TempDir()
-				res := codegentest.Bundle(t, g, tg, c.Shapes, dir, "")
-				if !res.FullyNative() {
-					t.Fatalf("fallback %v", res.Fallback)
-				}
-				i8 := 0
-				for _, k := range res.Kernels {
-					if i8Kernel.MatchString(k) {
-						i8++
-						if vnni != strings.Contains(k, "vpdpbusd") {
-							t.Errorf("target VNNI %v, kernel %s", vnni, k)
-						}
-					}
-				}
 				want := 1
 				switch {
 				case strings.Contains(c.Name, "shared"):
@@ -66,13 +36,7 @@ func TestNativeI8Exact(t *testing.T) {
 				case strings.Contains(c.Name, "float"):
 					want = 0 // depthwise Conv, 4-bit weights: float layers
 				}
-				if i8 != want {
-					t.Fatalf("%d int8 kernels, want %d: %v", i8, want, res.Kernels)
-				}
-				for seed := uint64(1); seed <= 2; seed++ {
-					in := codegentest.Inputs(t, g, seed)
-					i8Exactly(t, g, i8RunBundle(t, dir, 2, in), in)
-				}
+				i8ExactBundle(t, tg, c, want, i8CheckVNNI(tg))
 			})
 		}
 	}
