@@ -8,7 +8,7 @@ import (
 )
 
 // TestI8SdotCABI runs the int8 test graphs (integer-only NUPES too: tbl
-// table lookups) compiled for an aarch64 CPU
+// table lookups; AdaPT fixed point) compiled for an aarch64 CPU
 // with the dot product (sdot, activation codes in the int8 domain)
 // through the C ABI under qemu: bit for bit the interpreter's, as on the
 // host (see runtime/native's TestNativeI8Exact).
@@ -21,7 +21,11 @@ func TestI8SdotCABI(t *testing.T) {
 	if err := tc.CheckRunner(); err != nil {
 		t.Skip(err)
 	}
-	for _, c := range append(codegentest.I8Cases(), codegentest.NupesI8Cases()...) {
+	cases := append(codegentest.I8Cases(), codegentest.NupesI8Cases()...)
+	for _, c := range codegentest.AdaptI8Cases() {
+		cases = append(cases, c.Case) // AdaPT fixed point: signed activation codes
+	}
+	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
 			g := c.Build()
