@@ -173,8 +173,9 @@ func TestDecodeByHand(t *testing.T) {
 	}
 }
 
-// With a = 1 the power scheme must decode bit for bit like uniform
-// symmetric quantization with the same codes and scales.
+// With a = 1 the power schemes (float and integer table) must decode bit
+// for bit like uniform symmetric quantization with the same codes and
+// scales.
 func TestPowerExponentOneIsUniform(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, bits := range []int{2, 3, 4, 8} {
@@ -189,11 +190,14 @@ func TestPowerExponentOneIsUniform(t *testing.T) {
 		}
 		packed := mustPack(t, codes, bits, true)
 		u := &Quantized{Bits: bits, Signed: true, Axis: 0, Scales: scales, Codes: packed}
-		p := &Quantized{Bits: bits, Signed: true, Axis: 0, Scheme: QuantPower, Scales: scales, Codes: packed, Exponent: []float32{1}}
-		du, dp := decodeF32(t, u, 6, 7), decodeF32(t, p, 6, 7)
-		for i := range du {
-			if math.Float32bits(du[i]) != math.Float32bits(dp[i]) {
-				t.Fatalf("bits %d elem %d: uniform %v, power(a=1) %v", bits, i, du[i], dp[i])
+		du := decodeF32(t, u, 6, 7)
+		for _, scheme := range []QuantScheme{QuantPower, QuantPowerInt} {
+			p := &Quantized{Bits: bits, Signed: true, Axis: 0, Scheme: scheme, Scales: scales, Codes: packed, Exponent: []float32{1}}
+			dp := decodeF32(t, p, 6, 7)
+			for i := range du {
+				if math.Float32bits(du[i]) != math.Float32bits(dp[i]) {
+					t.Fatalf("bits %d elem %d: uniform %v, %s(a=1) %v", bits, i, du[i], scheme, dp[i])
+				}
 			}
 		}
 	}

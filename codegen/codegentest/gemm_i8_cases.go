@@ -67,11 +67,19 @@ func i8MatMul(M, K, N int64, zp int, signed, gemm bool) func() *ir.Graph {
 }
 
 func i8Conv(N, C, H, W, M, k, stride, pad int64, zp int, signed bool) func() *ir.Graph {
+	return i8ConvWith("i8conv", N, C, H, W, M, k, stride, pad, zp, signed, func(b *ir.Builder, rng *rand.Rand, shape ...int64) *ir.Value {
+		return i8Weight(b, rng, "w", 0, shape...)
+	})
+}
+
+// i8ConvWith is i8Conv with the weight (of shape [M, C, k, k]) from
+// weight.
+func i8ConvWith(name string, N, C, H, W, M, k, stride, pad int64, zp int, signed bool, weight func(b *ir.Builder, rng *rand.Rand, shape ...int64) *ir.Value) func() *ir.Graph {
 	return func() *ir.Graph {
 		rng := rand.New(rand.NewPCG(uint64(C*100+M), uint64(k*10+stride)))
-		b := ir.NewBuilder("i8conv")
+		b := ir.NewBuilder(name)
 		x := I8QDQ(b, b.Input("x", f32(N, C, H, W)), 5, zp, signed)
-		w := i8Weight(b, rng, "w", 0, M, C, k, k)
+		w := weight(b, rng, M, C, k, k)
 		attrs := map[string]*ir.Attr{"strides": ir.IntsAttr(stride, stride), "pads": ir.IntsAttr(pad, pad, pad, pad),
 			"kernel_shape": ir.IntsAttr(k, k)}
 		y := b.Op1("Conv", attrs, x, w, i8Bias(b, rng, M))

@@ -63,17 +63,9 @@ func nupesI8MatMul(M, K, N int64, bits int, a float32, zp int, signed, gemm bool
 }
 
 func nupesI8Conv(N, C, H, W, M, k, stride, pad int64, bits int, a float32, zp int, signed bool) func() *ir.Graph {
-	return func() *ir.Graph {
-		rng := rand.New(rand.NewPCG(uint64(C*100+M), uint64(k*10+stride)))
-		b := ir.NewBuilder("nupes_i8_conv")
-		x := I8QDQ(b, b.Input("x", f32(N, C, H, W)), 5, zp, signed)
-		w := PowerIntWeight(b, rng, "w", bits, 0, []float32{a}, M, C, k, k)
-		attrs := map[string]*ir.Attr{"strides": ir.IntsAttr(stride, stride), "pads": ir.IntsAttr(pad, pad, pad, pad),
-			"kernel_shape": ir.IntsAttr(k, k)}
-		y := b.Op1("Conv", attrs, x, w, i8Bias(b, rng, M))
-		b.Output(b.Op1("Relu", nil, y))
-		return b.Graph()
-	}
+	return i8ConvWith("nupes_i8_conv", N, C, H, W, M, k, stride, pad, zp, signed, func(b *ir.Builder, rng *rand.Rand, shape ...int64) *ir.Value {
+		return PowerIntWeight(b, rng, "w", bits, 0, []float32{a}, shape...)
+	})
 }
 
 // nupesI8PerChannel: per-channel exponents do not take the int8 kernels

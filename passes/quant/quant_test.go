@@ -273,6 +273,8 @@ func TestPassSchemesDeterministic(t *testing.T) {
 		"quant(scheme=uniform,bits=4,granularity=tensor)",
 		"quant(scheme=nupes,bits=3,method=datafree,exponent=channel)",
 		"quant(scheme=nupes,bits=4,method=datadriven)",
+		"quant(scheme=nupes,bits=4,method=datadriven,table=int,mode=weight+act)",
+		"quant(scheme=nupes,bits=3,method=datafree,exponent=channel,table=int,mode=weight+act)",
 		"quant(scheme=adapt,finetune=12,window=4,kl-bins=32)",
 	}
 	for _, spec := range specs {
