@@ -273,6 +273,7 @@ func quantizeGraph(cmd *cobra.Command, g *ir.Graph, path string, f *quantFlags) 
 	}
 	rep.Layers = results
 	rep.FloatBytes, rep.Bytes, rep.AvgBits = quant.Summary(results)
+	rep.AvgActBits, _ = quant.ActSummary(results)
 	rep.ModelFloatBytes, rep.ModelBytes = graphBytes(g), graphBytes(qg)
 	report := &passes.Report{}
 	quant.Record(report, results)
@@ -302,6 +303,7 @@ type quantReportOut struct {
 	FloatBytes      int64               `json:"weight_bytes_fp32"`
 	Bytes           int64               `json:"weight_bytes"`
 	AvgBits         float64             `json:"avg_bits"`
+	AvgActBits      float64             `json:"avg_act_bits,omitempty"` // fixed-point activations (adapt:act): mean WL_a
 	ModelFloatBytes int64               `json:"model_bytes_fp32"`
 	ModelBytes      int64               `json:"model_bytes"`
 	FloatMetric     *float64            `json:"top1_fp32,omitempty"`
@@ -373,6 +375,9 @@ func printQuantReport(w io.Writer, r *quantReportOut) error {
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "weights\t%d -> %d bytes (%.2fx), %.2f bits/param average\n", r.FloatBytes, r.Bytes,
 		float64(r.FloatBytes)/math.Max(float64(r.Bytes), 1), r.AvgBits)
+	if a, n := quant.ActSummary(r.Layers); n > 0 {
+		fmt.Fprintf(tw, "activations\tfixed point in %d layers, %.2f bits average\n", n, a)
+	}
 	fmt.Fprintf(tw, "model\t%d -> %d bytes (all constants)\n", r.ModelFloatBytes, r.ModelBytes)
 	if r.FloatMetric != nil {
 		fmt.Fprintf(tw, "top-1\t%.2f%% fp32, %.2f%% quantized (drop %.2f points)\n", 100**r.FloatMetric, 100**r.Metric, 100*(*r.FloatMetric-*r.Metric))
