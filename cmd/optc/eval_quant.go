@@ -41,6 +41,7 @@ type evalQuantSummary struct {
 	FloatBytes      int64   `json:"weight_bytes_fp32"`
 	Bytes           int64   `json:"weight_bytes"`
 	AvgBits         float64 `json:"avg_bits"`
+	AvgActBits      float64 `json:"avg_act_bits,omitempty"`
 	ModelFloatBytes int64   `json:"model_bytes_fp32"`
 	ModelBytes      int64   `json:"model_bytes"`
 }
@@ -132,6 +133,9 @@ func evalPrintQuant(w io.Writer, s *evalQuantSummary) {
 	}
 	fmt.Fprintf(w, "quant\t%s (calib %s)\n", s.Quant, evalOrDash(s.Calib))
 	fmt.Fprintf(w, "weights\t%d -> %d bytes (%.2f bits/param average)\n", s.FloatBytes, s.Bytes, s.AvgBits)
+	if s.AvgActBits > 0 {
+		fmt.Fprintf(w, "activations\tfixed point, %.2f bits average\n", s.AvgActBits)
+	}
 	fmt.Fprintf(w, "model\t%d -> %d bytes (all constants)\n", s.ModelFloatBytes, s.ModelBytes)
 }
 
