@@ -29,8 +29,9 @@ type Recycle struct {
 	// Adaptive sizes the tree every round: it keeps the N template nodes
 	// most often on the accepted path (counted per node, starting from a
 	// prior by rank) with N maximizing the expected tokens per unit of
-	// verification cost, (1 + Σ P(node accepted)) / (a + b·(1+N)), for
-	// the target's measured forward cost a + b·n (at most MaxNodes).
+	// verification cost, (1 + Σ P(node accepted)) / t(1+N), for the
+	// target's forward cost t(n) measured at n = 1, 2, 4, … up to the
+	// whole tree and interpolated between (at most MaxNodes).
 	Adaptive bool
 
 	m      [][]int32
@@ -40,7 +41,7 @@ type Recycle struct {
 	// Adaptive: per template node, rounds it was in the tree and rounds
 	// it was accepted; the target's forward cost in ms.
 	present, hits []float64
-	costA, costB  float64
+	costs         []CostPoint
 }
 
 // templateNode is one node of the static tree: its parent (-1 = root)
@@ -100,7 +101,7 @@ func (r *Recycle) Start(ctx context.Context, s *Session) error {
 		}
 		r.present, r.hits = make([]float64, len(r.shape)), make([]float64, len(r.shape))
 	}
-	if r.Adaptive && r.costB == 0 {
+	if r.Adaptive && r.costs == nil {
 		if err := r.measureCost(ctx, s); err != nil {
 			return err
 		}
@@ -231,28 +232,66 @@ func cutTemplate(nodes []templateNode, n int) []templateNode {
 
 // costCache holds measured forward costs per target model, so that
 // adaptive Token Recycling times a model once per process.
-var costCache sync.Map // Model → [2]float64
+var costCache sync.Map // Model → []CostPoint
 
-// measureCost times the target's forward passes of 1 and 8 tokens after
-// the prompt (on a scratch cache) and fits a + b·n.
+// measureCost times the target's forward passes of 1, 2, 4, … tokens up
+// to the whole tree after the prompt (on a scratch cache). A line fitted
+// to a few small passes does not do: beyond a handful of rows the cost
+// per row changes (a backend pads to compiled sizes, a GEMM leaves its
+// one-row-tile regime), so a cheap 8-token pass made large trees look
+// cheap.
 func (r *Recycle) measureCost(ctx context.Context, s *Session) error {
 	if c, ok := costCache.Load(s.target.m); ok {
-		ab := c.([2]float64)
-		r.costA, r.costB = ab[0], ab[1]
+		r.costs = c.([]CostPoint)
 		return nil
 	}
-	fc, err := MeasureForward(ctx, s.target.m, min(len(s.Seq), s.chunk), []int{1, 8}, 3)
+	ctxLen := min(len(s.Seq), s.chunk)
+	var sizes []int
+	for n := 1; ; n *= 2 {
+		if ctxLen+n > s.target.m.MaxLen() {
+			break
+		}
+		sizes = append(sizes, n)
+		if n >= len(r.shape)+1 {
+			break
+		}
+	}
+	if len(sizes) == 0 {
+		sizes = []int{1}
+	}
+	fc, err := MeasureForward(ctx, s.target.m, ctxLen, sizes, 3)
 	if err != nil {
 		return err
 	}
-	t1, t8 := fc.Points[0].CPUMS, fc.Points[1].CPUMS
-	if t1 == 0 || t8 == 0 {
-		t1, t8 = fc.Points[0].MS, fc.Points[1].MS
-	}
-	r.costB = max((t8-t1)/7, 1e-6)
-	r.costA = max(t1-r.costB, 0)
-	costCache.Store(s.target.m, [2]float64{r.costA, r.costB})
+	r.costs = fc.Points
+	costCache.Store(s.target.m, r.costs)
 	return nil
+}
+
+// passCost is the measured cost of a forward pass of n tokens: the CPU
+// time (wall time where CPU time is not measured), interpolated linearly
+// between the measured sizes and extended along the last segment.
+func (r *Recycle) passCost(n int) float64 {
+	pts := r.costs
+	t := func(p CostPoint) float64 {
+		if p.CPUMS > 0 {
+			return p.CPUMS
+		}
+		return p.MS
+	}
+	if len(pts) == 0 {
+		return float64(n)
+	}
+	i := 1
+	for i < len(pts)-1 && pts[i].Tokens < n {
+		i++
+	}
+	if len(pts) == 1 || n <= pts[0].Tokens {
+		return max(t(pts[0]), 1e-6)
+	}
+	a, b := pts[i-1], pts[i]
+	slope := max((t(b)-t(a))/float64(b.Tokens-a.Tokens), 0)
+	return max(t(a)+slope*float64(n-a.Tokens), 1e-6)
 }
 
 // pick returns the template nodes of this round's tree (parents first):
@@ -295,7 +334,7 @@ func (r *Recycle) pick() []int {
 		chosen = append(chosen, u)
 		sum += pi[u]
 		n := len(chosen)
-		if v := (1 + sum) / (r.costA + r.costB*float64(1+n)); v > best {
+		if v := (1 + sum) / r.passCost(1+n); v > best {
 			best, bestN = v, n
 		}
 	}
