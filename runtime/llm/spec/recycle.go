@@ -30,8 +30,9 @@ type Recycle struct {
 	// most often on the accepted path (counted per node, starting from a
 	// prior by rank) with N maximizing the expected tokens per unit of
 	// verification cost, (1 + Σ P(node accepted)) / t(1+N), for the
-	// target's forward cost t(n) measured at n = 1, 2, 4, … up to the
-	// whole tree and interpolated between (at most MaxNodes).
+	// target's forward cost t(n) measured at n = 1…8, 16, 32, … up to
+	// the whole tree, a pass costing what the next measured size costs
+	// (at most MaxNodes).
 	Adaptive bool
 
 	m      [][]int32
@@ -234,10 +235,11 @@ func cutTemplate(nodes []templateNode, n int) []templateNode {
 // adaptive Token Recycling times a model once per process.
 var costCache sync.Map // Model → []CostPoint
 
-// measureCost times the target's forward passes of 1, 2, 4, … tokens up
-// to the whole tree after the prompt (on a scratch cache). A line fitted
-// to a few small passes does not do: beyond a handful of rows the cost
-// per row changes (a backend pads to compiled sizes, a GEMM leaves its
+// measureCost times the target's forward passes of 1…8, 16, 32, …
+// tokens up to the whole tree after the prompt (on a scratch cache). A
+// line fitted to a few small passes does not do: beyond a handful of
+// rows the cost per row changes (the native backend runs more than 8
+// tokens on the bundle of the next power of two, a GEMM leaves its
 // one-row-tile regime), so a cheap 8-token pass made large trees look
 // cheap.
 func (r *Recycle) measureCost(ctx context.Context, s *Session) error {
@@ -247,7 +249,7 @@ func (r *Recycle) measureCost(ctx context.Context, s *Session) error {
 	}
 	ctxLen := min(len(s.Seq), s.chunk)
 	var sizes []int
-	for n := 1; ; n *= 2 {
+	for n := 1; ; n = recycleNextSize(n) {
 		if ctxLen+n > s.target.m.MaxLen() {
 			break
 		}
@@ -259,7 +261,7 @@ func (r *Recycle) measureCost(ctx context.Context, s *Session) error {
 	if len(sizes) == 0 {
 		sizes = []int{1}
 	}
-	fc, err := MeasureForward(ctx, s.target.m, ctxLen, sizes, 3)
+	fc, err := MeasureForward(ctx, s.target.m, ctxLen, sizes, 5)
 	if err != nil {
 		return err
 	}
@@ -268,9 +270,19 @@ func (r *Recycle) measureCost(ctx context.Context, s *Session) error {
 	return nil
 }
 
+// recycleNextSize is the pass size measured after n: every size up to
+// 8, then powers of two.
+func recycleNextSize(n int) int {
+	if n < 8 {
+		return n + 1
+	}
+	return 2 * n
+}
+
 // passCost is the measured cost of a forward pass of n tokens: the CPU
-// time (wall time where CPU time is not measured), interpolated linearly
-// between the measured sizes and extended along the last segment.
+// time (wall time where CPU time is not measured) of the smallest
+// measured size at or above n (what a padding backend runs; an upper
+// bound elsewhere), extended along the last two sizes beyond them.
 func (r *Recycle) passCost(n int) float64 {
 	pts := r.costs
 	t := func(p CostPoint) float64 {
@@ -282,16 +294,18 @@ func (r *Recycle) passCost(n int) float64 {
 	if len(pts) == 0 {
 		return float64(n)
 	}
-	i := 1
-	for i < len(pts)-1 && pts[i].Tokens < n {
-		i++
+	for _, p := range pts {
+		if p.Tokens >= n {
+			return max(t(p), 1e-6)
+		}
 	}
-	if len(pts) == 1 || n <= pts[0].Tokens {
-		return max(t(pts[0]), 1e-6)
+	last := pts[len(pts)-1]
+	if len(pts) == 1 {
+		return max(t(last)*float64(n)/float64(last.Tokens), 1e-6)
 	}
-	a, b := pts[i-1], pts[i]
-	slope := max((t(b)-t(a))/float64(b.Tokens-a.Tokens), 0)
-	return max(t(a)+slope*float64(n-a.Tokens), 1e-6)
+	prev := pts[len(pts)-2]
+	slope := max((t(last)-t(prev))/float64(last.Tokens-prev.Tokens), 0)
+	return max(t(last)+slope*float64(n-last.Tokens), 1e-6)
 }
 
 // pick returns the template nodes of this round's tree (parents first):
