@@ -16,7 +16,8 @@
 //	              run through optc_parallel_for (provided by the runtime shim)
 //	ew.go, expr.go, gemm.go, softmax.go, views.go   the kernels; each file
 //	              registers the ops it lowers in an init function; views
-//	              alias data of any lowered dtype
+//	              alias data of any lowered dtype (gemm.go: GEMV-shaped
+//	              GEMMs, M up to one row tile, prefetch B 4 KB ahead)
 //	trig.go       vectorized Sin/Cos (Cephes, three-part π/4 reduction:
 //	              accurate for |x| up to about 8192, rotary angles)
 //	pool.go, norm.go, reduce.go, copy.go   pooling, LayerNorm, reductions,
@@ -113,7 +114,8 @@
 //	              reads the KV cache bound to the run): online softmax of a
 //	              group of query rows over one block of keys and values, the
 //	              scores vectorized over keys (transposed block) or over the
-//	              head; runtime/native binds it to the interpreter's kernel
+//	              head, its reductions on 4 accumulators; runtime/native
+//	              binds it to the interpreter's kernel
 //	llvm.go       the small layer over llir/llvm the kernels are written in
 //
 // Adding a kernel (Conv, pooling, a normalization, …): a new file with a

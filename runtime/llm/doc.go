@@ -12,12 +12,14 @@
 //
 // Backends: Model runs its graph on the reference interpreter;
 // NativeModel (NewNative) runs the same graph compiled by codegen into
-// bundles, one per token count (padded to powers of two) and logit-row
-// count, compiled on first use into a temporary directory (or a kept,
-// reusable NativeOptions.Dir) and run by runtime/native. The nodes
-// codegen does not lower — optc.Attention, which reads and appends the
-// KV cache found in the context, rotary embedding — run as interpreter
-// steps inside the bundle under the same context, so caches, token trees
+// bundles, one per token count (exact up to 8 tokens, the verify passes
+// of speculative decoding; beyond that padded to powers of two) and
+// logit-row count, compiled on first use into a temporary directory (or
+// a kept, reusable NativeOptions.Dir) and run by runtime/native.
+// optc.RotaryEmbedding nodes are rewritten into standard ops first
+// (native_rope.go), so only optc.Attention, which reads and appends the
+// KV cache found in the context, runs as an interpreter step inside the
+// bundle under the same context, so caches, token trees
 // and rollback behave as on the interpreter; the Attention steps walk the
 // cache's blocks (decoding a compressed block into scratch) and run each
 // on the bundle's native attention block kernel (codegen/attention.go;
