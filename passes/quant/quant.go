@@ -159,6 +159,7 @@ type Quantizer struct {
 	cache  map[string]*layerQuant
 	acts   map[*ir.Value]*actStats
 	log    func(format string, args ...any)
+	fwd    *calibFwd // calibration forward state of the copy Build is quantizing
 
 	// adaptActs holds sampled calibration values of the activations put
 	// in AdaPT fixed point (adapt_act.go).
