@@ -516,6 +516,9 @@ type i8Tile struct {
 	xUnsigned bool
 	perRow    bool
 	ldc       int64
+	// nupes: Y is a panel of power_int nibbles decoded in the k loop
+	// (gemm_nupes_i8.go, inRegister), not int8 bytes.
+	nupes *nupesI8
 }
 
 // emit writes the micro-kernel
@@ -567,10 +570,19 @@ func (t i8Tile) emit(e *segEmitter, name string) *lir.Func {
 	step := func(k4 value.Value, acc []value.Value) {
 		yv := make([]value.Value, nv)
 		var y16 [][2]value.Value
+		var nib [2]value.Value
+		if t.nupes != nil { // one lookup chunk per k4: low nibbles, then high
+			nib[0], nib[1] = t.nupes.decodeChunk(b, b.gep(types.I8, Y, b.mul(k4, ci(t.nupes.w))))
+		}
 		for v := int64(0); v < nv; v++ {
-			ptr := b.cur.NewBitCast(b.gep(tI32, Yw, b.add(b.mul(k4, ci(p.nr)), ci(v*p.lanes))), types.NewPointer(vt))
-			ld := b.cur.NewLoad(vt, ptr)
-			ld.Align = 4
+			var ld value.Value
+			if t.nupes != nil {
+				ld = b.cur.NewBitCast(nib[v], vt)
+			} else {
+				l := b.cur.NewLoad(vt, b.cur.NewBitCast(b.gep(tI32, Yw, b.add(b.mul(k4, ci(p.nr)), ci(v*p.lanes))), types.NewPointer(vt)))
+				l.Align = 4
+				ld = l
+			}
 			yv[v] = ld
 			if p.madd {
 				y16 = append(y16, p.widen(b, ld, t.xUnsigned))
@@ -917,7 +929,11 @@ func (k *i8GemmKernel) temps() []int64 {
 func (k *i8GemmKernel) describe() string {
 	head := fmt.Sprintf("gemm i8 %dx%dx%d", k.M, k.N, k.K)
 	if k.nupes != nil {
-		head += " (" + k.nupes.describe() + ")"
+		d := k.nupes.describe()
+		if k.nupesInReg() {
+			d = strings.Replace(d, "per panel", "in the k loop", 1)
+		}
+		head += " (" + d + ")"
 	}
 	return k.describeI8(head, k.gemmKernel)
 }
@@ -965,7 +981,14 @@ func (k *i8GemmKernel) emit(e *segEmitter, temps []int64) error {
 		e.launch(b, k.M, float64(k.M*k.K))
 		xStride = 4 * k.K4
 	}
-	calls := i8Tile{p: p, gk: k.gemmKernel, mr: p.mr, K4: k.K4, xStride: xStride, xUnsigned: true, ldc: k.N}.calls(e, k.M, k.N)
+	tile := i8Tile{p: p, gk: k.gemmKernel, mr: p.mr, K4: k.K4, xStride: xStride, xUnsigned: true, ldc: k.N}
+	// One row tile (M ≤ mr): decode B in the micro-kernel's k loop
+	// instead of through a stack panel.
+	inReg := k.nupesInReg()
+	if inReg {
+		tile.nupes = k.nupes
+	}
+	calls := tile.calls(e, k.M, k.N)
 	mc, nc := i8Blocks(k.M, k.N, p.mr, p.nr)
 	nMC, nNC := (k.M+mc-1)/mc, (k.N+nc-1)/nc
 	b, ctx, begin, end := e.task("_gemm")
@@ -977,20 +1000,23 @@ func (k *i8GemmKernel) emit(e *segEmitter, temps []int64) error {
 	corr, scl, leaves := k.ptrsI8(e, b, ctx, k.leaves)
 	C := e.outPtr(b, ctx, k.out)
 	var panel value.Value
-	if k.nupes != nil {
+	if k.nupes != nil && !inReg {
 		panel = k.nupes.buffer(b)
 	}
 	b.loop(begin, end, 1, func(t value.Value) {
 		i0, i1, j0, j1 := i8Block(b, t, k.M, k.N, mc, nc)
 		args := func(i, jp, ncol value.Value) []value.Value {
 			yp := panel
-			if yp == nil {
+			switch {
+			case inReg:
+				yp = b.gep(types.I8, Y, b.mul(b.cur.NewSDiv(jp, ci(p.nr)), ci(k.nupes.panel/2)))
+			case yp == nil:
 				yp = b.gep(types.I8, Y, b.mul(b.cur.NewSDiv(jp, ci(p.nr)), ci(k.K4*p.nr*4)))
 			}
 			return append([]value.Value{b.gep(types.I8, X, b.mul(i, ci(xStride))), yp, b.gepF(C, b.add(b.mul(i, ci(k.N)), jp)),
 				ncol, i, jp, b.gep(tI32, corr, jp), b.gepF(scl, jp)}, leaves...)
 		}
-		if k.nupes == nil {
+		if k.nupes == nil || inReg {
 			calls(b, i0, i1, j0, j1, args)
 			return
 		}

@@ -30,7 +30,9 @@ import (
 // (byte j of a chunk holds panel byte j of its 2W in its low nibble and
 // byte j+W in its high nibble). Each task decodes a panel into an int8
 // stack buffer once — for every row tile of the task — and runs the int8
-// micro-kernel on it: two table lookups per W bytes of nibbles, one
+// micro-kernel on it (with a single row tile, M ≤ mr, on x86 the
+// micro-kernel decodes each k step's chunk in its k loop instead): two
+// table lookups per W bytes of nibbles, one
 // pshufb with the 16-entry int8 table (indexed by the nibble's raw 4
 // bits, sign included) broadcast to every 128-bit lane (x86 from
 // x86-64-v2: W = 16, 32 or 64 bytes for SSE, AVX2, AVX-512BW), one tbl
@@ -174,6 +176,22 @@ func (p *nupesI8) emitDecode(b *fnb, src, dst value.Value) {
 func (p *nupesI8) emitDecodeN(b *fnb, src, dst, n value.Value) {
 	W := int(p.w)
 	vt := types.NewVector(uint64(W), types.I8)
+	pv := types.NewPointer(vt)
+	b.loop(ci(0), n, p.w, func(i value.Value) {
+		lo, hi := p.decodeChunk(b, b.gep(types.I8, src, i))
+		o := b.mul(i, ci(2))
+		st := b.cur.NewStore(lo, b.cur.NewBitCast(b.gep(types.I8, dst, o), pv))
+		st.Align = 16
+		st = b.cur.NewStore(hi, b.cur.NewBitCast(b.gep(types.I8, dst, b.add(o, ci(p.w))), pv))
+		st.Align = 16
+	})
+}
+
+// decodeChunk loads the W nibble bytes at src and returns their 2W int8
+// values: the low nibbles' (<W x i8>) and the high nibbles'.
+func (p *nupesI8) decodeChunk(b *fnb, src value.Value) (lo, hi value.Value) {
+	W := int(p.w)
+	vt := types.NewVector(uint64(W), types.I8)
 	splat := func(x int64) value.Value {
 		e := make([]constant.Constant, W)
 		for i := range e {
@@ -202,18 +220,17 @@ func (p *nupesI8) emitDecodeN(b *fnb, src, dst, n value.Value) {
 		}
 		return t
 	}
-	pv := types.NewPointer(vt)
-	b.loop(ci(0), n, p.w, func(i value.Value) {
-		ld := b.cur.NewLoad(vt, b.cur.NewBitCast(b.gep(types.I8, src, i), pv))
-		ld.Align = 1
-		lo := b.cur.NewAnd(ld, splat(15))
-		hi := b.cur.NewLShr(ld, splat(4))
-		o := b.mul(i, ci(2))
-		st := b.cur.NewStore(look(lo), b.cur.NewBitCast(b.gep(types.I8, dst, o), pv))
-		st.Align = 16
-		st = b.cur.NewStore(look(hi), b.cur.NewBitCast(b.gep(types.I8, dst, b.add(o, ci(p.w))), pv))
-		st.Align = 16
-	})
+	ld := b.cur.NewLoad(vt, b.cur.NewBitCast(src, types.NewPointer(vt)))
+	ld.Align = 1
+	return look(b.cur.NewAnd(ld, splat(15))), look(b.cur.NewLShr(ld, splat(4)))
+}
+
+// inRegister says the int8 micro-kernel can decode B in its k loop: one
+// k4 step of a panel (nr·4 bytes, two vectors) is exactly one lookup
+// chunk, its low nibbles the first vector and its high nibbles the second
+// (x86: nv = 2 vectors of W bytes; not aarch64's nv = 3).
+func (p *nupesI8) inRegister(ip i8Params) bool {
+	return p.row == 0 && ip.nv == 2 && 4*ip.lanes == p.w
 }
 
 // describe is the kernel description's NUPES part.
@@ -286,4 +303,11 @@ func (p *nupesI8) nibbles(src, dst []byte) {
 			dst[c*p.w+j-p.w] |= (x & 15) << 4
 		}
 	}
+}
+
+// nupesInReg says the GEMM decodes B in the micro-kernel's k loop: one
+// row tile (M ≤ mr), so each panel is decoded once either way, without
+// the round trip through the stack panel.
+func (k *i8GemmKernel) nupesInReg() bool {
+	return k.nupes != nil && k.M <= k.ip.mr && k.nupes.inRegister(k.ip)
 }

@@ -33,15 +33,17 @@ func TestNupesI8Asm(t *testing.T) {
 		{"nupes_i8_exact_matmul_b4_32x784x128", "x86_64/x86-64-v4-vnni", `vpshufb\s+[^\n]*%zmm`, `vpdpbusd\s+[^\n]*%zmm`},
 		{"nupes_i8_exact_matmul_b4_32x784x128", "x86_64/x86-64-v3", `vpshufb\s+[^\n]*%ymm`, `vpmaddwd|vpmulld`},
 		{"nupes_i8_exact_matmul_b4_32x784x128", "aarch64/neoverse-n1", `tbl\s+v\d+\.16b`, `sdot\s+v\d+\.4s`},
+		// One row tile: the micro-kernel decodes in its k loop.
+		{"nupes_i8_exact_matmul_b4_1x64x10", "x86_64/x86-64-v4-vnni", ``, `vpshufb\s+[^\n]*%zmm(.|\n)*vpdpbusd|vpdpbusd(.|\n)*vpshufb\s+[^\n]*%zmm`},
 	} {
 		t.Run(ck.graph+"/"+ck.target, func(t *testing.T) {
 			t.Parallel()
 			asm := compileAsm(t, cases[ck.graph].Build(), lookupTarget(t, ck.target))
 			task, uk := funcAsm(asm, "_gemm"), funcAsm(asm, "_uk")
-			if task == "" || uk == "" {
+			if uk == "" || task == "" && ck.task != "" {
 				t.Fatal("no task or micro-kernel in the assembly")
 			}
-			if !regexp.MustCompile(ck.task).MatchString(task) {
+			if ck.task != "" && !regexp.MustCompile(ck.task).MatchString(task) {
 				t.Errorf("task: missing %q", ck.task)
 			}
 			if !regexp.MustCompile(ck.uk).MatchString(uk) {

@@ -57,7 +57,7 @@ sampled). <bos> is --bos, else config.json's
 bos_token_id beside the model, else 256.
 
 --quant SPEC measures the model quantized as optc quant-report --quant
-SPEC would (int8, int8:w, int4, int4:gN, nupes:B[:datafree], adapt, …;
+SPEC would (int8, int8:w, int4, int4:gN, nupes:B[:datafree][:int], adapt, …;
 run on the interpreter); --calib gives its calibration data: an .npz with
 x for a classifier, a text file for a byte LM (--calib-samples windows of
 512 bytes at evenly spaced offsets, default 16). The weight and model

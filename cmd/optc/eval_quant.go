@@ -27,7 +27,7 @@ type evalQuantFlags struct {
 }
 
 func addEvalQuantFlags(fl *pflag.FlagSet, f *evalQuantFlags) {
-	fl.StringVar(&f.quant, "quant", "", "measure the model quantized: int8 | int8:w | int4 | int4:gN | nupes:B[:datafree] | adapt[:act] (see optc quant-report)")
+	fl.StringVar(&f.quant, "quant", "", "measure the model quantized: int8 | int8:w | int4 | int4:gN | nupes:B[:datafree][:int] | adapt[:act] (see optc quant-report)")
 	fl.StringVar(&f.calib, "calib", "", "calibration data for --quant: .npz with x (classifier) or a text file (byte LM: windows of 512 bytes)")
 	fl.IntVar(&f.samples, "calib-samples", 0, "calibration rows (classifier, default 512) or 512-byte windows (LM, default 16) used by --quant")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed for --quant's sampling and stochastic rounding")

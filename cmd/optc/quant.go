@@ -48,7 +48,9 @@ model).
 --quant: int8 (uniform per-channel weights + int8 activations, static
 calibration), int8:w (weights only), int4 (per-channel, weight-only),
 int4:gN (groups of N), nupes:B (NUPES B-bit, data-driven when --calib is
-given), nupes:B:datafree, adapt (AdaPT fixed-point weights), adapt:STEPS
+given), nupes:B:datafree, nupes:B[:datafree]:int (NUPES with an int8 decode
+table and int8 activations: integer-only layers on the native int8
+kernels), adapt (AdaPT fixed-point weights), adapt:STEPS
 (with STEPS of layer-wise fine-tuning), adapt:act or adapt:STEPS:act
 (fixed-point weights and input activations, each layer's own <WL,FL> of at
 most 8 bits, run integer-only on the native int8 kernels; the act column
@@ -68,7 +70,7 @@ with optc eval / optc run).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return quantReport(cmd, args[0], &f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.quant, "quant", "", "int8 | int8:w | int4 | int4:gN | nupes:B[:datafree|:datadriven] | adapt[:STEPS][:act] | k=v,…")
+	fl.StringVar(&f.quant, "quant", "", "int8 | int8:w | int4 | int4:gN | nupes:B[:datafree|:datadriven][:int] | adapt[:STEPS][:act] | k=v,…")
 	fl.StringVar(&f.calib, "calib", "", "calibration data: .npz with array x")
 	fl.StringVar(&f.data, "data", "", "validation data: .npz with x and y (top-1 accuracy)")
 	fl.StringVarP(&f.out, "out", "o", "", "write the quantized model (IR text format, .txt)")
@@ -409,7 +411,7 @@ type compileQuantFlags struct {
 }
 
 func addCompileQuantFlags(fl *pflag.FlagSet, f *compileQuantFlags) {
-	fl.StringVar(&f.quant, "quant", "", "quantize first: int8 | int8:w | int4 | int4:gN | nupes:B | adapt[:act] (see optc quant-report)")
+	fl.StringVar(&f.quant, "quant", "", "quantize first: int8 | int8:w | int4 | int4:gN | nupes:B[:int] | adapt[:act] (see optc quant-report)")
 	fl.StringVar(&f.calib, "calib", "", "calibration data for --quant (.npz with x)")
 	fl.StringVar(&f.data, "data", "", "validation data for --max-drop (.npz with x, y)")
 	fl.StringVar(&f.maxDrop, "max-drop", "", "accuracy budget for --quant, e.g. 1% (needs --data)")
