@@ -1,9 +1,7 @@
 package llm_test
 
 import (
-	"context"
 	"fmt"
-	"math"
 	"os"
 	"testing"
 
@@ -24,32 +22,9 @@ func TestNativePadding(t *testing.T) {
 	if len(seq) < 22 {
 		t.Fatalf("golden sequence of %d tokens, want 22", len(seq))
 	}
-	ctx := context.Background()
 	ci, _ := m.NewCache()
 	cn, _ := nm.NewCache()
-	step := func(what string, tokens []int32, rows []int, opt llm.ForwardOptions) {
-		t.Helper()
-		want, err := m.ForwardWith(ctx, ci, tokens, rows, opt)
-		if err != nil {
-			t.Fatalf("%s (interpreter): %v", what, err)
-		}
-		got, err := nm.ForwardWith(ctx, cn, tokens, rows, opt)
-		if err != nil {
-			t.Fatalf("%s (native): %v", what, err)
-		}
-		nativeCompare(t, what, want.Logits, got.Logits)
-		if ci.Len(0) != cn.Len(0) {
-			t.Fatalf("%s: native cache holds %d tokens, the interpreter's %d", what, cn.Len(0), ci.Len(0))
-		}
-		a, b := snapshot(ci), snapshot(cn)
-		var worst float64
-		for i := range a {
-			worst = math.Max(worst, maxDiff(a[i], b[i]))
-		}
-		if worst > 1e-3 {
-			t.Errorf("%s: native cache differs from the interpreter's by %.3g", what, worst)
-		}
-	}
+	step := nativeStepper(t, m, nm, ci, cn)
 	all := func(n int) []int {
 		r := make([]int, n)
 		for i := range r {

@@ -90,32 +90,7 @@ func nativeCase(t *testing.T, m *llm.Model, seq []int32) {
 		t.Fatal(err)
 	}
 	cn, _ := nm.NewCache()
-	step := func(what string, tokens []int32, rows []int, opt llm.ForwardOptions) {
-		t.Helper()
-		want, err := m.ForwardWith(ctx, ci, tokens, rows, opt)
-		if err != nil {
-			t.Fatalf("%s (interpreter): %v", what, err)
-		}
-		got, err := nm.ForwardWith(ctx, cn, tokens, rows, opt)
-		if err != nil {
-			t.Fatalf("%s (native): %v", what, err)
-		}
-		nativeCompare(t, what, want.Logits, got.Logits)
-		if opt.Hidden {
-			nativeCompare(t, what+" hidden", want.Hidden, got.Hidden)
-		}
-		if ci.Len(0) != cn.Len(0) || ci.Bytes() != cn.Bytes() {
-			t.Fatalf("%s: native cache holds %d tokens (%d bytes), the interpreter's %d (%d)", what, cn.Len(0), cn.Bytes(), ci.Len(0), ci.Bytes())
-		}
-		a, b := snapshot(ci), snapshot(cn)
-		var worst float64
-		for i := range a {
-			worst = math.Max(worst, maxDiff(a[i], b[i]))
-		}
-		if worst > 1e-3 {
-			t.Errorf("%s: native cache differs from the interpreter's by %.3g", what, worst)
-		}
-	}
+	step := nativeStepper(t, m, nm, ci, cn)
 	// Prefill of 7 tokens, all rows; then 5 more, one row (passes of up
 	// to 8 tokens run at their own size; TestNativePadding pads).
 	step("prefill", seq[:7], []int{0, 1, 2, 3, 4, 5, 6}, llm.ForwardOptions{})
@@ -148,6 +123,39 @@ func nativeCase(t *testing.T, m *llm.Model, seq []int32) {
 	t.Logf("%d bundles compiled in %v; interpreted ops: %s; %d attention blocks on the native kernel", s.Bundles, s.CompileTime, s.FallbackSummary(), s.AttnBlocks)
 	if s.AttnBlocks == 0 {
 		t.Error("no attention block ran on the bundles' native kernel")
+	}
+}
+
+// nativeStepper returns a function that runs one forward pass on both
+// backends (caches ci and cn) and compares the logits (and hidden states
+// when asked), the caches' lengths and bytes, and their contents.
+func nativeStepper(t *testing.T, m *llm.Model, nm *llm.NativeModel, ci, cn kvcache.Cache) func(what string, tokens []int32, rows []int, opt llm.ForwardOptions) {
+	ctx := context.Background()
+	return func(what string, tokens []int32, rows []int, opt llm.ForwardOptions) {
+		t.Helper()
+		want, err := m.ForwardWith(ctx, ci, tokens, rows, opt)
+		if err != nil {
+			t.Fatalf("%s (interpreter): %v", what, err)
+		}
+		got, err := nm.ForwardWith(ctx, cn, tokens, rows, opt)
+		if err != nil {
+			t.Fatalf("%s (native): %v", what, err)
+		}
+		nativeCompare(t, what, want.Logits, got.Logits)
+		if opt.Hidden {
+			nativeCompare(t, what+" hidden", want.Hidden, got.Hidden)
+		}
+		if ci.Len(0) != cn.Len(0) || ci.Bytes() != cn.Bytes() {
+			t.Fatalf("%s: native cache holds %d tokens (%d bytes), the interpreter's %d (%d)", what, cn.Len(0), cn.Bytes(), ci.Len(0), ci.Bytes())
+		}
+		a, b := snapshot(ci), snapshot(cn)
+		var worst float64
+		for i := range a {
+			worst = math.Max(worst, maxDiff(a[i], b[i]))
+		}
+		if worst > 1e-3 {
+			t.Errorf("%s: native cache differs from the interpreter's by %.3g", what, worst)
+		}
 	}
 }
 
