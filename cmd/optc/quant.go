@@ -457,7 +457,7 @@ func compileQuantize(cmd *cobra.Command, g *ir.Graph, path string, f *compileQua
 	}
 	fmt.Fprintf(errw, "note: --quant %s: %d quantized weight tensors; the native GEMM computes on uniform (per tensor, channel or group; zero points), NUPES (up to 4 bits) and fixed-point codes, any other is decoded to float32 at compile time (listed below)", f.quant, encoded)
 	if qdq > 0 {
-		fmt.Fprintf(errw, "; %d QuantizeLinear/DequantizeLinear nodes keep the int8 activation rounding (activations computed in float32)", qdq)
+		fmt.Fprintf(errw, "; %d QuantizeLinear/DequantizeLinear nodes: layers the int8 kernels take (\"gemm i8\"/\"conv i8\" in the plan) compute on the 8-bit codes in int32, any other layer on the dequantized values in float32", qdq)
 	}
 	fmt.Fprintln(errw)
 	return qg, nil
