@@ -365,8 +365,8 @@ func (q *Quantizer) gramOf(g *ir.Graph, l *layer, cn *ir.Node) (*gram, error) {
 		per = max(1, q.opts.MaxTokens/len(calib))
 	}
 	x := cn.Inputs[l.aIdx]
-	err := forEachBatch(calib, g, []*ir.Value{x}, func(m map[*ir.Value]*ir.Tensor) error {
-		return l.tokens(m[x], per, rng, gm.add)
+	err := q.calibValues(g, calib, x, func(t *ir.Tensor) error {
+		return l.tokens(t, per, rng, gm.add)
 	})
 	if err != nil {
 		return nil, err
