@@ -282,7 +282,7 @@ func (f Fuse) Run(ctx *passes.Context, g *ir.Graph) error {
 	if g.Opsets[ir.DomainOptc] == 0 {
 		g.Opsets[ir.DomainOptc] = 1
 	}
-	names := valueNames(g)
+	names := ir.NewNameSet(g)
 	drop := map[*ir.Node]bool{}
 	var added []*ir.Node
 	causalMemo := map[*ir.Value]bool{}
@@ -299,7 +299,7 @@ func (f Fuse) Run(ctx *passes.Context, g *ir.Graph) error {
 		case causal:
 			attrs["is_causal"] = ir.IntAttr(1)
 		case m.maskHides:
-			keep := &ir.Value{Name: unique(names, m.mask.Name+"_keep")}
+			keep := &ir.Value{Name: names.Fresh(m.mask.Name + "_keep")}
 			not := &ir.Node{Op: "Not", Name: keep.Name, Inputs: []*ir.Value{m.mask}, Outputs: []*ir.Value{keep}, Attrs: map[string]*ir.Attr{}}
 			keep.Def = not
 			added = append(added, not)
@@ -362,33 +362,6 @@ func dce(ctx *passes.Context, g *ir.Graph) error {
 			return nil
 		}
 	}
-}
-
-func valueNames(g *ir.Graph) map[string]bool {
-	names := map[string]bool{}
-	for _, v := range g.Inputs {
-		names[v.Name] = true
-	}
-	for _, v := range g.Consts {
-		names[v.Name] = true
-	}
-	for _, n := range g.Nodes {
-		for _, o := range n.Outputs {
-			if o != nil {
-				names[o.Name] = true
-			}
-		}
-	}
-	return names
-}
-
-func unique(names map[string]bool, base string) string {
-	n := base
-	for i := 1; names[n]; i++ {
-		n = fmt.Sprintf("%s_%d", base, i)
-	}
-	names[n] = true
-	return n
 }
 
 // topoSort reorders g's nodes so that every value is defined before use,

@@ -123,7 +123,7 @@ func (q *Quantizer) adaptActSamples() error {
 // insertFixedQDQ gives layer l's input activation x its fixed-point
 // format: (Clip →) QuantizeLinear → DequantizeLinear, scale 2^−FL_a, int8
 // zero point 0.
-func (q *Quantizer) insertFixedQDQ(g *ir.Graph, used map[string]bool, dq map[*ir.Value]*ir.Value, l *layer, cn *ir.Node, x *ir.Value) (*adaptActFmt, error) {
+func (q *Quantizer) insertFixedQDQ(g *ir.Graph, used ir.NameSet, dq map[*ir.Value]*ir.Value, l *layer, cn *ir.Node, x *ir.Value) (*adaptActFmt, error) {
 	if err := q.adaptActSamples(); err != nil {
 		return nil, fmt.Errorf("layer %s: fixed-point activation: %w", l.name, err)
 	}

@@ -66,28 +66,14 @@ func forEachBatch(calib []map[string]*ir.Tensor, g *ir.Graph, extra []*ir.Value,
 	return nil
 }
 
-// uniqueName returns base, or base_N, not yet used by any value of g.
-func uniqueName(g *ir.Graph, used map[string]bool, base string) string {
+// uniqueName returns base, or base_N, not taken in g; used starts empty
+// and is filled from g at the first call, so that the names of values
+// added before it count.
+func uniqueName(g *ir.Graph, used ir.NameSet, base string) string {
 	if len(used) == 0 {
-		for _, v := range g.Inputs {
-			used[v.Name] = true
+		for name := range ir.NewNameSet(g) {
+			used[name] = true
 		}
-		for _, v := range g.Consts {
-			used[v.Name] = true
-		}
-		_ = g.Walk(func(_ *ir.Graph, n *ir.Node) error {
-			for _, o := range n.Outputs {
-				if o != nil {
-					used[o.Name] = true
-				}
-			}
-			return nil
-		})
 	}
-	name := base
-	for i := 1; used[name]; i++ {
-		name = fmt.Sprintf("%s_%d", base, i)
-	}
-	used[name] = true
-	return name
+	return used.Fresh(base)
 }

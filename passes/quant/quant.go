@@ -234,7 +234,7 @@ func (q *Quantizer) Build(plan Plan) (*ir.Graph, []LayerResult, error) {
 	}
 	vm := map[*ir.Value]*ir.Value{}
 	g := ir.CloneGraphMap(q.float, vm)
-	used := map[string]bool{}
+	used := ir.NameSet{}
 	var results []LayerResult
 	dq := map[*ir.Value]*ir.Value{} // clone activation → its dequantized copy
 	if err := q.ensureActStats(plan); err != nil {
@@ -507,7 +507,7 @@ func (q *Quantizer) ensureActStats(plan Plan) error {
 // insertQDQ puts QuantizeLinear → DequantizeLinear on the layer's input
 // (shared when several layers read the same activation) and rewires the
 // layer to read the dequantized value.
-func (q *Quantizer) insertQDQ(g *ir.Graph, used map[string]bool, dq map[*ir.Value]*ir.Value, l *layer, cn *ir.Node, x *ir.Value) (*actParams, error) {
+func (q *Quantizer) insertQDQ(g *ir.Graph, used ir.NameSet, dq map[*ir.Value]*ir.Value, l *layer, cn *ir.Node, x *ir.Value) (*actParams, error) {
 	ap, err := calibrate(q.acts[l.node.Inputs[l.aIdx]], q.opts.Calib, q.opts.Percentile, q.opts.ActSym)
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", l.name, err)
@@ -519,7 +519,7 @@ func (q *Quantizer) insertQDQ(g *ir.Graph, used map[string]bool, dq map[*ir.Valu
 // zero point on x (once per x and format; later layers reuse it) and points the
 // layer at the dequantized value. clip, when set, is a [min, max] Clip
 // put before the QuantizeLinear (AdaPT fixed point narrower than 8 bits).
-func (q *Quantizer) rewireQDQ(g *ir.Graph, used map[string]bool, dq map[*ir.Value]*ir.Value, l *layer, cn *ir.Node, x *ir.Value, ap *actParams, clip []float32) error {
+func (q *Quantizer) rewireQDQ(g *ir.Graph, used ir.NameSet, dq map[*ir.Value]*ir.Value, l *layer, cn *ir.Node, x *ir.Value, ap *actParams, clip []float32) error {
 	if d, ok := dq[x]; ok && qdqReusable(d, x, ap, clip) {
 		cn.Inputs[l.aIdx] = d
 		return nil

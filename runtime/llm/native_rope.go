@@ -16,21 +16,7 @@ import (
 // interpreter's: y0 = x0·cos − x1·sin, y1 = x0·sin + x1·cos. Nodes of
 // another form (4-D X, no position_ids, a head size not known) stay.
 func nativeRopeOps(g *ir.Graph) error {
-	names := map[string]bool{}
-	for _, v := range g.Inputs {
-		names[v.Name] = true
-	}
-	for _, v := range g.Consts {
-		names[v.Name] = true
-	}
-	for _, n := range g.Nodes {
-		names[n.Name] = true
-		for _, o := range n.Outputs {
-			if o != nil {
-				names[o.Name] = true
-			}
-		}
-	}
+	names := ir.NewNameSet(g)
 	var out []*ir.Node
 	for _, n := range g.Nodes {
 		if n.Op != "RotaryEmbedding" || n.Domain != ir.DomainOptc {
@@ -53,7 +39,7 @@ func nativeRopeOps(g *ir.Graph) error {
 
 // nativeRopeExpand returns the nodes replacing rotary node n (nil where
 // n keeps its form); the last one defines n's output.
-func nativeRopeExpand(g *ir.Graph, n *ir.Node, names map[string]bool) ([]*ir.Node, error) {
+func nativeRopeExpand(g *ir.Graph, n *ir.Node, names ir.NameSet) ([]*ir.Node, error) {
 	if len(n.Inputs) < 4 || n.Inputs[3] == nil || len(n.Outputs) != 1 {
 		return nil, nil
 	}
@@ -77,14 +63,7 @@ func nativeRopeExpand(g *ir.Graph, n *ir.Node, names map[string]bool) ([]*ir.Nod
 	}
 	interleaved := n.AttrInt("interleaved", 0) != 0
 	var nodes []*ir.Node
-	fresh := func(base string) string {
-		s := base
-		for i := 1; names[s]; i++ {
-			s = fmt.Sprintf("%s_%d", base, i)
-		}
-		names[s] = true
-		return s
-	}
+	fresh := names.Fresh
 	i64 := func(vals ...int64) *ir.Value {
 		v := &ir.Value{Name: fresh(n.Name + "/c"), Const: ir.FromSlice(ir.Int64, []int64{int64(len(vals))}, vals)}
 		v.Type = ir.TensorType(ir.Int64, ir.ShapeOf(int64(len(vals))))
