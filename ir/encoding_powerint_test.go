@@ -50,10 +50,7 @@ func TestPowerIntDecode(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 4))
 	for _, bits := range []int{2, 3, 4, 8} {
 		qmax := int32(1)<<(bits-1) - 1
-		codes := make([]int32, 6*7)
-		for i := range codes {
-			codes[i] = int32(r.IntN(int(2*qmax+1))) - qmax
-		}
+		codes := randomSymmetricCodes(r, qmax, 6*7)
 		scales := make([]float32, 6)
 		packed := mustPack(t, codes, bits, true)
 		// Per-channel exponents, scales on a coarse grid.

@@ -180,10 +180,7 @@ func TestPowerExponentOneIsUniform(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, bits := range []int{2, 3, 4, 8} {
 		qmax := int32(1)<<(bits-1) - 1
-		codes := make([]int32, 6*7)
-		for i := range codes {
-			codes[i] = int32(r.IntN(int(2*qmax+1))) - qmax
-		}
+		codes := randomSymmetricCodes(r, qmax, 6*7)
 		scales := make([]float32, 6)
 		for i := range scales {
 			scales[i] = float32(r.Float64()*3 + 1e-3)
@@ -317,4 +314,13 @@ func TestQuantTextRoundTrip(t *testing.T) {
 			t.Errorf("parsed a malformed literal")
 		}
 	}
+}
+
+// randomSymmetricCodes returns n codes drawn uniformly from [−qmax, qmax].
+func randomSymmetricCodes(r *rand.Rand, qmax int32, n int) []int32 {
+	codes := make([]int32, n)
+	for i := range codes {
+		codes[i] = int32(r.IntN(int(2*qmax+1))) - qmax
+	}
+	return codes
 }
