@@ -3,6 +3,7 @@ package interp
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/runtime/llm/kvcache"
@@ -44,15 +45,42 @@ func attnOut(d ir.DType, shape []int64, y []float32) *ir.Tensor {
 	return t
 }
 
+// attnArena is the scratch of one Attention node's run, pooled across
+// runs: the head-major copies of 3-D Q, K and V, the cache's decoding
+// buffers, the head-major output of a 3-D node and the block sources.
+// Nothing in it outlives the run: the output tensor is allocated, and a
+// KV cache copies what it appends.
+type attnArena struct {
+	q, k, v, kv, y []float32
+	cacheSrcs      []attnCacheSource
+	sources        []attnSource
+}
+
+var attnArenas = sync.Pool{New: func() any { return new(attnArena) }}
+
+// attnGrow returns (*s)[:n], reallocating *s when it is too short.
+func attnGrow(s *[]float32, n int) []float32 {
+	if cap(*s) < n {
+		*s = make([]float32, n)
+	}
+	return (*s)[:n]
+}
+
 // attnHeadMajor returns x as [B][H][L][hd] float32: a 4-D input is
-// already so; a 3-D [B, L, H·hd] input is transposed.
-func attnHeadMajor(x []float32, shape []int64, heads int) (data []float32, b, h, l, hd int) {
+// already so; a 3-D [B, L, H·hd] input is transposed into *buf (grown as
+// needed), or into a new slice when buf is nil.
+func attnHeadMajor(x []float32, shape []int64, heads int, buf *[]float32) (data []float32, b, h, l, hd int) {
 	if len(shape) == 4 {
 		return x, int(shape[0]), int(shape[1]), int(shape[2]), int(shape[3])
 	}
 	b, l, h = int(shape[0]), int(shape[1]), heads
 	hd = int(shape[2]) / heads
-	out := make([]float32, len(x))
+	var out []float32
+	if buf != nil {
+		out = attnGrow(buf, len(x))
+	} else {
+		out = make([]float32, len(x))
+	}
 	for bi := 0; bi < b; bi++ {
 		for li := 0; li < l; li++ {
 			src := x[(bi*l+li)*h*hd:]
@@ -280,9 +308,23 @@ func attnKernel(c *Call, in []Value) ([]Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, B, hq, S, hd := attnHeadMajor(qd, qt.Shape, hqAttr)
-	k, bk, hkv, T, hdk := attnHeadMajor(kd, kt.Shape, hkvAttr)
-	v, bv, hkvv, tv, dv := attnHeadMajor(vd, vt.Shape, hkvAttr)
+	layer := int(c.Node.AttrInt("kv_layer", -1))
+	var cache kvcache.Cache
+	if layer >= 0 {
+		cache = kvcache.FromContext(c.Ctx)
+	}
+	// With a cache bound, nothing of Q, K or V outlives the run (present
+	// outputs are not produced; the cache copies what it appends), so the
+	// head-major copies go to pooled scratch.
+	ar := attnArenas.Get().(*attnArena)
+	defer attnArenas.Put(ar)
+	var qb, kb, vb *[]float32
+	if cache != nil {
+		qb, kb, vb = &ar.q, &ar.k, &ar.v
+	}
+	q, B, hq, S, hd := attnHeadMajor(qd, qt.Shape, hqAttr, qb)
+	k, bk, hkv, T, hdk := attnHeadMajor(kd, kt.Shape, hkvAttr, kb)
+	v, bv, hkvv, tv, dv := attnHeadMajor(vd, vt.Shape, hkvAttr, vb)
 	switch {
 	case bk != B || bv != B:
 		return nil, c.Errorf("batch sizes differ: Q %d, K %d, V %d", B, bk, bv)
@@ -301,11 +343,6 @@ func attnKernel(c *Call, in []Value) ([]Value, error) {
 		scale = a.Float
 	}
 	causal := c.Node.AttrInt("is_causal", 0) != 0
-	layer := int(c.Node.AttrInt("kv_layer", -1))
-	var cache kvcache.Cache
-	if layer >= 0 {
-		cache = kvcache.FromContext(c.Ctx)
-	}
 
 	// The keys and values attended to: the bound cache's, or past ++ new.
 	var sources []attnSource // [B][hkv]
@@ -339,18 +376,32 @@ func attnKernel(c *Call, in []Value) ([]Value, error) {
 		if err := cache.Append(layer, k, v, T); err != nil {
 			return nil, c.Errorf("%v", err)
 		}
-		total = cache.Head(layer, 0).Len()
+		head0 := cache.Head(layer, 0)
+		total = head0.Len()
 		past = total - T
 		if maskT != nil && total != held+T {
 			return nil, c.Errorf("attn_mask was sized for %d keys but the cache holds %d after the append", held+T, total)
 		}
 		// One pair of scratch buffers serves every head: the heads are
 		// read one after the other.
-		bs := cache.Head(layer, 0).BlockSize()
-		kbuf, vbuf := make([]float32, bs*hd), make([]float32, bs*dv)
-		for h := 0; h < hkv; h++ {
-			sources = append(sources, &attnCacheSource{view: cache.Head(layer, h), kbuf: kbuf, vbuf: vbuf})
+		bs := head0.BlockSize()
+		kv := attnGrow(&ar.kv, bs*(hd+dv))
+		kbuf, vbuf := kv[:bs*hd:bs*hd], kv[bs*hd:]
+		if cap(ar.cacheSrcs) < hkv {
+			ar.cacheSrcs = make([]attnCacheSource, hkv)
 		}
+		srcs := ar.cacheSrcs[:hkv]
+		sources = ar.sources[:0]
+		for h := 0; h < hkv; h++ {
+			view := head0
+			if h > 0 {
+				view = cache.Head(layer, h)
+			}
+			srcs[h] = attnCacheSource{view: view, kbuf: kbuf, vbuf: vbuf}
+			sources = append(sources, &srcs[h])
+		}
+		ar.sources = sources
+		defer clear(srcs) // drop the views: the pool must not keep the cache alive
 	} else {
 		kAll, vAll := k, v
 		if pastK != nil {
@@ -394,7 +445,12 @@ func attnKernel(c *Call, in []Value) ([]Value, error) {
 	}
 
 	rep := hq / hkv
-	y := make([]float32, B*hq*S*dv) // head-major [B][hq][S][dv]
+	var y []float32 // head-major [B][hq][S][dv]
+	if r == 3 {
+		y = attnGrow(&ar.y, B*hq*S*dv) // transposed into the output below
+	} else {
+		y = make([]float32, B*hq*S*dv)
+	}
 	for b := 0; b < B; b++ {
 		for g := 0; g < hkv; g++ {
 			h0 := g * rep

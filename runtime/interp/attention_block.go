@@ -42,9 +42,14 @@ type AttnBlockFunc func(*AttnBlock)
 
 type attnBlockKey struct{}
 
-// attnScratch holds the running maxima, sums and the kernel's scratch of
-// a group (reused across groups and runs).
-var attnScratch = sync.Pool{New: func() any { return new([]float32) }}
+// attnBlockScratch holds a group's block call and its running maxima,
+// sums and kernel scratch (reused across groups and runs).
+type attnBlockScratch struct {
+	buf []float32
+	blk AttnBlock
+}
+
+var attnScratch = sync.Pool{New: func() any { return new(attnBlockScratch) }}
 
 // WithAttnBlock returns a context under which the Attention kernel runs
 // its blocks with f (nil: the Go loop).
@@ -81,14 +86,13 @@ func (g *attnGroup) runBlocks(f AttnBlockFunc, src attnSource, y []float32) bool
 	}
 	rows := len(g.q) / g.hd
 	bs := src.blockSize()
-	sp := attnScratch.Get().(*[]float32)
+	sp := attnScratch.Get().(*attnBlockScratch)
 	defer attnScratch.Put(sp)
-	if need := 2*rows + bs*(g.hd+1); cap(*sp) < need {
-		*sp = make([]float32, need)
-	}
-	st := (*sp)[:2*rows+bs*(g.hd+1)]
-	a := &AttnBlock{Q: g.q, Rows: rows, S: g.s, HD: g.hd, DV: g.dv, Past: g.past, Total: g.total,
+	st := attnGrow(&sp.buf, 2*rows+bs*(g.hd+1))
+	a := &sp.blk
+	*a = AttnBlock{Q: g.q, Rows: rows, S: g.s, HD: g.hd, DV: g.dv, Past: g.past, Total: g.total,
 		Causal: g.causal, Scale: g.scale, Keep: keep, M: st[:rows], L: st[rows : 2*rows], Acc: y[:rows*g.dv], Scores: st[2*rows:]}
+	defer func() { *a = AttnBlock{} }() // the pool must not keep the run's slices alive
 	clear(a.Acc)
 	for r := range a.M {
 		a.M[r] = float32(math.Inf(-1))

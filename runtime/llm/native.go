@@ -439,7 +439,7 @@ func (nm *NativeModel) open(ctx context.Context, g *ir.Graph, key nativeKey) (*n
 	}
 	dir := filepath.Join(nm.dir, fp, nativeBundleName(key))
 	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err == nil {
-		if m, err := native.Open(dir, native.Options{Threads: nm.opts.Threads}); err == nil {
+		if m, err := native.Open(dir, native.Options{Threads: nm.opts.Threads, ReuseBuffers: true}); err == nil {
 			return m, nil, true, nil
 		}
 	}
@@ -462,7 +462,7 @@ func (nm *NativeModel) open(ctx context.Context, g *ir.Graph, key nativeKey) (*n
 	if err := os.Rename(tmp, dir); err != nil {
 		return nil, nil, false, fmt.Errorf("native backend: %w", err)
 	}
-	m, err = native.Open(dir, native.Options{Threads: nm.opts.Threads})
+	m, err = native.Open(dir, native.Options{Threads: nm.opts.Threads, ReuseBuffers: true})
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("native backend: %w", err)
 	}
@@ -580,7 +580,7 @@ func (nm *NativeModel) compile(ctx context.Context, g *ir.Graph, key nativeKey, 
 		Pipeline: codegen.DefaultPipeline, Toolchain: nm.tc, Threads: nm.opts.Threads}); err != nil {
 		return nil, nil, fmt.Errorf("native backend: building %s for %d tokens: %w", nm.src.Name, key.tokens, err)
 	}
-	m, err := native.Open(dir, native.Options{Threads: nm.opts.Threads})
+	m, err := native.Open(dir, native.Options{Threads: nm.opts.Threads, ReuseBuffers: true})
 	if err != nil {
 		return nil, nil, fmt.Errorf("native backend: %w", err)
 	}

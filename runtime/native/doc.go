@@ -9,6 +9,13 @@
 // codegen could not lower) through runtime/interp, passing tensors by
 // name.
 //
+// Options.ReuseBuffers keeps the buffers of the values a run's steps
+// hand each other (native segments' outputs that are not the model's)
+// and writes the next run's values into them instead of allocating them
+// anew; the tensors Run returns are always fresh, so callers may keep
+// them, and concurrent runs get buffers of their own. runtime/llm's
+// native backend sets it: its bundles run once per decoding step.
+//
 // Model.AttnBlock returns a bundle's attention block kernel
 // (codegen.AttnKernelName) as an interp.AttnBlockFunc: bound to a run's
 // context with interp.WithAttnBlock, the interpreted optc.Attention

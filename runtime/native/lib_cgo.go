@@ -132,7 +132,8 @@ func (l *library) run(seg int, ins, outs [][]byte) error {
 		p := C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(uintptr(0))))
 		l.ptrs = unsafe.Slice((*uintptr)(p), n)
 	}
-	for i, d := range append(append(make([][]byte, 0, n), ins...), outs...) {
+	for i := range len(ins) + len(outs) {
+		d := libBuffer(ins, outs, i)
 		l.ptrs[i] = 0
 		if len(d) > 0 {
 			pin.Pin(&d[0])
@@ -147,6 +148,14 @@ func (l *library) run(seg int, ins, outs [][]byte) error {
 		return errors.New(C.GoString(l.errBuf))
 	}
 	return nil
+}
+
+// libBuffer is buffer i of the inputs followed by the outputs.
+func libBuffer(ins, outs [][]byte, i int) []byte {
+	if i < len(ins) {
+		return ins[i]
+	}
+	return outs[i-len(ins)]
 }
 
 func (l *library) setThreads(n int) error {

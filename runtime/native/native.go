@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"unsafe"
 
 	"github.com/optc-dev/optc/bundle"
@@ -17,6 +18,18 @@ type Options struct {
 	// Threads is the number of threads native code uses; 0 means all
 	// cores (or $OPTC_NUM_THREADS).
 	Threads int
+	// ReuseBuffers keeps the buffers of the values the steps hand each
+	// other (the outputs of native segments that are not outputs of the
+	// model) after a run and writes the next run's values into them,
+	// instead of allocating every value anew: for a model run many times,
+	// as a language model's decoding steps are, this saves the allocation
+	// and clearing of those buffers. The tensors Run returns are always
+	// fresh (one that would share memory with a kept buffer, a view made
+	// by an interpreter step, is copied), so callers may keep them.
+	// Interpreter steps must not keep their input tensors past the run
+	// (the interpreter's kernels do not; a KV cache copies what it
+	// appends). Concurrent runs each get buffers of their own.
+	ReuseBuffers bool
 }
 
 // Model is an opened bundle.
@@ -25,6 +38,74 @@ type Model struct {
 	manifest *bundle.Manifest
 	lib      *library
 	graphs   map[int]*ir.Graph // interpreter steps by step index
+
+	// With Options.ReuseBuffers: the model's output names, and the
+	// buffers of runs not in progress.
+	reuse    bool
+	outNames map[string]bool
+	arenaMu  sync.Mutex
+	arenas   []*nativeArena
+}
+
+// nativeArena holds one run's reusable buffers: the output tensors of
+// each native step (by step index) and the pointer slices of its call.
+type nativeArena struct {
+	outs     map[int][]*ir.Tensor
+	ins, raw [][]byte
+	env      map[string]*ir.Tensor // cleared after each run
+	tensors  []*ir.Tensor
+}
+
+// getArena takes a free arena (nil without ReuseBuffers).
+func (m *Model) getArena() *nativeArena {
+	if !m.reuse {
+		return nil
+	}
+	m.arenaMu.Lock()
+	defer m.arenaMu.Unlock()
+	if n := len(m.arenas); n > 0 {
+		a := m.arenas[n-1]
+		m.arenas = m.arenas[:n-1]
+		return a
+	}
+	return &nativeArena{outs: map[int][]*ir.Tensor{}}
+}
+
+func (m *Model) putArena(a *nativeArena) {
+	if a == nil {
+		return
+	}
+	m.arenaMu.Lock()
+	m.arenas = append(m.arenas, a)
+	m.arenaMu.Unlock()
+}
+
+// owns reports whether t's elements lie in one of the arena's buffers.
+func (a *nativeArena) owns(t *ir.Tensor) bool {
+	if a == nil {
+		return false
+	}
+	b, err := rawBytes(t)
+	if err != nil || len(b) == 0 {
+		return false
+	}
+	p := uintptr(unsafe.Pointer(&b[0]))
+	for _, ts := range a.outs {
+		for _, o := range ts {
+			if o == nil { // a model output: allocated each run
+				continue
+			}
+			ob, _ := rawBytes(o)
+			if len(ob) == 0 {
+				continue
+			}
+			base := uintptr(unsafe.Pointer(&ob[0]))
+			if p >= base && p < base+uintptr(cap(ob)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Open opens the bundle in dir.
@@ -42,7 +123,10 @@ func Open(dir string, opts Options) (*Model, error) {
 	if err := m.Verify(dir); err != nil {
 		return nil, err
 	}
-	model := &Model{dir: dir, manifest: m, graphs: map[int]*ir.Graph{}}
+	model := &Model{dir: dir, manifest: m, graphs: map[int]*ir.Graph{}, reuse: opts.ReuseBuffers, outNames: map[string]bool{}}
+	for _, o := range m.Outputs {
+		model.outNames[o.Name] = true
+	}
 	for i, st := range m.Steps {
 		if st.Kind != "interp" {
 			continue
@@ -95,7 +179,18 @@ func (m *Model) Run(ctx context.Context, inputs map[string]*ir.Tensor) (map[stri
 	if m.lib == nil {
 		return nil, fmt.Errorf("run %s: model is closed", m.manifest.Name)
 	}
-	env := map[string]*ir.Tensor{}
+	arena := m.getArena()
+	defer m.putArena(arena)
+	var env map[string]*ir.Tensor
+	if arena != nil {
+		if arena.env == nil {
+			arena.env = map[string]*ir.Tensor{}
+		}
+		env = arena.env
+		defer clear(env) // the arena must not keep the run's tensors alive
+	} else {
+		env = map[string]*ir.Tensor{}
+	}
 	for _, in := range m.manifest.Inputs {
 		t, ok := inputs[in.Name]
 		if !ok {
@@ -116,7 +211,7 @@ func (m *Model) Run(ctx context.Context, inputs map[string]*ir.Tensor) (map[stri
 			return nil, err
 		}
 		if st.Kind == "native" {
-			if err := m.runNative(st, env); err != nil {
+			if err := m.runNative(i, st, env, arena); err != nil {
 				return nil, fmt.Errorf("run %s: step %d: %w", m.manifest.Name, i, err)
 			}
 			continue
@@ -144,13 +239,29 @@ func (m *Model) Run(ctx context.Context, inputs map[string]*ir.Tensor) (map[stri
 		if !ok {
 			return nil, fmt.Errorf("run %s: output %q was not produced", m.manifest.Name, o.Name)
 		}
+		if arena.owns(t) {
+			t = t.Clone() // a view of a kept buffer, which the next run overwrites
+		}
 		res[o.Name] = t
 	}
 	return res, nil
 }
 
-func (m *Model) runNative(st bundle.Step, env map[string]*ir.Tensor) error {
-	ins := make([][]byte, len(st.Inputs))
+// runNative runs native step si; with an arena, the outputs that are not
+// the model's are written into the arena's tensors of the step.
+func (m *Model) runNative(si int, st bundle.Step, env map[string]*ir.Tensor, arena *nativeArena) error {
+	var ins, outs [][]byte
+	var kept []*ir.Tensor
+	if arena != nil {
+		ins, outs = nativeBytesSlice(&arena.ins, len(st.Inputs)), nativeBytesSlice(&arena.raw, len(st.Outputs))
+		kept = arena.outs[si]
+		if kept == nil {
+			kept = make([]*ir.Tensor, len(st.Outputs))
+			arena.outs[si] = kept
+		}
+	} else {
+		ins, outs = make([][]byte, len(st.Inputs)), make([][]byte, len(st.Outputs))
+	}
 	for i, io := range st.Inputs {
 		t, ok := env[io.Name]
 		if !ok {
@@ -165,15 +276,33 @@ func (m *Model) runNative(st bundle.Step, env map[string]*ir.Tensor) error {
 		}
 		ins[i] = b
 	}
-	outs := make([][]byte, len(st.Outputs))
-	tensors := make([]*ir.Tensor, len(st.Outputs))
-	for i, io := range st.Outputs {
-		d, err := ir.ParseDType(io.DType)
-		if err != nil {
-			return err
+	var tensors []*ir.Tensor
+	if arena != nil {
+		if cap(arena.tensors) < len(st.Outputs) {
+			arena.tensors = make([]*ir.Tensor, len(st.Outputs))
 		}
-		t := ir.NewTensor(d, io.Shape...)
+		tensors = arena.tensors[:len(st.Outputs)]
+		defer clear(tensors)
+	} else {
+		tensors = make([]*ir.Tensor, len(st.Outputs))
+	}
+	for i, io := range st.Outputs {
+		t := (*ir.Tensor)(nil)
+		if kept != nil && !m.outNames[io.Name] {
+			t = kept[i]
+		}
+		if t == nil {
+			d, err := ir.ParseDType(io.DType)
+			if err != nil {
+				return err
+			}
+			t = ir.NewTensor(d, io.Shape...)
+			if kept != nil && !m.outNames[io.Name] {
+				kept[i] = t
+			}
+		}
 		tensors[i] = t
+		var err error
 		if outs[i], err = rawBytes(t); err != nil {
 			return fmt.Errorf("value %q: %w", io.Name, err)
 		}
@@ -195,7 +324,17 @@ func (m *Model) runNative(st bundle.Step, env map[string]*ir.Tensor) error {
 	for i, io := range st.Outputs {
 		env[io.Name] = tensors[i]
 	}
+	clear(ins)
+	clear(outs)
 	return nil
+}
+
+// nativeBytesSlice returns (*s)[:n], growing *s when it is shorter.
+func nativeBytesSlice(s *[][]byte, n int) [][]byte {
+	if cap(*s) < n {
+		*s = make([][]byte, n)
+	}
+	return (*s)[:n]
 }
 
 // checkTensor checks a tensor passed to native code against its
