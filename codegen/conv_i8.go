@@ -51,7 +51,7 @@ func i8ConvForm(n *ir.Node) ([]float32, error) {
 		return nil, err
 	}
 	if g.group != 1 {
-		return nil, fmt.Errorf("grouped Conv")
+		return i8GroupConvScales(q, g) // conv_dw_i8.go: the direct kernel
 	}
 	K := g.C * g.KH * g.KW
 	if K > i8MaxK {
@@ -94,6 +94,9 @@ func i8TryConv(l *lowering, n *ir.Node) (kernel, bool, error) {
 	}
 	c := l.c
 	g, _ := convGeometry(n)
+	if g.group != 1 {
+		return newI8GroupConvKernel(l, n, act, g, scales)
+	}
 	wv := n.Inputs[1]
 	K := g.C * g.KH * g.KW
 	gk := &gemmKernel{node: nodeName(n), out: n.Outputs[0], p: c.gemmParams(), M: g.M, N: g.OH * g.OW, K: K,

@@ -100,13 +100,16 @@ func i8Conv1D() *ir.Graph {
 }
 
 // i8Float: QDQ before layers the int8 kernels do not take (a depthwise
-// Conv, a 4-bit weight): DequantizeLinear stays a kernel and the layers
-// run in float on the dequantized values (exact here too).
+// Conv and a MatMul with 4-bit weights): DequantizeLinear stays a kernel
+// and the layers run in float on the dequantized values (exact here too).
 func i8Float() *ir.Graph {
 	rng := rand.New(rand.NewPCG(2, 2))
 	b := ir.NewBuilder("i8float")
 	x := I8QDQ(b, b.Input("x", f32(1, 8, 10, 10)), 5, 128, false)
-	w := i8Weight(b, rng, "w", 0, 8, 1, 3, 3)
+	w := QuantWeight(b, rng, "w", 4, 0, false, 0, 8, 1, 3, 3)
+	for i, q := 0, w.Const.Enc.(*ir.Quantized); i < len(q.Scales); i++ {
+		q.Scales[i] = 1.0 / 8
+	}
 	attrs := map[string]*ir.Attr{"group": ir.IntAttr(8), "pads": ir.IntsAttr(1, 1, 1, 1)}
 	y := b.Op1("Conv", attrs, x, w)
 	m := I8QDQ(b, b.Op1("Flatten", nil, y), 5, 128, false)
