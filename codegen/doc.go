@@ -86,6 +86,13 @@
 //	              (channel group of 4, kh, kw, channel): the input is
 //	              copied into z_a-padded planes of 4 interleaved channels
 //	              and im2col is one 32-bit gather per (k, column)
+//	conv_dw_i8.go   grouped and depthwise int8 Conv (group > 1, 8-bit
+//	              symmetric or fixed-point weights), direct: per (image,
+//	              group) the codes become int32 planes of a − z_a (zero
+//	              padded, split into stride phases), then per output
+//	              channel and row L columns of int32 multiply-adds over
+//	              the taps (depthwise in registers, Cg > 1 through an int32
+//	              accumulator plane), ×s_a·s_w, + bias, scalar epilogue
 //	gemm_nupes_i8.go   integer-only NUPES on those int8 layers (GEMM and
 //	              Conv): a power_int weight (ir.QuantPowerInt, one
 //	              exponent, per-column scales, ≤ 4 bits) stays 4-bit codes
