@@ -27,7 +27,8 @@ func i8GroupConv(N, C, H, W, M, group, k, stride, pad, dil int64, zp int, signed
 // I8GroupCases are grouped and depthwise int8 Conv graphs (the direct
 // kernel of codegen/conv_dw_i8.go): depthwise with channel multiplier 1
 // and 2, groups of 2 input channels, stride 2, padding, dilation, int8
-// and uint8 codes, widths that leave a partial vector. Each has exactly
+// and uint8 codes, widths that leave a partial vector, a group large
+// enough for int32 accumulation. Each has exactly
 // one int8 Conv kernel and computes exactly (see I8Cases).
 func I8GroupCases() []Case {
 	type g struct {
@@ -45,6 +46,8 @@ func I8GroupCases() []Case {
 		{"dw3x3_s2_dil2_mult2", 1, 4, 11, 40, 8, 4, 3, 2, 2, 2, 3, false},
 		{"g2_of4_3x3_pad1", 2, 4, 7, 9, 6, 2, 3, 1, 1, 1, 99, false},
 		{"g2_of8_3x3_s2", 1, 8, 10, 17, 4, 2, 3, 2, 0, 1, -20, true},
+		// Cg·KH·KW = 576 > 513: int32 accumulators (not float32).
+		{"g2_of128_3x3_int32", 1, 128, 6, 21, 4, 2, 3, 1, 1, 1, 140, false},
 	} {
 		cs = append(cs, Case{Name: fmt.Sprintf("i8_exact_gconv_%s", c.name),
 			Build: i8GroupConv(c.N, c.C, c.H, c.W, c.M, c.group, c.k, c.s, c.pad, c.dil, c.zp, c.signed)})
