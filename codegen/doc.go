@@ -90,9 +90,11 @@
 //	              symmetric or fixed-point weights), direct: per (image,
 //	              group) the codes become int32 planes of a − z_a (zero
 //	              padded, split into stride phases), then per output
-//	              channel and row L columns of int32 multiply-adds over
-//	              the taps (depthwise in registers, Cg > 1 through an int32
-//	              accumulator plane), ×s_a·s_w, + bias, scalar epilogue
+//	              channel and row L columns of multiply-adds over the taps
+//	              (depthwise in registers, Cg > 1 through an accumulator
+//	              plane): float32 FMAs on the integers when every sum is
+//	              exact there (255·128·Cg·KH·KW < 2^24), else int32;
+//	              ×s_a·s_w, + bias, scalar epilogue
 //	gemm_nupes_i8.go   integer-only NUPES on those int8 layers (GEMM and
 //	              Conv): a power_int weight (ir.QuantPowerInt, one
 //	              exponent, per-column scales, ≤ 4 bits) stays 4-bit codes
