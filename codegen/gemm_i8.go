@@ -282,7 +282,8 @@ func (l *lowering) i8DequantAliased(n *ir.Node) bool {
 }
 
 // i8QuantKernel is QuantizeLinear (f32 → 8-bit codes) or, when dequant is
-// set, DequantizeLinear (codes → f32), per tensor, elementwise.
+// set, DequantizeLinear (codes → f32), per tensor or (axis set) per axis,
+// elementwise.
 type i8QuantKernel struct {
 	node       string
 	x, out     *ir.Value
@@ -293,9 +294,68 @@ type i8QuantKernel struct {
 	dequant    bool
 	lanes      int64
 	chunkElems int64
+	// axis: per-axis parameters, scale and zero point (as f32) of each of
+	// the dim channels along the axis; inner elements per channel row.
+	axis *i8AxisQuant
 }
 
-func i8QuantCheck(n *ir.Node, _ int64) error {
+// i8AxisQuant is the per-axis part of an i8QuantKernel.
+type i8AxisQuant struct {
+	axis, dim, inner int64
+	scales, zps      []float32 // what the weights hold
+	sw, zw           *Weight
+}
+
+// i8AxisParams reads a per-axis QuantizeLinear/DequantizeLinear (opset ≥
+// 13): a 1-D f32 constant scale with shape[axis] elements and an optional
+// u8/i8 zero point, scalar or 1-D likewise. ok is false when n is per
+// tensor (i8ScalarParams reads it).
+func i8AxisParams(n *ir.Node, shape []int64, opset int64) (q *i8AxisQuant, zt ir.DType, ok bool, err error) {
+	sv := n.Input(1)
+	if sv == nil || sv.Const == nil || sv.Const.DType != ir.Float32 || sv.Const.Len() == 1 {
+		return nil, 0, false, nil
+	}
+	if opset != 0 && opset < 13 {
+		return nil, 0, true, fmt.Errorf("%s: per-axis scale before opset 13", n.Op)
+	}
+	if bs := n.AttrInt("block_size", 0); bs != 0 {
+		return nil, 0, true, fmt.Errorf("%s: blocked quantization (block_size %d) is not lowered", n.Op, bs)
+	}
+	ax := n.AttrInt("axis", 1)
+	if ax < 0 {
+		ax += int64(len(shape))
+	}
+	if ax < 0 || ax >= int64(len(shape)) {
+		return nil, 0, true, fmt.Errorf("%s: axis %d of a rank-%d input", n.Op, n.AttrInt("axis", 1), len(shape))
+	}
+	st, err := sv.Const.Dense()
+	if err != nil {
+		return nil, 0, true, err
+	}
+	dim := shape[ax]
+	if st.Rank() != 1 || int64(st.Len()) != dim {
+		return nil, 0, true, fmt.Errorf("%s: scale of shape %v for dim %d (axis %d) of %v", n.Op, st.Shape, dim, ax, shape)
+	}
+	q = &i8AxisQuant{axis: ax, dim: dim, inner: ir.NumElements(shape[ax+1:]), scales: st.Float32s(), zps: make([]float32, dim)}
+	zt = ir.Uint8
+	if zv := n.Input(2); zv != nil {
+		t, ok := ir.ConstValue(zv)
+		if !ok || (t.DType != ir.Uint8 && t.DType != ir.Int8) || (t.Len() != 1 && (t.Rank() != 1 || int64(t.Len()) != dim)) {
+			return nil, 0, true, fmt.Errorf("%s: zero point is not a u8/i8 constant, scalar or with %d elements", n.Op, dim)
+		}
+		d, err := t.Dense()
+		if err != nil {
+			return nil, 0, true, err
+		}
+		zt = d.DType
+		for i := range q.zps {
+			q.zps[i] = float32(d.Int64At(min(i, d.Len()-1)))
+		}
+	}
+	return q, zt, true, nil
+}
+
+func i8QuantCheck(n *ir.Node, opset int64) error {
 	if len(n.Inputs) < 2 || len(n.Inputs) > 3 || len(n.Outputs) != 1 || n.Outputs[0] == nil {
 		return fmt.Errorf("%s with %d inputs and %d outputs", n.Op, len(n.Inputs), len(n.Outputs))
 	}
@@ -308,7 +368,11 @@ func i8QuantCheck(n *ir.Node, _ int64) error {
 			return fmt.Errorf("value %q has no static shape (%s)", v.Name, v.Type)
 		}
 	}
-	_, _, zt, err := i8ScalarParams(n)
+	xs, _ := concreteShape(x)
+	_, zt, axis, err := i8AxisParams(n, xs, opset)
+	if !axis {
+		_, _, zt, err = i8ScalarParams(n)
+	}
 	if err != nil {
 		return err
 	}
@@ -326,6 +390,9 @@ func i8QuantCheck(n *ir.Node, _ int64) error {
 }
 
 func newI8QuantKernel(l *lowering, n *ir.Node) (kernel, error) {
+	if q, zt, ok, err := i8AxisParams(n, mustShape(n.Inputs[0]), 0); ok {
+		return newI8AxisQuantKernel(l, n, q, zt, err)
+	}
 	s, zp, zt, err := i8ScalarParams(n)
 	if err != nil {
 		return nil, err
@@ -338,7 +405,12 @@ func newI8QuantKernel(l *lowering, n *ir.Node) (kernel, error) {
 		scale: s, zp: zp, signed: zt == ir.Int8, dequant: deq, lanes: int64(l.c.t.Lanes()), chunkElems: 16384}, nil
 }
 
-func (k *i8QuantKernel) inputs() []buf     { return []buf{{v: k.x}} }
+func (k *i8QuantKernel) inputs() []buf {
+	if k.axis != nil {
+		return []buf{{v: k.x}, {w: k.axis.sw}, {w: k.axis.zw}}
+	}
+	return []buf{{v: k.x}}
+}
 func (k *i8QuantKernel) output() *ir.Value { return k.out }
 func (k *i8QuantKernel) temps() []int64    { return nil }
 func (k *i8QuantKernel) describe() string {
@@ -349,10 +421,74 @@ func (k *i8QuantKernel) describe() string {
 	if k.signed {
 		dt = "i8"
 	}
+	if k.axis != nil {
+		return fmt.Sprintf("%s %s [%d] per axis %d (%d channels of %d) %s", op, dt, k.n, k.axis.axis, k.axis.dim, k.axis.inner, k.node)
+	}
 	return fmt.Sprintf("%s %s [%d] scale %g zero point %d %s", op, dt, k.n, k.scale, k.zp, k.node)
 }
 
+func newI8AxisQuantKernel(l *lowering, n *ir.Node, q *i8AxisQuant, zt ir.DType, err error) (kernel, error) {
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
+	}
+	c := l.c
+	of := n.Input(1)
+	tag := fmt.Sprintf("(axis=%d,dim=%d)", q.axis, q.dim)
+	q.sw = c.weight(of, "i8_axis_scales"+tag, []int64{q.dim}, q.scales)
+	if zv := n.Input(2); zv != nil {
+		q.zw = c.weight(zv, "i8_axis_zps"+tag, []int64{q.dim}, q.zps)
+	} else {
+		q.zw = c.weight(of, "i8_axis_zps0"+tag, []int64{q.dim}, q.zps)
+	}
+	return &i8QuantKernel{node: nodeName(n), x: n.Inputs[0], out: n.Outputs[0], n: ir.NumElements(mustShape(n.Inputs[0])),
+		signed: zt == ir.Int8, dequant: n.Op == "DequantizeLinear", lanes: int64(c.t.Lanes()), axis: q}, nil
+}
+
+// emitAxis is the per-axis kernel: one loop iteration per row of inner
+// elements (outer index × channel), the channel's scale and zero point
+// splat over the row.
+func (k *i8QuantKernel) emitAxis(e *segEmitter) {
+	q := k.axis
+	b, ctx, begin, end := e.task("_quantaxis")
+	xs := e.ptr(b, ctx, buf{v: k.x})
+	ys := e.outPtr(b, ctx, k.out)
+	sp, zp := e.ptr(b, ctx, buf{w: q.sw}), e.ptr(b, ctx, buf{w: q.zw})
+	codes, fl := ys, xs
+	if k.dequant {
+		codes, fl = xs, ys
+	}
+	codes = b.cur.NewBitCast(codes, tI8P)
+	L := k.lanes
+	vend := q.inner / L * L
+	b.loop(begin, end, 1, func(r value.Value) {
+		ch := b.cur.NewSRem(r, ci(q.dim))
+		s1, z1 := b.load(b.gepF(sp, ch), 1), b.load(b.gepF(zp, ch), 1)
+		base := b.mul(r, ci(q.inner))
+		one := func(j value.Value, w int) {
+			i := b.add(base, j)
+			s, z := b.splat(s1, w), b.splat(z1, w)
+			cp := b.cur.NewBitCast(b.gep(types.I8, codes, i), types.NewPointer(i8VecT(w)))
+			fp := b.gepF(fl, i)
+			if k.dequant {
+				ld := b.cur.NewLoad(i8VecT(w), cp)
+				ld.Align = 1
+				b.store(k.dequantizeWith(b, ld, s, z, w), fp, w)
+				return
+			}
+			st := b.cur.NewStore(k.quantizeWith(b, b.load(fp, w), s, z, w), cp)
+			st.Align = 1
+		}
+		b.loop(ci(0), ci(vend), L, func(j value.Value) { one(j, int(L)) })
+		b.loop(ci(vend), ci(q.inner), 1, func(j value.Value) { one(j, 1) })
+	})
+	e.launch(b, k.n/q.inner, float64(4*k.n))
+}
+
 func (k *i8QuantKernel) emit(e *segEmitter, _ []int64) error {
+	if k.axis != nil {
+		k.emitAxis(e)
+		return nil
+	}
 	b, ctx, begin, end := e.task("_quant")
 	xs := e.ptr(b, ctx, buf{v: k.x})
 	ys := e.outPtr(b, ctx, k.out)
@@ -389,13 +525,18 @@ func (k *i8QuantKernel) emit(e *segEmitter, _ []int64) error {
 // quantize is the interpreter's QuantizeLinear: clamp(roundeven(x/s) + z)
 // with NaN → 0, at width w, as 8-bit codes.
 func (k *i8QuantKernel) quantize(b *fnb, x value.Value, w int) value.Value {
+	return k.quantizeWith(b, x, constF(float64(k.scale), w), constF(float64(k.zp), w), w)
+}
+
+// quantizeWith is quantize with the scale s and zero point z (f32) given
+// as values of width w.
+func (k *i8QuantKernel) quantizeWith(b *fnb, x, s, z value.Value, w int) value.Value {
 	lo, hi := 0.0, 255.0
 	if k.signed {
 		lo, hi = -128, 127
 	}
-	zp := float64(k.zp)
-	r := b.call1("llvm.rint", b.cur.NewFDiv(x, constF(float64(k.scale), w)), w)
-	r = b.cur.NewFAdd(r, constF(zp, w))
+	r := b.call1("llvm.rint", b.cur.NewFDiv(x, s), w)
+	r = b.cur.NewFAdd(r, z)
 	r = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredUNO, r, r), constF(0, w), r)
 	r = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOLT, r, constF(lo, w)), constF(lo, w), r)
 	r = b.cur.NewSelect(b.cur.NewFCmp(enum.FPredOGT, r, constF(hi, w)), constF(hi, w), r)
@@ -413,6 +554,18 @@ func (k *i8QuantKernel) dequantize(b *fnb, c value.Value, w int) value.Value {
 	}
 	x = b.cur.NewSub(x, constI32V(zp, w))
 	return b.cur.NewFMul(b.cur.NewSIToFP(x, vecT(w)), constF(float64(k.scale), w))
+}
+
+// dequantizeWith is (code − z)·s with the zero point z and scale s (f32)
+// given as values of width w (code − z is an exact integer in float32).
+func (k *i8QuantKernel) dequantizeWith(b *fnb, c, s, z value.Value, w int) value.Value {
+	var x value.Value
+	if k.signed {
+		x = b.cur.NewSExt(c, i32T(w))
+	} else {
+		x = b.cur.NewZExt(c, i32T(w))
+	}
+	return b.cur.NewFMul(b.cur.NewFSub(b.cur.NewSIToFP(x, vecT(w)), z), s)
 }
 
 // i8VecT is i8 (w = 1) or <w x i8>.

@@ -54,3 +54,37 @@ func I8GroupCases() []Case {
 	}
 	return cs
 }
+
+// i8AxisQDQ is QuantizeLinear → DequantizeLinear with per-axis scales
+// (not powers of two) and zero points on an input of shape [2, 5, 3, 7]:
+// uint8 along axis 1 (a zero point per channel), int8 along axis -1 (one
+// element per channel row; a scalar zero point) and uint8 along axis 2
+// without a zero point. The outputs are the dequantized values, so a
+// wrong code shows.
+func i8AxisQDQ() *ir.Graph {
+	b := ir.NewBuilder("i8axisqdq")
+	x := b.Input("x", f32(2, 5, 3, 7))
+	qdq := func(axis int64, scales []float32, zp *ir.Value) *ir.Value {
+		s := b.Const("s", ir.FromSlice(ir.Float32, []int64{int64(len(scales))}, scales))
+		at := map[string]*ir.Attr{"axis": ir.IntAttr(axis)}
+		args := func(v *ir.Value) []*ir.Value {
+			if zp == nil {
+				return []*ir.Value{v, s}
+			}
+			return []*ir.Value{v, s, zp}
+		}
+		return b.Op1("DequantizeLinear", at, args(b.Op1("QuantizeLinear", at, args(x)...))...)
+	}
+	y1 := qdq(1, []float32{0.01, 0.037, 0.1, 0.0051, 0.25}, b.Const("z", ir.FromSlice(ir.Uint8, []int64{5}, []uint8{0, 128, 7, 200, 255})))
+	y2 := qdq(-1, []float32{0.02, 0.03, 0.05, 0.07, 0.011, 0.013, 0.17}, b.Const("z", ir.FromSlice(ir.Int8, []int64{}, []int8{-3})))
+	y3 := qdq(2, []float32{0.004, 0.019, 0.0625}, nil)
+	b.Output(y1, y2, y3)
+	return b.Graph()
+}
+
+// I8AxisCases are per-axis QuantizeLinear/DequantizeLinear graphs (the
+// quantize kernel of codegen/gemm_i8.go with per-channel parameters),
+// fully native and bit for bit the interpreter's.
+func I8AxisCases() []Case {
+	return []Case{{Name: "i8_exact_axis_qdq", Build: i8AxisQDQ}}
+}

@@ -28,3 +28,17 @@ func TestNativeI8GroupConvExact(t *testing.T) {
 		}
 	}
 }
+
+// Per-axis QuantizeLinear/DequantizeLinear run natively and equal the
+// interpreter bit for bit (rounding ties to even, saturation, per-channel
+// zero points) on two seeded inputs.
+func TestNativeI8AxisQDQExact(t *testing.T) {
+	for _, tg := range i8ExactTargets(t, "x86-64-v3") {
+		for _, c := range codegentest.I8AxisCases() {
+			t.Run(tg.CPU+"/"+c.Name, func(t *testing.T) {
+				t.Parallel()
+				i8ExactBundle(t, tg, c, 0, nil)
+			})
+		}
+	}
+}

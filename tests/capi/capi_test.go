@@ -64,6 +64,7 @@ func cases() []modelCase {
 	all = append(all, codegentest.I8Cases()...)      // int8 weight+activation layers
 	all = append(all, codegentest.NupesI8Cases()...) // integer-only NUPES layers
 	all = append(all, codegentest.I8GroupCases()...) // grouped/depthwise int8 Conv
+	all = append(all, codegentest.I8AxisCases()...)  // per-axis QuantizeLinear/DequantizeLinear
 	for _, c := range all {
 		if c.Partitioned {
 			continue // the C ABI runs fully native models only

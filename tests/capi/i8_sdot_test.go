@@ -23,6 +23,7 @@ func TestI8SdotCABI(t *testing.T) {
 	}
 	cases := append(codegentest.I8Cases(), codegentest.NupesI8Cases()...)
 	cases = append(cases, codegentest.I8GroupCases()...) // grouped/depthwise int8 Conv
+	cases = append(cases, codegentest.I8AxisCases()...)  // per-axis QuantizeLinear/DequantizeLinear
 	for _, c := range codegentest.AdaptI8Cases() {
 		cases = append(cases, c.Case) // AdaPT fixed point: signed activation codes
 	}
