@@ -71,7 +71,8 @@
 //	              filters) are decoded to float32 at compile time and
 //	              listed in Result.Decoded
 //	gemm_i8.go, conv_i8.go   int8 weight+activation layers: QuantizeLinear
-//	              and DequantizeLinear (per tensor) lowered, the rounding
+//	              and DequantizeLinear (per tensor, or per axis: a row of
+//	              elements per channel, its scale and zero point splat) lowered, the rounding
 //	              bit for bit the interpreter's; a DequantizeLinear whose
 //	              readers are all MatMul/Gemm/Conv with 8-bit symmetric
 //	              per-channel weights (or AdaPT fixed point of any word
