@@ -52,7 +52,19 @@ func I8GroupCases() []Case {
 		cs = append(cs, Case{Name: fmt.Sprintf("i8_exact_gconv_%s", c.name),
 			Build: i8GroupConv(c.N, c.C, c.H, c.W, c.M, c.group, c.k, c.s, c.pad, c.dil, c.zp, c.signed)})
 	}
-	return cs
+	return append(cs, Case{Name: "i8_exact_gconv_dw1d_mult2_s2", Build: i8GroupConv1D})
+}
+
+// i8GroupConv1D is a 1-D depthwise Conv (rank-3 input, multiplier 2,
+// stride 2, dilation 2, asymmetric padding) on int8 codes.
+func i8GroupConv1D() *ir.Graph {
+	rng := rand.New(rand.NewPCG(3, 9))
+	b := ir.NewBuilder("i8gconv1d")
+	x := I8QDQ(b, b.Input("x", f32(2, 3, 37)), 5, 90, false)
+	w := i8Weight(b, rng, "w", 0, 6, 1, 5)
+	attrs := map[string]*ir.Attr{"group": ir.IntAttr(3), "strides": ir.IntsAttr(2), "dilations": ir.IntsAttr(2), "pads": ir.IntsAttr(3, 1)}
+	b.Output(b.Op1("Conv", attrs, x, w, i8Bias(b, rng, 6)))
+	return b.Graph()
 }
 
 // i8AxisQDQ is QuantizeLinear → DequantizeLinear with per-axis scales

@@ -9,7 +9,7 @@ import (
 )
 
 // Grouped and depthwise int8 Conv (codegen/conv_dw_i8.go) on the host and
-// the AVX2/AVX-512 targets this CPU runs: one direct int8 Conv kernel per
+// the x86-64 v1 (SSE2), AVX2 and AVX-512 targets this CPU runs: one direct int8 Conv kernel per
 // graph, fully native, and the interpreter's output bit for bit (the
 // graphs are exact in float32, see codegentest.I8Cases).
 func TestNativeI8GroupConvExact(t *testing.T) {
@@ -19,7 +19,7 @@ func TestNativeI8GroupConvExact(t *testing.T) {
 		}
 		return nil
 	}
-	for _, tg := range i8ExactTargets(t, "x86-64-v3", "x86-64-v4") {
+	for _, tg := range i8ExactTargets(t, "x86-64", "x86-64-v3", "x86-64-v4") {
 		for _, c := range codegentest.I8GroupCases() {
 			t.Run(tg.CPU+"/"+c.Name, func(t *testing.T) {
 				t.Parallel()
@@ -33,7 +33,7 @@ func TestNativeI8GroupConvExact(t *testing.T) {
 // interpreter bit for bit (rounding ties to even, saturation, per-channel
 // zero points) on two seeded inputs.
 func TestNativeI8AxisQDQExact(t *testing.T) {
-	for _, tg := range i8ExactTargets(t, "x86-64-v3") {
+	for _, tg := range i8ExactTargets(t, "x86-64", "x86-64-v3") {
 		for _, c := range codegentest.I8AxisCases() {
 			t.Run(tg.CPU+"/"+c.Name, func(t *testing.T) {
 				t.Parallel()
