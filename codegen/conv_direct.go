@@ -439,20 +439,11 @@ func (l *convPhases) copyRun(b *fnb, srow, row value.Value, j0, j1, hi int64, L 
 		})
 		return
 	}
-	mask := func(from, end int64) (value.Value, bool) {
-		bits := make([]constant.Constant, L)
-		all := true
-		for i := range bits {
-			bits[i] = cbool(from+int64(i) < end)
-			all = all && from+int64(i) < end
-		}
-		return constant.NewVector(types.NewVector(uint64(L), types.I1), bits...), all
-	}
 	chunk := func(j value.Value, jc int64, masked bool) {
 		xs := make([]value.Value, sw)
 		for v := range xs {
 			p := b.gepF(srow, b.add(b.mul(j, ci(sw)), ci(int64(v)*w)))
-			if m, all := mask(jc*sw+int64(v)*w, hi); masked && !all {
+			if m, all := laneMask(L, jc*sw+int64(v)*w, hi); masked && !all {
 				xs[v] = convMaskedLoad(b, p, m, L)
 			} else {
 				xs[v] = b.load(p, L)
@@ -467,7 +458,7 @@ func (l *convPhases) copyRun(b *fnb, srow, row value.Value, j0, j1, hi int64, L 
 			x = b.cur.NewShuffleVector(xs[0], xs[1], constant.NewVector(types.NewVector(uint64(L), tI32), idx...))
 		}
 		var m value.Value
-		if mm, all := mask(jc, j1); masked && !all {
+		if mm, all := laneMask(L, jc, j1); masked && !all {
 			m = mm
 		}
 		convMaskedStore(b, x, b.gepF(row, j), m, L)

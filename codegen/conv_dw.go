@@ -3,8 +3,6 @@ package codegen
 import (
 	"fmt"
 
-	"github.com/llir/llvm/ir/constant"
-	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
 
 	"github.com/optc-dev/optc/ir"
@@ -83,11 +81,7 @@ func (k *dwConvKernel) emit(e *segEmitter, temps []int64) error {
 	// The lanes of the row's last vector that are inside the output.
 	var tail value.Value
 	if owFull < g.OW {
-		bits := make([]constant.Constant, L)
-		for i := range bits {
-			bits[i] = cbool(owFull+int64(i) < g.OW)
-		}
-		tail = constant.NewVector(types.NewVector(uint64(L), types.I1), bits...)
+		tail, _ = laneMask(L, owFull, g.OW)
 	}
 	b.loop(begin, end, 1, func(t value.Value) {
 		// t = image·C + channel.

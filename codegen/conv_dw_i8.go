@@ -240,11 +240,7 @@ func (k *i8GroupConvKernel) emit(e *segEmitter, temps []int64) error {
 	owFull := g.OW / k.lanes * k.lanes
 	var tail value.Value
 	if owFull < g.OW {
-		bits := make([]constant.Constant, L)
-		for i := range bits {
-			bits[i] = cbool(owFull+int64(i) < g.OW)
-		}
-		tail = constant.NewVector(types.NewVector(uint64(L), types.I1), bits...)
+		tail, _ = laneMask(L, owFull, g.OW)
 	}
 	taps := g.KH * g.KW
 	b.loop(begin, end, 1, func(t value.Value) {

@@ -122,6 +122,19 @@ func cf(x float64) *constant.Float   { return constant.NewFloat(tF32, float64(fl
 func cbool(x bool) *constant.Int     { return constant.NewBool(x) }
 func cnull(t types.Type) value.Value { return constant.NewNull(t.(*types.PointerType)) }
 
+// laneMask is the constant <L x i1> mask of the lanes from+i < end of a
+// vector starting at element from, and whether every lane is set.
+func laneMask(L int, from, end int64) (*constant.Vector, bool) {
+	bits := make([]constant.Constant, L)
+	all := true
+	for i := range bits {
+		in := from+int64(i) < end
+		bits[i] = cbool(in)
+		all = all && in
+	}
+	return constant.NewVector(types.NewVector(uint64(L), types.I1), bits...), all
+}
+
 // constF is the constant x at width w (a splat vector for w > 1).
 func constF(x float64, w int) value.Value {
 	if math.IsNaN(x) {
