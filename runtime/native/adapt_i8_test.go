@@ -2,15 +2,12 @@ package native_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/optc-dev/optc/codegen/codegentest"
-	"github.com/optc-dev/optc/data"
 	"github.com/optc-dev/optc/frontend/onnx"
 	"github.com/optc-dev/optc/ir"
-	"github.com/optc-dev/optc/passes/quant"
 	"github.com/optc-dev/optc/targets"
 )
 
@@ -112,34 +109,13 @@ func TestNativeAdaptActMLPExact(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode: quantizes a model")
 	}
-	if _, err := os.Stat(data.FashionMNISTDir); err != nil {
-		t.Skipf("Debian's dataset-fashion-mnist is not installed (%s)", data.FashionMNISTDir)
-	}
-	img, lab, err := data.LoadFashionMNIST(data.FashionMNISTDir, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, _ := data.Normalize(img, lab, nil)
-	const batch, calibRows = 32, 64
-	row := x.Len() / int(x.Shape[0])
-	xs := x.Data.([]float32)
+	rows := fmnistTestRows(t)
+	const batch = 32
 	g, err := onnx.LoadFile("../../testdata/models/fmnist-mlp/model-op17.onnx")
 	if err != nil {
 		t.Skipf("fixture: %v", err)
 	}
-	a, _ := quant.Preset("scheme=adapt,mode=weight+act,kl-bins=32")
-	o, err := quant.ParseArgs(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Samples = calibRows
-	shape := func(n int) []int64 { return append([]int64{int64(n)}, x.Shape[1:]...) }
-	calib := []map[string]*ir.Tensor{{g.Inputs[0].Name: ir.FromSlice(ir.Float32, shape(calibRows), xs[9000*row:(9000+calibRows)*row])}}
-	q := quant.NewQuantizer(g, o, calib, nil)
-	qg, res, err := q.Build(q.DefaultPlan())
-	if err != nil {
-		t.Fatal(err)
-	}
+	qg, _, res := i8Quantize(t, g, "scheme=adapt,mode=weight+act,kl-bins=32", rows)
 	narrow := 0
 	for _, r := range res {
 		if r.WL < 8 || r.ActWL < 8 {
@@ -149,9 +125,9 @@ func TestNativeAdaptActMLPExact(t *testing.T) {
 	if narrow == 0 {
 		t.Fatalf("no word narrower than 8 bits: %+v", res)
 	}
-	in := map[string]*ir.Tensor{qg.Inputs[0].Name: ir.FromSlice(ir.Float32, shape(batch), xs[:batch*row])}
+	in := map[string]*ir.Tensor{qg.Inputs[0].Name: rows(0, batch)}
 	dir := t.TempDir()
-	br := codegentest.Bundle(t, qg, codegentest.Host(t), map[string][]int64{qg.Inputs[0].Name: shape(batch)}, dir, "")
+	br := codegentest.Bundle(t, qg, codegentest.Host(t), map[string][]int64{qg.Inputs[0].Name: in[qg.Inputs[0].Name].Shape}, dir, "")
 	if !br.FullyNative() {
 		t.Fatalf("fallback %v", br.Fallback)
 	}

@@ -110,17 +110,8 @@ func TestNativeI8Fixtures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode: quantizes three models")
 	}
-	if _, err := os.Stat(data.FashionMNISTDir); err != nil {
-		t.Skipf("Debian's dataset-fashion-mnist is not installed (%s)", data.FashionMNISTDir)
-	}
-	img, lab, err := data.LoadFashionMNIST(data.FashionMNISTDir, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, _ := data.Normalize(img, lab, nil)
-	const batch, calibRows = 32, 64
-	row := x.Len() / int(x.Shape[0])
-	xs := x.Data.([]float32)
+	rows := fmnistTestRows(t)
+	const batch = 32
 	host := codegentest.Host(t)
 	vnni := strings.Contains(host.Features, "+avx512vnni")
 	for _, model := range []string{"fmnist-mlp", "fmnist-cnn", "fmnist-vit"} {
@@ -131,22 +122,9 @@ func TestNativeI8Fixtures(t *testing.T) {
 			if err != nil {
 				t.Skipf("fixture %s: %v", path, err)
 			}
-			a, _ := quant.Preset("int8")
-			o, err := quant.ParseArgs(a)
-			if err != nil {
-				t.Fatal(err)
-			}
-			o.Samples = calibRows
-			// Calibration on test images 9000… (the comparison uses 0…).
-			calib := []map[string]*ir.Tensor{{g.Inputs[0].Name: ir.FromSlice(ir.Float32, append([]int64{calibRows}, x.Shape[1:]...),
-				xs[9000*row:(9000+calibRows)*row])}}
-			q := quant.NewQuantizer(g, o, calib, nil)
-			qg, _, err := q.Build(q.DefaultPlan())
-			if err != nil {
-				t.Fatal(err)
-			}
+			qg, q, _ := i8Quantize(t, g, "int8", rows)
 			layers := len(q.Layers())
-			in := map[string]*ir.Tensor{qg.Inputs[0].Name: ir.FromSlice(ir.Float32, append([]int64{batch}, x.Shape[1:]...), xs[:batch*row])}
+			in := map[string]*ir.Tensor{qg.Inputs[0].Name: rows(0, batch)}
 			want := interpRun(t, qg, in)[qg.Outputs[0].Name]
 			dir := t.TempDir()
 			res := codegentest.Bundle(t, qg, host, map[string][]int64{qg.Inputs[0].Name: in[qg.Inputs[0].Name].Shape}, dir, "")
@@ -196,4 +174,46 @@ func argmax(xs []float32) int {
 		}
 	}
 	return best
+}
+
+// fmnistTestRows loads Debian's Fashion-MNIST test images, normalized as
+// the fixtures were trained, and returns rows(from, n): images from…from+n
+// as one [n,1,28,28] tensor. It skips when the dataset is not installed.
+func fmnistTestRows(t *testing.T) func(from, n int) *ir.Tensor {
+	t.Helper()
+	if _, err := os.Stat(data.FashionMNISTDir); err != nil {
+		t.Skipf("Debian's dataset-fashion-mnist is not installed (%s)", data.FashionMNISTDir)
+	}
+	img, lab, err := data.LoadFashionMNIST(data.FashionMNISTDir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := data.Normalize(img, lab, nil)
+	row := x.Len() / int(x.Shape[0])
+	xs := x.Data.([]float32)
+	return func(from, n int) *ir.Tensor {
+		return ir.FromSlice(ir.Float32, append([]int64{int64(n)}, x.Shape[1:]...), xs[from*row:(from+n)*row])
+	}
+}
+
+// i8Quantize quantizes g with a --quant preset, calibrated on 64 test
+// images from 9000 on (the comparisons run images 0…).
+func i8Quantize(t *testing.T, g *ir.Graph, preset string, rows func(from, n int) *ir.Tensor) (*ir.Graph, *quant.Quantizer, []quant.LayerResult) {
+	t.Helper()
+	const calibRows = 64
+	a, err := quant.Preset(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := quant.ParseArgs(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Samples = calibRows
+	q := quant.NewQuantizer(g, o, []map[string]*ir.Tensor{{g.Inputs[0].Name: rows(9000, calibRows)}}, nil)
+	qg, res, err := q.Build(q.DefaultPlan())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return qg, q, res
 }
