@@ -122,6 +122,7 @@ func TestMeasureTable(t *testing.T) {
 		for _, temp := range []float32{0, 0.8} {
 			makers := []func() Strategy{
 				func() Strategy { return NewFixed(d, 2) },
+				func() Strategy { return NewFixed(d, 3) },
 				func() Strategy { return NewFixed(d, 4) },
 				func() Strategy { return NewFixed(d, 6) },
 			}
