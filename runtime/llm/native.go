@@ -85,6 +85,8 @@ type NativeModel struct {
 	stats  NativeStats
 	// attnBlocks counts the attention blocks run by the native kernel.
 	attnBlocks atomic.Int64
+	// prepNS is the time spent compiling or opening bundles (nanoseconds).
+	prepNS atomic.Int64
 }
 
 // NativeStats describe the bundles a NativeModel compiled.
@@ -182,6 +184,11 @@ func (nm *NativeModel) Stats() NativeStats {
 	}
 	return s
 }
+
+// PrepareTime is the time spent so far compiling or opening bundles, on
+// the first pass of each token count: one-off work that throughput
+// measurements during decoding (spec.Guard) leave out.
+func (nm *NativeModel) PrepareTime() time.Duration { return time.Duration(nm.prepNS.Load()) }
 
 // Close releases the bundles and removes the compile directory when the
 // model made it.
@@ -393,6 +400,7 @@ func (nm *NativeModel) bundle(ctx context.Context, g *ir.Graph, key nativeKey) (
 				b.attn = func(a *interp.AttnBlock) { nm.attnBlocks.Add(1); f(a) }
 			}
 		}
+		nm.prepNS.Add(int64(time.Since(t0)))
 		nm.mu.Lock()
 		if reused {
 			nm.stats.Reused++

@@ -207,7 +207,7 @@ func (d *Decoder) Generate(ctx context.Context, req llm.Request) (*Result, error
 		s.want = req.MaxTokens - len(res.Tokens)
 		plain := g.plain()
 		r0, a0 := s.Stats.Rounds, s.Stats.Accepted
-		tr := time.Now()
+		tr, p0 := time.Now(), prepareTime(target, ds)
 		var toks []int32
 		if plain {
 			toks, err = s.PlainRound(ctx)
@@ -220,7 +220,9 @@ func (d *Decoder) Generate(ctx context.Context, req llm.Request) (*Result, error
 		if len(toks) == 0 {
 			return res, fmt.Errorf("spec: %s emitted no token", strat.Name())
 		}
-		g.observe(plain, len(toks), time.Since(tr), s.Stats.Rounds-r0, s.Stats.Accepted-a0, s.Stats)
+		// One-off compilation is not the round's cost: left in, the first
+		// rounds of a fresh native model would switch speculation off.
+		g.observe(plain, len(toks), time.Since(tr)-(prepareTime(target, ds)-p0), s.Stats.Rounds-r0, s.Stats.Accepted-a0, s.Stats)
 		res.DecodeSteps++
 		for _, t := range toks {
 			if len(res.Tokens) == req.MaxTokens || len(s.Seq) >= d.Target.MaxLen() {
@@ -250,4 +252,23 @@ func (d *Decoder) Generate(ctx context.Context, req llm.Request) (*Result, error
 	}
 	res.Stats = *st
 	return res, nil
+}
+
+// preparer is a model that compiles code on first use of a shape (the
+// native backend) and reports the time spent so far.
+type preparer interface{ PrepareTime() time.Duration }
+
+// prepareTime is the compile time spent so far by the target's and the
+// draft's models (ds may be nil).
+func prepareTime(target, ds *seqState) time.Duration {
+	var d time.Duration
+	for _, st := range []*seqState{target, ds} {
+		if st == nil {
+			continue
+		}
+		if p, ok := st.m.(preparer); ok {
+			d += p.PrepareTime()
+		}
+	}
+	return d
 }

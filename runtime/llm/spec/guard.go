@@ -9,11 +9,12 @@ import (
 // of the last Window speculative rounds (tokens emitted over wall time:
 // the rolling acceptance, through the tokens each round yields, weighed
 // against what the rounds cost) and of plain steps; once MinRounds rounds
-// are in the window and speculation falls below Margin times the plain
-// rate, it switches to plain decoding for Backoff tokens (×4, up to
+// are in the window (two, when it loses by more than half) and
+// speculation falls below Margin times the plain rate, it switches to plain decoding for Backoff tokens (×4, up to
 // MaxBackoff, each time speculation loses again right after), then
 // measures speculation afresh. Every 8·Window speculative rounds one
-// plain step re-times plain decoding.
+// plain step re-times plain decoding. The Decoder leaves the native
+// backend's one-off compilation out of every timing.
 type Guard struct {
 	Window     int     // speculative rounds in the rolling window (default 8)
 	MinRounds  int     // rounds measured before a decision (default 3)
@@ -108,8 +109,10 @@ func (g *guardState) observe(plain bool, toks int, d time.Duration, rounds, acce
 	spec := float64(tk) / td.Seconds()
 	plainRate := g.plainToks / g.plainTime.Seconds()
 	switch {
-	case spec < g.cfg.Margin*plainRate/2:
-		// Losing by more than half: no need to wait for MinRounds.
+	case spec < g.cfg.Margin*plainRate/2 && len(g.window) >= 2:
+		// Losing by more than half over two rounds or more: no need to
+		// wait for MinRounds (one round alone may be an outlier: a cold
+		// cache, a preempted thread).
 	case len(g.window) < g.cfg.MinRounds:
 		return
 	case spec >= g.cfg.Margin*plainRate:
