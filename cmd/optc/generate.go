@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
@@ -38,6 +39,8 @@ type generateFlags struct {
 	threads       int
 	// Speculative decoding and the KV cache.
 	draft, spec string
+	draftQuant  string // --draft-quant: passes/quant preset for the draft
+	draftCalib  string // --draft-calib: calibration text for it
 	acceptHead  string
 	guard       bool
 	kv          string
@@ -94,6 +97,14 @@ output; sampled output is distributed as the target's):
                         the target's measured forward cost and each node's
                         acceptance); tree:N keeps N nodes; tree:all all 80
   --draft none          plain decoding
+  --draft-quant Q       quantize the draft (model or auto) with optc's
+                        quantization presets (int8, int8:w, int4,
+                        nupes:4:datafree, nupes:4:datafree:int, …, as
+                        optc quant-report names them): cheaper draft passes
+                        for some acceptance, never a different output.
+                        Schemes with activations calibrate on --draft-calib
+                        (a text file: 4 windows of 512 bytes), or else on
+                        the prompt and the target's greedy continuation
   --spec fixed:K        K draft tokens per round (default fixed:4)
   --spec specdec++[:H]  adaptive length: stop when the acceptance head
                         (--accept-head, from optc train-accept-head) predicts
@@ -135,6 +146,8 @@ position, forward-pass cost (fixed + per token) and KV bytes.
 	fl.IntVar(&f.threads, "threads", 0, "GOMAXPROCS for the run (0 = leave as is)")
 	fl.StringVar(&f.draft, "draft", "", "speculative decoding draft: a model path, auto[:K], recycle or none")
 	fl.StringVar(&f.spec, "spec", "", "speculative decoding strategy: fixed:K, specdec++[:H], pearl[:G], spectr[:KxL], rsd[:B1-B2-…], tree[:N|all|auto] (recycle)")
+	fl.StringVar(&f.draftQuant, "draft-quant", "", "quantize the draft: int8, int8:w, int4, nupes:4:datafree[:int], … (see optc quant-report)")
+	fl.StringVar(&f.draftCalib, "draft-calib", "", "--draft-quant: calibration text file (default: the prompt and the target's continuation)")
 	fl.StringVar(&f.acceptHead, "accept-head", "", "SpecDec++ acceptance head (safetensors from optc train-accept-head)")
 	fl.BoolVar(&f.guard, "guard", true, "decode plainly while speculation is slower than plain decoding")
 	fl.StringVar(&f.backend, "backend", "interp", "backend: interp (reference interpreter) or native (compiled per token count; needs LLVM 14)")
@@ -207,6 +220,12 @@ func runGenerate(cmd *cobra.Command, path string, f *generateFlags) error {
 	speculative := f.draft != "" && f.draft != "none"
 	if !speculative && f.spec != "" && f.spec != "none" {
 		return fmt.Errorf("generate: --spec %s needs a --draft (a model, auto or recycle)", f.spec)
+	}
+	if f.draftCalib != "" && f.draftQuant == "" {
+		return fmt.Errorf("generate: --draft-calib calibrates --draft-quant; give --draft-quant too")
+	}
+	if f.draftQuant != "" && (!speculative || f.draft == "recycle") {
+		return fmt.Errorf("generate: --draft-quant quantizes a draft model: give --draft MODEL or --draft auto[:K]")
 	}
 	if f.bench && !speculative {
 		return runBench(ctx, out, m, lm, be, f, newCache)
@@ -340,6 +359,49 @@ type draftInfo struct {
 	Layers      int    `json:"layers,omitempty"`
 	// AutoCandidates are the depths --draft auto measured.
 	AutoCandidates []spec.AutoDraftCandidate `json:"auto_candidates,omitempty"`
+	// Quant is the draft's quantization (--draft-quant).
+	Quant *spec.DraftQuant `json:"quant,omitempty"`
+}
+
+// quantizeDraft applies --draft-quant to the draft, calibrating (where
+// the scheme needs data) on --draft-calib or on the prompt and the
+// target's greedy continuation of it.
+func quantizeDraft(ctx context.Context, m *llm.Model, lm spec.Model, draft *llm.Model, f *generateFlags, prompt []int32) (*llm.Model, *spec.DraftQuant, error) {
+	var calib [][]int32
+	if f.draftCalib != "" {
+		text, err := os.ReadFile(f.draftCalib)
+		if err != nil {
+			return nil, nil, fmt.Errorf("generate: --draft-calib: %w", err)
+		}
+		if calib, err = spec.TextCalibration(m, text, 4, 512); err != nil {
+			return nil, nil, fmt.Errorf("generate: --draft-calib %s: %w", f.draftCalib, err)
+		}
+	} else {
+		seq, err := greedyContinuation(ctx, m, lm, prompt)
+		if err != nil {
+			return nil, nil, err
+		}
+		calib = [][]int32{seq}
+	}
+	d, q, err := spec.QuantizeDraft(draft, f.draftQuant, calib, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate: --draft-quant %s: %w", f.draftQuant, err)
+	}
+	return d, q, nil
+}
+
+// greedyContinuation is the prompt followed by the target's greedy
+// continuation of up to 32 tokens: text to calibrate a draft on.
+func greedyContinuation(ctx context.Context, m *llm.Model, lm spec.Model, prompt []int32) ([]int32, error) {
+	n := min(32, m.MaxLen()-len(prompt))
+	if n <= 0 {
+		return prompt, nil
+	}
+	res, err := (&spec.Decoder{Target: lm}).Generate(ctx, llm.Request{Prompt: prompt, MaxTokens: n})
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]int32{}, prompt...), res.Tokens...), nil
 }
 
 // buildStrategy turns --draft and --spec into a strategy maker.
@@ -390,15 +452,10 @@ func buildStrategy(ctx context.Context, m *llm.Model, lm spec.Model, be *genBack
 		} else {
 			// Calibrate on the prompt and the target's own greedy
 			// continuation of it.
-			calib := prompt
-			if n := min(32, m.MaxLen()-len(prompt)); n > 0 {
-				res, err := (&spec.Decoder{Target: lm}).Generate(ctx, llm.Request{Prompt: prompt, MaxTokens: n})
-				if err != nil {
-					return nil, nil, err
-				}
-				calib = append(append([]int32{}, prompt...), res.Tokens...)
+			calib, err := greedyContinuation(ctx, m, lm, prompt)
+			if err != nil {
+				return nil, nil, err
 			}
-			var err error
 			if draft, info.AutoCandidates, err = spec.SelectAutoDraft(ctx, m, calib, gamma); err != nil {
 				return nil, nil, err
 			}
@@ -413,7 +470,14 @@ func buildStrategy(ctx context.Context, m *llm.Model, lm spec.Model, be *genBack
 	if draft.VocabSize() != m.VocabSize() {
 		return nil, nil, fmt.Errorf("generate: the draft's vocabulary has %d tokens, the target's %d (they must share one)", draft.VocabSize(), m.VocabSize())
 	}
-	info.Name, info.WeightBytes, info.Params, info.Layers = draft.Name, draft.WeightBytes, draft.WeightBytes/4, draft.Config.Layers
+	info.Params, info.Layers = draft.WeightBytes/4, draft.Config.Layers
+	if f.draftQuant != "" {
+		var err error
+		if draft, info.Quant, err = quantizeDraft(ctx, m, lm, draft, f, prompt); err != nil {
+			return nil, nil, err
+		}
+	}
+	info.Name, info.WeightBytes = draft.Name, draft.WeightBytes
 	dm, err := be.open(draft)
 	if err != nil {
 		return nil, nil, err

@@ -148,12 +148,9 @@ func (m *Model) forwardRun(ctx context.Context, cache kvcache.Cache, tokens []in
 			return nil, err
 		}
 	}
-	in := map[string]interp.Value{llama.InputIDs: ir.FromSlice(ir.Int64, []int64{1, int64(n)}, ids)}
-	if m.posInput {
-		in[llama.PositionIDs] = ir.FromSlice(ir.Int64, []int64{1, int64(n)}, pos)
-	}
-	if m.rowsInput {
-		in[llama.LogitRows] = ir.FromSlice(ir.Int64, []int64{int64(len(rs))}, rs)
+	in := map[string]interp.Value{}
+	for name, t := range m.inputs(ids, pos, rs) {
+		in[name] = t
 	}
 	out, err := run(ctx, g, in)
 	if err != nil {
@@ -174,6 +171,42 @@ func (m *Model) forwardRun(ctx context.Context, cache kvcache.Cache, tokens []in
 		}
 	}
 	return res, nil
+}
+
+// inputs is the graph's feed for the token ids at positions pos, asking
+// for the logit rows rs (where the graph takes them).
+func (m *Model) inputs(ids, pos, rs []int64) map[string]*ir.Tensor {
+	n := int64(len(ids))
+	in := map[string]*ir.Tensor{llama.InputIDs: ir.FromSlice(ir.Int64, []int64{1, n}, ids)}
+	if m.posInput {
+		in[llama.PositionIDs] = ir.FromSlice(ir.Int64, []int64{1, n}, pos)
+	}
+	if m.rowsInput {
+		in[llama.LogitRows] = ir.FromSlice(ir.Int64, []int64{int64(len(rs))}, rs)
+	}
+	return in
+}
+
+// CalibrationFeeds returns the graph inputs that run each window of
+// tokens as one forward pass from position 0 with no KV cache (Attention
+// then attends within the window) and every logit row computed: the
+// calibration data passes/quant runs m.Graph on.
+func (m *Model) CalibrationFeeds(windows [][]int32) ([]map[string]*ir.Tensor, error) {
+	var feeds []map[string]*ir.Tensor
+	for w, toks := range windows {
+		if len(toks) == 0 || len(toks) > m.Config.ContextLen {
+			return nil, fmt.Errorf("llm: calibration window %d has %d tokens (want 1…%d)", w, len(toks), m.Config.ContextLen)
+		}
+		ids, pos := make([]int64, len(toks)), make([]int64, len(toks))
+		for i, t := range toks {
+			if t < 0 || int(t) >= m.Config.Vocab {
+				return nil, fmt.Errorf("llm: calibration window %d: token id %d outside the vocabulary of %d", w, t, m.Config.Vocab)
+			}
+			ids[i], pos[i] = int64(t), int64(i)
+		}
+		feeds = append(feeds, m.inputs(ids, pos, pos))
+	}
+	return feeds, nil
 }
 
 // outputRows splits a [1, rows or tokens, width] output into the rows

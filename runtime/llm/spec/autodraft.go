@@ -47,12 +47,8 @@ func AutoDraft(target *llm.Model, layers int) (*llm.Model, error) {
 	if err := passes.Run(passes.NewContext(0), g, []passes.Pass{passes.DCE{}}); err != nil {
 		return nil, fmt.Errorf("spec: auto-draft: %w", err)
 	}
-	var bytes int64
-	for _, c := range g.Consts {
-		bytes += c.Const.Bytes()
-	}
 	cfg.Layers = layers
-	d := target.Derive(fmt.Sprintf("%s[auto:%d/%d layers]", target.Name, layers, target.Config.Layers), g, cfg, bytes)
+	d := target.Derive(fmt.Sprintf("%s[auto:%d/%d layers]", target.Name, layers, target.Config.Layers), g, cfg, constBytes(g))
 	return d, nil
 }
 

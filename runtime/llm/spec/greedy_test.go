@@ -123,6 +123,23 @@ func TestGreedyMatchesTarget(t *testing.T) {
 	}
 	lmDraft := loadModel(t, fixtureDir("lm-draft"))
 	pairs = append(pairs, pair{"lm-draft/auto:1", lmDraft, func(m *llm.Model) (*llm.Model, error) { return AutoDraft(m, 1) }, "func main() {\n\tfmt.", true})
+	// A quantized draft (int8 weights and activations, calibrated).
+	pairs = append(pairs, pair{"lm-draft/auto:1[int8]", lmDraft, func(m *llm.Model) (*llm.Model, error) {
+		d, err := AutoDraft(m, 1)
+		if err != nil {
+			return nil, err
+		}
+		text, err := os.ReadFile(filepath.Join(fixtureDir("lm-draft"), "sample.txt"))
+		if err != nil {
+			return nil, err
+		}
+		calib, err := TextCalibration(m, text, 2, 256)
+		if err != nil {
+			return nil, err
+		}
+		d, _, err = QuantizeDraft(d, "int8", calib, nil)
+		return d, err
+	}, "func main() {\n\tfmt.", false})
 	if _, err := os.Stat(filepath.Join(fixtureDir("lm-target"), "config.json")); err == nil {
 		pairs = append(pairs, pair{"lm-target/lm-draft", loadModel(t, fixtureDir("lm-target")), func(*llm.Model) (*llm.Model, error) { return lmDraft, nil },
 			"\tif err != nil {\n\t\treturn ", false})
