@@ -14,7 +14,8 @@ import (
 
 // The verify-pass benchmark: one native forward pass of k tokens asking
 // for all k logit rows (what a speculative verifier runs) after 64
-// cached tokens, for k = 1..8, on lm-target and stories260K. It reports
+// cached tokens, for k = 1..8, on lm-target, its draft lm-draft and
+// stories260K. It reports
 // the process's CPU time per pass (cpu-ms/pass) beside Go's wall ns/op:
 // the machine is shared, so CPU time is the steadier figure.
 //
@@ -24,7 +25,12 @@ import (
 // test binary (NativeOptions.Dir); OPTC_LLM_BENCH_EXACT=1 compiles every
 // token count instead of padding to powers of two.
 
-const nativeBenchTargetDir = "../../testdata/models/lm-target"
+// The fixture pair, loaded as the speculative-decoding measurements load
+// them: folders of safetensors and config.json, graphs by llama.Build.
+var nativeBenchFixtureDirs = map[string]string{
+	"lm-target": "../../testdata/models/lm-target",
+	"lm-draft":  "../../testdata/models/lm-draft",
+}
 
 var (
 	nativeBenchOnce   sync.Once
@@ -41,11 +47,11 @@ func nativeBenchModel(b *testing.B, name string) *llm.NativeModel {
 		opts := llm.NativeOptions{Dir: os.Getenv("OPTC_LLM_BENCH_DIR"), Exact: os.Getenv("OPTC_LLM_BENCH_EXACT") == "1"}
 		nativeBenchModels = map[string]*llm.NativeModel{}
 		srcs := map[string]*llm.Model{"stories260K": stories}
-		// The fixture target as the speculative-decoding measurements load
-		// it: its folder (safetensors and config.json, graph by llama.Build).
-		if _, err := os.Stat(nativeBenchTargetDir + "/config.json"); err == nil {
-			if srcs["lm-target"], nativeBenchErr = llm.Load(nativeBenchTargetDir); nativeBenchErr != nil {
-				return
+		for n, dir := range nativeBenchFixtureDirs {
+			if _, err := os.Stat(dir + "/config.json"); err == nil {
+				if srcs[n], nativeBenchErr = llm.Load(dir); nativeBenchErr != nil {
+					return
+				}
 			}
 		}
 		for n, m := range srcs {
@@ -73,7 +79,7 @@ func nativeBenchCPU() time.Duration {
 }
 
 func BenchmarkNativeVerify(b *testing.B) {
-	for _, name := range []string{"lm-target", "stories260K"} {
+	for _, name := range []string{"lm-target", "lm-draft", "stories260K"} {
 		for _, k := range []int{1, 2, 3, 4, 5, 6, 7, 8} {
 			b.Run(fmt.Sprintf("%s/k=%d", name, k), func(b *testing.B) {
 				nm := nativeBenchModel(b, name)

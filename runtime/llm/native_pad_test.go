@@ -44,10 +44,10 @@ func TestNativePadding(t *testing.T) {
 // native backend rewrites into standard ops) gives the interpreter's
 // logits natively, with no interpreted rotary step left in the bundles.
 func TestNativeLMTargetFolder(t *testing.T) {
-	if _, err := os.Stat(nativeBenchTargetDir + "/config.json"); err != nil {
-		t.Skipf("fixture %s is absent: %v", nativeBenchTargetDir, err)
+	if _, err := os.Stat(nativeBenchFixtureDirs["lm-target"] + "/config.json"); err != nil {
+		t.Skipf("fixture %s is absent: %v", nativeBenchFixtureDirs["lm-target"], err)
 	}
-	m, err := llm.Load(nativeBenchTargetDir)
+	m, err := llm.Load(nativeBenchFixtureDirs["lm-target"])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,8 @@ import (
 // OPTC_SPEC_MEASURE_ONLY select pairs and strategies by comma-separated substrings).
 // OPTC_SPEC_BACKEND=native runs target and draft on the native backend
 // (llm.NewNative, OPTC_SPEC_THREADS threads, default 1) instead of the
-// interpreter; OPTC_SPEC_GUARD=1 decodes under the default Guard.
+// interpreter; OPTC_SPEC_GUARD=1 decodes under the default Guard;
+// OPTC_SPEC_DRAFT=PATH loads the fixture pair's draft from PATH.
 func TestMeasureTable(t *testing.T) {
 	if os.Getenv("OPTC_SPEC_MEASURE") == "" {
 		t.Skip("set OPTC_SPEC_MEASURE=1 to measure (minutes)")
@@ -50,7 +51,13 @@ func TestMeasureTable(t *testing.T) {
 	// Fixture pair on held-out text.
 	if _, err := os.Stat(filepath.Join(fixtureDir("lm-target"), "config.json")); err == nil {
 		tg := loadModel(t, fixtureDir("lm-target"))
-		dr := loadModel(t, fixtureDir("lm-draft"))
+		// OPTC_SPEC_DRAFT replaces lm-draft (e.g. an int8 copy written by
+		// optc quant-report -o FILE.txt with its config.json beside it).
+		drPath := fixtureDir("lm-draft")
+		if p := os.Getenv("OPTC_SPEC_DRAFT"); p != "" {
+			drPath = p
+		}
+		dr := loadModel(t, drPath)
 		var prompts [][]int32
 		text, err := os.ReadFile(filepath.Join("..", "..", "..", ".cache", "gocorpus", "valid.txt"))
 		if err != nil {
