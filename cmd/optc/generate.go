@@ -363,29 +363,31 @@ type draftInfo struct {
 	Quant *spec.DraftQuant `json:"quant,omitempty"`
 }
 
-// quantizeDraft applies --draft-quant to the draft, calibrating (where
-// the scheme needs data) on --draft-calib or on the prompt and the
-// target's greedy continuation of it.
-func quantizeDraft(ctx context.Context, m *llm.Model, lm spec.Model, draft *llm.Model, f *generateFlags, prompt []int32) (*llm.Model, *spec.DraftQuant, error) {
+// quantizeDraft applies --draft-quant scheme to the draft of target m,
+// calibrating (where the scheme needs data) on 4 windows of 512 bytes of
+// the text file calibPath or, without one, on the single window fallback
+// returns (nil: no fallback, schemes that need data fail).
+func quantizeDraft(m, draft *llm.Model, scheme, calibPath string, fallback func() ([]int32, error)) (*llm.Model, *spec.DraftQuant, error) {
 	var calib [][]int32
-	if f.draftCalib != "" {
-		text, err := os.ReadFile(f.draftCalib)
+	switch {
+	case calibPath != "":
+		text, err := os.ReadFile(calibPath)
 		if err != nil {
-			return nil, nil, fmt.Errorf("generate: --draft-calib: %w", err)
+			return nil, nil, fmt.Errorf("--draft-calib: %w", err)
 		}
 		if calib, err = spec.TextCalibration(m, text, 4, 512); err != nil {
-			return nil, nil, fmt.Errorf("generate: --draft-calib %s: %w", f.draftCalib, err)
+			return nil, nil, fmt.Errorf("--draft-calib %s: %w", calibPath, err)
 		}
-	} else {
-		seq, err := greedyContinuation(ctx, m, lm, prompt)
+	case fallback != nil:
+		seq, err := fallback()
 		if err != nil {
 			return nil, nil, err
 		}
 		calib = [][]int32{seq}
 	}
-	d, q, err := spec.QuantizeDraft(draft, f.draftQuant, calib, nil)
+	d, q, err := spec.QuantizeDraft(draft, scheme, calib, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("generate: --draft-quant %s: %w", f.draftQuant, err)
+		return nil, nil, fmt.Errorf("--draft-quant %s: %w", scheme, err)
 	}
 	return d, q, nil
 }
@@ -473,8 +475,9 @@ func buildStrategy(ctx context.Context, m *llm.Model, lm spec.Model, be *genBack
 	info.Params, info.Layers = draft.WeightBytes/4, draft.Config.Layers
 	if f.draftQuant != "" {
 		var err error
-		if draft, info.Quant, err = quantizeDraft(ctx, m, lm, draft, f, prompt); err != nil {
-			return nil, nil, err
+		calib := func() ([]int32, error) { return greedyContinuation(ctx, m, lm, prompt) }
+		if draft, info.Quant, err = quantizeDraft(m, draft, f.draftQuant, f.draftCalib, calib); err != nil {
+			return nil, nil, fmt.Errorf("generate: %w", err)
 		}
 	}
 	info.Name, info.WeightBytes = draft.Name, draft.WeightBytes

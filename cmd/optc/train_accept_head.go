@@ -17,6 +17,7 @@ import (
 
 type trainHeadFlags struct {
 	draft, text, out        string
+	draftQuant, draftCalib  string
 	prompts, promptTokens   int
 	genTokens               int
 	temp                    float32
@@ -51,6 +52,8 @@ the best constant prediction's.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.draft, "draft", "", "draft model path, or auto:K (the target's first K layers)")
+	fl.StringVar(&f.draftQuant, "draft-quant", "", "quantize the draft as optc generate --draft-quant does (train the head for the draft you will run)")
+	fl.StringVar(&f.draftCalib, "draft-calib", "", "--draft-quant: calibration text file (default: --text)")
 	fl.StringVar(&f.text, "text", "", "text to take prompts from (default: the target's own samples)")
 	fl.StringVarP(&f.out, "output", "o", "", "where to write the head (safetensors)")
 	fl.IntVar(&f.prompts, "prompts", 48, "number of prompts")
@@ -103,6 +106,17 @@ func runTrainAcceptHead(cmd *cobra.Command, targetPath string, f *trainHeadFlags
 		}
 	} else if draft, err = llm.Load(f.draft); err != nil {
 		return err
+	}
+	if f.draftQuant != "" {
+		calib := f.draftCalib
+		if calib == "" {
+			calib = f.text
+		}
+		if draft, _, err = quantizeDraft(target, draft, f.draftQuant, calib, nil); err != nil {
+			return fmt.Errorf("train-accept-head: %w", err)
+		}
+	} else if f.draftCalib != "" {
+		return fmt.Errorf("train-accept-head: --draft-calib calibrates --draft-quant; give --draft-quant too")
 	}
 	prompts, err := headPrompts(ctx, target, f)
 	if err != nil {
