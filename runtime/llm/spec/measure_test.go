@@ -26,7 +26,8 @@ import (
 // OPTC_SPEC_BACKEND=native runs target and draft on the native backend
 // (llm.NewNative, OPTC_SPEC_THREADS threads, default 1) instead of the
 // interpreter; OPTC_SPEC_GUARD=1 decodes under the default Guard;
-// OPTC_SPEC_DRAFT=PATH loads the fixture pair's draft from PATH.
+// OPTC_SPEC_DRAFT=PATH loads the fixture pair's draft from PATH;
+// OPTC_SPEC_DRAFT_QUANT=SCHEME quantizes every draft (QuantizeDraft).
 func TestMeasureTable(t *testing.T) {
 	if os.Getenv("OPTC_SPEC_MEASURE") == "" {
 		t.Skip("set OPTC_SPEC_MEASURE=1 to measure (minutes)")
@@ -83,7 +84,12 @@ func TestMeasureTable(t *testing.T) {
 			}
 			heads[[]float32{0, 0.8}[i]] = h
 		}
-		setups = append(setups, setup{"lm-target / lm-draft", measureOn(t, backend, tg), measureOn(t, backend, dr), prompts, heads})
+		train, _ := os.ReadFile(filepath.Join("..", "..", "..", ".cache", "gocorpus", "train.txt"))
+		if len(train) == 0 {
+			train = text
+		}
+		dr, dname := measureDraftQuant(t, dr, train, nil)
+		setups = append(setups, setup{"lm-target / lm-draft" + dname, measureOn(t, backend, tg), measureOn(t, backend, dr), prompts, heads})
 	} else {
 		t.Log("testdata/models/lm-target is not there yet: the fixture pair is skipped")
 	}
@@ -98,9 +104,11 @@ func TestMeasureTable(t *testing.T) {
 			t.Fatal(err)
 		}
 		stb := measureOn(t, backend, st)
-		setups = append(setups, setup{"stories260K / auto:4", stb, measureOn(t, backend, d), prompts, nil})
+		d, dname := measureDraftQuant(t, d, nil, st)
+		setups = append(setups, setup{"stories260K / auto:4" + dname, stb, measureOn(t, backend, d), prompts, nil})
 		d3, _ := AutoDraft(st, 3)
-		setups = append(setups, setup{"stories260K / auto:3", stb, measureOn(t, backend, d3), prompts, nil})
+		d3, dname = measureDraftQuant(t, d3, nil, st)
+		setups = append(setups, setup{"stories260K / auto:3" + dname, stb, measureOn(t, backend, d3), prompts, nil})
 	}
 	fmt.Printf("backend %s, guard %v, GOMAXPROCS %d, %d tokens per prompt, %d runs after a warm-up (medians)\n\n", backend, guard, runtime.GOMAXPROCS(0), n, runs)
 	wanted := func(name string) bool {
@@ -251,4 +259,36 @@ func measurePositions(ps []PosStat, k int) string {
 		return "-"
 	}
 	return strings.Join(parts, "/")
+}
+
+// measureDraftQuant quantizes a measured draft as OPTC_SPEC_DRAFT_QUANT
+// says (unchanged when unset), calibrating on 4 windows of 512 bytes of
+// text, or, without text, on the target's greedy continuation of a short
+// prompt (what optc generate does without --draft-calib). It returns the
+// draft and a suffix for the pair's name.
+func measureDraftQuant(t *testing.T, d *llm.Model, text []byte, target *llm.Model) (*llm.Model, string) {
+	t.Helper()
+	scheme := os.Getenv("OPTC_SPEC_DRAFT_QUANT")
+	if scheme == "" {
+		return d, ""
+	}
+	var calib [][]int32
+	var err error
+	if len(text) > 0 {
+		if calib, err = TextCalibration(d, text, 4, 512); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		res, err := llm.NewGenerator(target).Generate(context.Background(), llm.Request{Prompt: encode(target, "Once upon a time"), MaxTokens: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		calib = [][]int32{append(res.Prompt, res.Tokens...)}
+	}
+	q, info, err := QuantizeDraft(d, scheme, calib, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("%s: %d layers at %.2f bits, model %d -> %d bytes, %d calibration windows\n", q.Name, info.Layers, info.AvgBits, info.FloatModelBytes, info.ModelBytes, len(calib))
+	return q, "[" + scheme + "]"
 }
