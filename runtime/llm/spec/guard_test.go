@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// The guard switches to plain decoding when speculation keeps losing; one
-// slow round alone (a cold cache, a preempted thread) decides nothing.
+// The guard switches to plain decoding when speculation keeps losing; a
+// warm-up round and one or two slow rounds (a cold cache, a preempted
+// thread) decide nothing.
 func TestGuardSwitches(t *testing.T) {
 	ms := time.Millisecond
 	type step struct {
@@ -19,18 +20,24 @@ func TestGuardSwitches(t *testing.T) {
 		steps    []step
 		switches bool
 	}{
-		// Plain: 1 token per ms. One round 7× slower than plain.
-		{"one slow round", []step{{true, 1, ms}, {true, 1, ms}, {false, 3, 20 * ms}}, false},
+		// One round 7× slower than plain.
+		{"one slow round", []step{{false, 3, 20 * ms}}, false},
 		// Winning rounds.
-		{"winning", []step{{true, 1, ms}, {true, 1, ms}, {false, 3, 2 * ms}, {false, 3, 2 * ms}, {false, 3, 2 * ms}, {false, 2, 2 * ms}}, false},
-		// Two rounds losing by more than half: switch before MinRounds.
-		{"two slow rounds", []step{{true, 1, ms}, {true, 1, ms}, {false, 3, 20 * ms}, {false, 3, 20 * ms}}, true},
+		{"winning", []step{{false, 3, 2 * ms}, {false, 3, 2 * ms}, {false, 3, 2 * ms}, {false, 2, 2 * ms}}, false},
+		// Two slow rounds decide nothing yet; three losing by more than
+		// half switch before MinRounds.
+		{"two slow rounds", []step{{false, 3, 20 * ms}, {false, 3, 20 * ms}}, false},
+		{"three slow rounds", []step{{false, 3, 20 * ms}, {false, 3, 20 * ms}, {false, 3, 20 * ms}}, true},
 		// Losing by less than half: switch once MinRounds rounds are in.
-		{"steady loss", []step{{true, 1, ms}, {true, 1, ms}, {false, 2, 3 * ms}, {false, 2, 3 * ms}, {false, 2, 3 * ms}}, true},
+		{"steady loss, 5 rounds", []step{{false, 2, 3 * ms}, {false, 2, 3 * ms}, {false, 2, 3 * ms}, {false, 2, 3 * ms}, {false, 2, 3 * ms}}, false},
+		{"steady loss, 6 rounds", []step{{false, 2, 3 * ms}, {false, 2, 3 * ms}, {false, 2, 3 * ms}, {false, 2, 3 * ms}, {false, 2, 3 * ms}, {false, 2, 3 * ms}}, true},
 	} {
-		g := (&Guard{}).start()
+		g := (&Guard{Warmup: 1}).start()
 		st := &Stats{}
-		for _, s := range c.steps {
+		// Two plain probe steps at 1 token per ms, then one warm-up round
+		// far slower than anything, which is not measured.
+		steps := append([]step{{true, 1, ms}, {true, 1, ms}, {false, 1, 100 * ms}}, c.steps...)
+		for _, s := range steps {
 			if s.plain != g.plain() {
 				t.Fatalf("%s: the guard wants plain=%v, the step is plain=%v", c.name, g.plain(), s.plain)
 			}
