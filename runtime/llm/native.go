@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/optc-dev/optc/bundle"
 	"github.com/optc-dev/optc/bundle/build"
 	"github.com/optc-dev/optc/codegen"
 	"github.com/optc-dev/optc/ir"
@@ -87,6 +88,9 @@ type NativeModel struct {
 	attnBlocks atomic.Int64
 	// prepNS is the time spent compiling or opening bundles (nanoseconds).
 	prepNS atomic.Int64
+	// weightFiles maps a weights file's SHA-256 to the first bundle file
+	// with that content (shareWeights).
+	weightFiles map[[sha256.Size]byte]string
 }
 
 // NativeStats describe the bundles a NativeModel compiled.
@@ -438,7 +442,11 @@ func nativeBundleName(key nativeKey) string {
 func (nm *NativeModel) open(ctx context.Context, g *ir.Graph, key nativeKey) (*native.Model, map[string]int, bool, error) {
 	if nm.ownDir {
 		dir := filepath.Join(nm.dir, nativeBundleName(key))
-		m, fb, err := nm.compile(ctx, g, key, dir)
+		fb, err := nm.build(ctx, g, key, dir)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		m, err := nm.openBundle(dir)
 		return m, fb, false, err
 	}
 	fp, err := nm.fingerprint(g)
@@ -447,7 +455,7 @@ func (nm *NativeModel) open(ctx context.Context, g *ir.Graph, key nativeKey) (*n
 	}
 	dir := filepath.Join(nm.dir, fp, nativeBundleName(key))
 	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err == nil {
-		if m, err := native.Open(dir, native.Options{Threads: nm.opts.Threads, ReuseBuffers: true}); err == nil {
+		if m, err := nm.openBundle(dir); err == nil {
 			return m, nil, true, nil
 		}
 	}
@@ -461,20 +469,66 @@ func (nm *NativeModel) open(ctx context.Context, g *ir.Graph, key nativeKey) (*n
 		return nil, nil, false, fmt.Errorf("native backend: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	m, fb, err := nm.compile(ctx, g, key, tmp)
+	fb, err := nm.build(ctx, g, key, tmp)
 	if err != nil {
 		return nil, nil, false, err
 	}
-	m.Close()
 	os.RemoveAll(dir)
 	if err := os.Rename(tmp, dir); err != nil {
 		return nil, nil, false, fmt.Errorf("native backend: %w", err)
 	}
-	m, err = native.Open(dir, native.Options{Threads: nm.opts.Threads, ReuseBuffers: true})
+	m, err := nm.openBundle(dir)
+	return m, fb, false, err
+}
+
+// openBundle opens a compiled bundle, its weights file shared with the
+// model's other bundles first.
+func (nm *NativeModel) openBundle(dir string) (*native.Model, error) {
+	nm.shareWeights(dir)
+	m, err := native.Open(dir, native.Options{Threads: nm.opts.Threads, ReuseBuffers: true})
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("native backend: %w", err)
+		return nil, fmt.Errorf("native backend: %w", err)
 	}
-	return m, fb, false, nil
+	return m, nil
+}
+
+// shareWeights replaces a bundle's weights file by a hard link to an
+// identical file of another bundle of this model. Every token count's
+// bundle carries the same packed weights, and each maps its file: linked,
+// they map the same page-cache pages, so the weights are in memory (and
+// in the CPU caches) once, not once per token count a decoder alternates
+// between. Failing to link (another file system) only keeps the copy.
+func (nm *NativeModel) shareWeights(dir string) {
+	path := filepath.Join(dir, bundle.WeightsFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	sum := sha256.Sum256(data)
+	nm.mu.Lock()
+	first, ok := nm.weightFiles[sum]
+	if !ok {
+		if nm.weightFiles == nil {
+			nm.weightFiles = map[[sha256.Size]byte]string{}
+		}
+		nm.weightFiles[sum] = path
+	}
+	nm.mu.Unlock()
+	if !ok {
+		return
+	}
+	a, errA := os.Stat(first)
+	b, errB := os.Stat(path)
+	if errA != nil || errB != nil || os.SameFile(a, b) {
+		return
+	}
+	// Link beside the file and rename over it: the bundle always has a
+	// complete weights file.
+	tmp := path + ".link"
+	os.Remove(tmp)
+	if os.Link(first, tmp) == nil && os.Rename(tmp, path) != nil {
+		os.Remove(tmp)
+	}
 }
 
 // fingerprint identifies g's bundles in a shared Dir: a hash of the
@@ -551,11 +605,12 @@ func (nm *NativeModel) fingerprint(g *ir.Graph) (string, error) {
 	return fp, nil
 }
 
-// compile builds the bundle of g for key's shapes into dir.
-func (nm *NativeModel) compile(ctx context.Context, g *ir.Graph, key nativeKey, dir string) (*native.Model, map[string]int, error) {
+// build compiles the bundle of g for key's shapes into dir and returns
+// the ops left to the interpreter inside it, by count.
+func (nm *NativeModel) build(ctx context.Context, g *ir.Graph, key nativeKey, dir string) (map[string]int, error) {
 	cg := ir.CloneGraph(g) // codegen binds shapes in place
 	if err := nativeRopeOps(cg); err != nil {
-		return nil, nil, fmt.Errorf("native backend: %s: %w", nm.src.Name, err)
+		return nil, fmt.Errorf("native backend: %s: %w", nm.src.Name, err)
 	}
 	shapes := map[string][]int64{}
 	for _, v := range cg.Inputs {
@@ -567,18 +622,18 @@ func (nm *NativeModel) compile(ctx context.Context, g *ir.Graph, key nativeKey, 
 		}
 	}
 	if err := nativeBindInputs(cg, shapes); err != nil {
-		return nil, nil, fmt.Errorf("native backend: %s: %w", nm.src.Name, err)
+		return nil, fmt.Errorf("native backend: %s: %w", nm.src.Name, err)
 	}
 	pl, err := passes.ParsePipeline(codegen.DefaultPipeline)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := passes.Run(passes.NewContext(1), cg, pl); err != nil {
-		return nil, nil, fmt.Errorf("native backend: %s: %w", nm.src.Name, err)
+		return nil, fmt.Errorf("native backend: %s: %w", nm.src.Name, err)
 	}
 	res, err := codegen.Compile(cg, codegen.Options{Target: nm.target, Shapes: shapes})
 	if err != nil {
-		return nil, nil, fmt.Errorf("native backend: compiling %s for %d tokens: %w", nm.src.Name, key.tokens, err)
+		return nil, fmt.Errorf("native backend: compiling %s for %d tokens: %w", nm.src.Name, key.tokens, err)
 	}
 	fb := map[string]int{}
 	for _, f := range res.Fallback {
@@ -586,13 +641,9 @@ func (nm *NativeModel) compile(ctx context.Context, g *ir.Graph, key nativeKey, 
 	}
 	if _, err := build.Build(ctx, res, build.Options{Name: "lm", OutDir: dir, Version: "llm-native",
 		Pipeline: codegen.DefaultPipeline, Toolchain: nm.tc, Threads: nm.opts.Threads}); err != nil {
-		return nil, nil, fmt.Errorf("native backend: building %s for %d tokens: %w", nm.src.Name, key.tokens, err)
+		return nil, fmt.Errorf("native backend: building %s for %d tokens: %w", nm.src.Name, key.tokens, err)
 	}
-	m, err := native.Open(dir, native.Options{Threads: nm.opts.Threads, ReuseBuffers: true})
-	if err != nil {
-		return nil, nil, fmt.Errorf("native backend: %w", err)
-	}
-	return m, fb, nil
+	return fb, nil
 }
 
 // FallbackSummary lists the interpreted ops as "op×count", sorted.

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/optc-dev/optc/bundle"
 	"github.com/optc-dev/optc/runtime/llm"
 	"github.com/optc-dev/optc/runtime/llm/kvcache"
 	"github.com/optc-dev/optc/runtime/llm/llmtest"
@@ -263,6 +265,31 @@ func TestNativeDir(t *testing.T) {
 	}
 	if _, err := nm.Forward(ctx, nil, seq[:1], nil); err == nil {
 		t.Error("a closed model ran")
+	}
+}
+
+// TestNativeSharedWeights: the bundles of two token counts map one
+// weights file (hard links), so the weights are in memory once.
+func TestNativeSharedWeights(t *testing.T) {
+	m := stories(t)
+	dir := t.TempDir()
+	nm := nativeOf(t, m, llm.NativeOptions{Dir: dir})
+	defer nm.Close()
+	ctx := context.Background()
+	seq := goldenSequence(t)[:3]
+	for _, n := range []int{1, 3} {
+		if _, err := nm.Forward(ctx, nil, seq[:n], []int{n - 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*", bundle.WeightsFile))
+	if err != nil || len(files) != 2 {
+		t.Fatalf("weights files %v (%v), want the two bundles'", files, err)
+	}
+	a, errA := os.Stat(files[0])
+	b, errB := os.Stat(files[1])
+	if errA != nil || errB != nil || !os.SameFile(a, b) {
+		t.Errorf("%s and %s are different files (%v, %v)", files[0], files[1], errA, errB)
 	}
 }
 
