@@ -148,11 +148,7 @@ func (m *Model) forwardRun(ctx context.Context, cache kvcache.Cache, tokens []in
 			return nil, err
 		}
 	}
-	in := map[string]interp.Value{}
-	for name, t := range m.inputs(ids, pos, rs) {
-		in[name] = t
-	}
-	out, err := run(ctx, g, in)
+	out, err := run(ctx, g, m.inputs(ids, pos, rs))
 	if err != nil {
 		if cache != nil {
 			if terr := cache.Truncate(start); terr != nil {
@@ -175,9 +171,9 @@ func (m *Model) forwardRun(ctx context.Context, cache kvcache.Cache, tokens []in
 
 // inputs is the graph's feed for the token ids at positions pos, asking
 // for the logit rows rs (where the graph takes them).
-func (m *Model) inputs(ids, pos, rs []int64) map[string]*ir.Tensor {
+func (m *Model) inputs(ids, pos, rs []int64) map[string]interp.Value {
 	n := int64(len(ids))
-	in := map[string]*ir.Tensor{llama.InputIDs: ir.FromSlice(ir.Int64, []int64{1, n}, ids)}
+	in := map[string]interp.Value{llama.InputIDs: ir.FromSlice(ir.Int64, []int64{1, n}, ids)}
 	if m.posInput {
 		in[llama.PositionIDs] = ir.FromSlice(ir.Int64, []int64{1, n}, pos)
 	}
@@ -204,7 +200,11 @@ func (m *Model) CalibrationFeeds(windows [][]int32) ([]map[string]*ir.Tensor, er
 			}
 			ids[i], pos[i] = int64(t), int64(i)
 		}
-		feeds = append(feeds, m.inputs(ids, pos, pos))
+		feed := map[string]*ir.Tensor{}
+		for name, v := range m.inputs(ids, pos, pos) {
+			feed[name] = v.(*ir.Tensor)
+		}
+		feeds = append(feeds, feed)
 	}
 	return feeds, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -500,11 +501,18 @@ func (nm *NativeModel) openBundle(dir string) (*native.Model, error) {
 // between. Failing to link (another file system) only keeps the copy.
 func (nm *NativeModel) shareWeights(dir string) {
 	path := filepath.Join(dir, bundle.WeightsFile)
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return
 	}
-	sum := sha256.Sum256(data)
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
 	nm.mu.Lock()
 	first, ok := nm.weightFiles[sum]
 	if !ok {
