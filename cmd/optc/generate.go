@@ -440,6 +440,16 @@ func buildStrategy(ctx context.Context, m *llm.Model, lm spec.Model, be *genBack
 	}
 	var draft *llm.Model
 	info := &draftInfo{}
+	// The prompt and the target's greedy continuation of it calibrate
+	// --draft auto's depth and --draft-quant; computed once, when needed.
+	var continuation []int32
+	calib := func() ([]int32, error) {
+		var err error
+		if continuation == nil {
+			continuation, err = greedyContinuation(ctx, m, lm, prompt)
+		}
+		return continuation, err
+	}
 	switch d := f.draft; {
 	case d == "auto" || strings.HasPrefix(d, "auto:"):
 		info.Kind = "auto"
@@ -452,13 +462,11 @@ func buildStrategy(ctx context.Context, m *llm.Model, lm spec.Model, be *genBack
 				return nil, nil, err
 			}
 		} else {
-			// Calibrate on the prompt and the target's own greedy
-			// continuation of it.
-			calib, err := greedyContinuation(ctx, m, lm, prompt)
+			seq, err := calib()
 			if err != nil {
 				return nil, nil, err
 			}
-			if draft, info.AutoCandidates, err = spec.SelectAutoDraft(ctx, m, calib, gamma); err != nil {
+			if draft, info.AutoCandidates, err = spec.SelectAutoDraft(ctx, m, seq, gamma); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -475,7 +483,6 @@ func buildStrategy(ctx context.Context, m *llm.Model, lm spec.Model, be *genBack
 	info.Params, info.Layers = draft.WeightBytes/4, draft.Config.Layers
 	if f.draftQuant != "" {
 		var err error
-		calib := func() ([]int32, error) { return greedyContinuation(ctx, m, lm, prompt) }
 		if draft, info.Quant, err = quantizeDraft(m, draft, f.draftQuant, f.draftCalib, calib); err != nil {
 			return nil, nil, fmt.Errorf("generate: %w", err)
 		}

@@ -10,12 +10,13 @@ import (
 // the rolling acceptance, through the tokens each round yields, weighed
 // against what the rounds cost) and of plain steps; once MinRounds rounds
 // are in the window (three, when it loses by more than half) and
-// speculation falls below Margin times the plain rate, it switches to plain decoding for Backoff tokens (×4, up to
-// MaxBackoff, each time speculation loses again right after), then
-// measures speculation afresh. Every 8·Window speculative rounds one
-// plain step re-times plain decoding. The first Warmup rounds after
-// speculation starts or resumes are not measured. The Decoder leaves the native
-// backend's one-off compilation out of every timing.
+// speculation falls below Margin times the plain rate, it switches to
+// plain decoding for Backoff tokens (×4, up to MaxBackoff, each time
+// speculation loses again right after), then measures speculation
+// afresh. Every 8·Window speculative rounds one plain step re-times plain
+// decoding. The first Warmup rounds after speculation starts or resumes
+// are not measured. The Decoder leaves the native backend's one-off
+// compilation out of every timing.
 type Guard struct {
 	Window     int     // speculative rounds in the rolling window (default 8)
 	MinRounds  int     // rounds measured before a decision (default 6)
