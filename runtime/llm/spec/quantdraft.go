@@ -2,7 +2,6 @@ package spec
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/optc-dev/optc/ir"
 	"github.com/optc-dev/optc/passes/quant"
@@ -47,7 +46,7 @@ func QuantizeDraft(m *llm.Model, scheme string, calib [][]int32, logf func(strin
 	if len(calib) == 0 && args["method"] == "datadriven" {
 		args["method"] = "datafree"
 	}
-	args["seed"] = strconv.Itoa(1)
+	args["seed"] = "1" // deterministic drafts
 	opts, err := quant.ParseArgs(args)
 	if err != nil {
 		return nil, nil, fmt.Errorf("spec: draft quantization %s: %w", scheme, err)
