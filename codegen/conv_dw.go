@@ -77,12 +77,6 @@ func (k *dwConvKernel) emit(e *segEmitter, temps []int64) error {
 		biasP = e.ptr(b, ctx, *k.bias)
 	}
 	pad0 := e.tempPtr(b, ctx, temps[0])
-	owFull := g.OW / k.lanes * k.lanes
-	// The lanes of the row's last vector that are inside the output.
-	var tail value.Value
-	if owFull < g.OW {
-		tail, _ = laneMask(L, owFull, g.OW)
-	}
 	b.loop(begin, end, 1, func(t value.Value) {
 		// t = image·C + channel.
 		ch := b.cur.NewSRem(t, ci(g.C))
@@ -107,17 +101,31 @@ func (k *dwConvKernel) emit(e *segEmitter, temps []int64) error {
 			}
 			return b.emitExpr(k.epi, []value.Value{sum}, L)
 		}
-		b.loop(ci(0), ci(g.OH), 1, func(oh value.Value) {
-			drow := b.gepF(dst, b.mul(oh, ci(g.OW)))
-			b.loop(ci(0), ci(owFull), k.lanes, func(ow value.Value) {
-				b.store(acc(oh, ow), b.gepF(drow, ow), L)
-			})
-			if tail != nil {
-				convMaskedStore(b, acc(oh, ci(owFull)), b.gepF(drow, ci(owFull)), tail, L)
-			}
-		})
+		storeDWPlane(b, dst, g.OH, g.OW, k.lanes, acc)
 	})
 	flops := 2 * float64(g.Nb*g.C*g.OH*g.OW*g.KH*g.KW)
 	e.launch(b, g.Nb*g.C, flops)
 	return nil
+}
+
+// storeDWPlane stores one channel's oh×ow output plane at dst, lanes
+// columns at a time: row(h, w) is the vector of row h's outputs from
+// column w; the columns after the last full vector are stored masked.
+func storeDWPlane(b *fnb, dst value.Value, oh, ow, lanes int64, row func(h, w value.Value) value.Value) {
+	L := int(lanes)
+	owFull := ow / lanes * lanes
+	// The lanes of the row's last vector that are inside the output.
+	var tail value.Value
+	if owFull < ow {
+		tail, _ = laneMask(L, owFull, ow)
+	}
+	b.loop(ci(0), ci(oh), 1, func(h value.Value) {
+		drow := b.gepF(dst, b.mul(h, ci(ow)))
+		b.loop(ci(0), ci(owFull), lanes, func(w value.Value) {
+			b.store(row(h, w), b.gepF(drow, w), L)
+		})
+		if tail != nil {
+			convMaskedStore(b, row(h, ci(owFull)), b.gepF(drow, ci(owFull)), tail, L)
+		}
+	})
 }

@@ -237,11 +237,6 @@ func (k *i8GroupConvKernel) emit(e *segEmitter, temps []int64) error {
 		biasP = e.ptr(b, ctx, *k.bias)
 	}
 	tmp0 := b.cur.NewBitCast(e.tempPtr(b, ctx, temps[0]), types.NewPointer(tI32))
-	owFull := g.OW / k.lanes * k.lanes
-	var tail value.Value
-	if owFull < g.OW {
-		tail, _ = laneMask(L, owFull, g.OW)
-	}
 	taps := g.KH * g.KW
 	b.loop(begin, end, 1, func(t value.Value) {
 		// t = image·group + group index.
@@ -320,15 +315,7 @@ func (k *i8GroupConvKernel) emit(e *segEmitter, temps []int64) error {
 				}
 				return out(sum(ci(0), wv, oh, ow, k.toAcc(b, constI32V(0, L), L)))
 			}
-			b.loop(ci(0), ci(g.OH), 1, func(oh value.Value) {
-				drow := b.gepF(dst, b.mul(oh, ci(g.OW)))
-				b.loop(ci(0), ci(owFull), k.lanes, func(ow value.Value) {
-					b.store(row(oh, ow), b.gepF(drow, ow), L)
-				})
-				if tail != nil {
-					convMaskedStore(b, row(oh, ci(owFull)), b.gepF(drow, ci(owFull)), tail, L)
-				}
-			})
+			storeDWPlane(b, dst, g.OH, g.OW, k.lanes, row)
 		})
 	})
 	e.launch(b, g.Nb*g.group, 2*float64(g.Nb*g.M*g.OH*g.OW*k.Cg*taps))
